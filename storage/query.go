@@ -1,0 +1,185 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// StringFilter filters an ID or String field. Every given operator must hold
+// (AND). In and NotIn: nil means not given; an empty non-nil slice is given
+// and empty (In then matches nothing). Neq and NotIn never match null (SQL).
+type StringFilter struct {
+	Eq     *string
+	Neq    *string
+	In     []string
+	NotIn  []string
+	Exists *bool
+	Like   *string // '*' any run, '?' one character, '\' escapes
+}
+
+// IntFilter filters an Int field; a null field matches no operator.
+type IntFilter struct {
+	Eq, Neq, Gt, Gte, Lt, Lte *int
+}
+
+// DateTimeFilter filters a DateTime field by instant.
+type DateTimeFilter struct {
+	Eq, Gt, Gte, Lt, Lte *time.Time
+	Exists               *bool
+}
+
+// Enum filters: one type each so that gqlgen can bind the GraphQL inputs.
+type (
+	OperationTypeFilter struct {
+		Eq, Neq   *OperationType
+		In, NotIn []OperationType
+	}
+	OperationStateFilter struct {
+		Eq, Neq   *OperationState
+		In, NotIn []OperationState
+	}
+	ItemStateFilter struct {
+		Eq, Neq   *ItemState
+		In, NotIn []ItemState
+	}
+	ActorTypeFilter struct {
+		Eq, Neq   *ActorType
+		In, NotIn []ActorType
+	}
+)
+
+// BatchFilter selects Camunda 7 batches.
+type BatchFilter struct {
+	BatchID      *StringFilter
+	Type         *StringFilter
+	TenantID     *StringFilter
+	CreateUserID *StringFilter
+	Suspended    *bool
+	Completed    *bool
+	StartTime    *DateTimeFilter
+	EndTime      *DateTimeFilter
+	FailedJobs   *IntFilter // batches without statistics never match
+}
+
+// BatchOperationFilter selects Camunda 8 batch operations.
+type BatchOperationFilter struct {
+	BatchOperationKey     *StringFilter
+	OperationType         *OperationTypeFilter
+	State                 *OperationStateFilter
+	ActorType             *ActorTypeFilter
+	ActorID               *StringFilter
+	StartDate             *DateTimeFilter
+	EndDate               *DateTimeFilter
+	HasErrors             *bool
+	OperationsFailedCount *IntFilter
+}
+
+// BatchOperationItemFilter selects batch operation items.
+type BatchOperationItemFilter struct {
+	BatchOperationKey      *StringFilter
+	ItemKey                *StringFilter
+	ProcessInstanceKey     *StringFilter
+	RootProcessInstanceKey *StringFilter
+	OperationType          *OperationTypeFilter
+	State                  *ItemStateFilter
+	ProcessedDate          *DateTimeFilter
+}
+
+// Order is one orderBy entry. Field is the GraphQL enum value, e.g.
+// "START_DATE"; unknown fields are an error naming the value.
+type Order struct {
+	Field string
+	Desc  bool
+}
+
+// PageRequest is Relay's first/after or last/before. After and Before are
+// cursors as handed out ("" when not given). With neither First nor Last the
+// first DefaultPageSize records are returned.
+type PageRequest struct {
+	First  *int
+	Last   *int
+	After  string
+	Before string
+}
+
+// DefaultPageSize is the page size when neither first nor last is given.
+const DefaultPageSize = 20
+
+// Query is one connection request.
+type Query[F any] struct {
+	Filter F
+	Order  []Order
+	Page   PageRequest
+	// Count asks for TotalCount; counting is skipped otherwise.
+	Count bool
+}
+
+type (
+	BatchQuery          = Query[BatchFilter]
+	BatchOperationQuery = Query[BatchOperationFilter]
+	ItemQuery           = Query[BatchOperationItemFilter]
+)
+
+// Edge is one record of a page with its cursor.
+type Edge[T any] struct {
+	Node   *T
+	Cursor string
+}
+
+// Page is the answer to a Query. StartCursor and EndCursor are the first and
+// last edge's cursors. TotalCount is set only when the query asked for it.
+type Page[T any] struct {
+	Edges           []Edge[T]
+	HasNextPage     bool
+	HasPreviousPage bool
+	TotalCount      int
+}
+
+// StartCursor is the cursor of the first edge, or nil on an empty page.
+func (p *Page[T]) StartCursor() *string {
+	if len(p.Edges) == 0 {
+		return nil
+	}
+	return &p.Edges[0].Cursor
+}
+
+// EndCursor is the cursor of the last edge, or nil on an empty page.
+func (p *Page[T]) EndCursor() *string {
+	if len(p.Edges) == 0 {
+		return nil
+	}
+	return &p.Edges[len(p.Edges)-1].Cursor
+}
+
+// Nodes returns the page's records in order.
+func (p *Page[T]) Nodes() []*T {
+	out := make([]*T, len(p.Edges))
+	for i, e := range p.Edges {
+		out[i] = e.Node
+	}
+	return out
+}
+
+// InputError is bad input to a query: a garbled or foreign cursor, an
+// unknown order field, an impossible page size, a bad like pattern. Arg names
+// the argument ("after", "orderBy", "filter.state.like", ...). The GraphQL
+// layer reports it as BAD_USER_INPUT.
+type InputError struct {
+	Arg    string
+	Value  string
+	Reason string
+}
+
+func (e *InputError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("argument %q: %s", e.Arg, e.Reason)
+	}
+	return fmt.Sprintf("argument %q (value %q): %s", e.Arg, e.Value, e.Reason)
+}
+
+// IsInputError reports whether err is (or wraps) an *InputError.
+func IsInputError(err error) bool {
+	var ie *InputError
+	return errors.As(err, &ie)
+}

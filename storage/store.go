@@ -1,0 +1,301 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options tune Open.
+type Options struct {
+	// Timeout bounds the wait for bbolt's file lock; another process holding
+	// the database makes Open fail after it. Zero means one second.
+	Timeout time.Duration
+	// InitialMmapSize is mapped up front so readers are not blocked by remaps
+	// while the file grows. Zero means 1 GiB.
+	InitialMmapSize int
+	// ReadOnly opens the file with a shared lock and no writes.
+	ReadOnly bool
+	// NoSync skips fsync on commit: only for throwaway databases in tests
+	// and benchmarks.
+	NoSync bool
+}
+
+// ErrLocked is returned by Open when another process holds the database.
+var ErrLocked = errors.New("database is in use by another process")
+
+// Store is the bbolt read model. It is safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketCounters = []byte("counters")
+	schemaVersion  = []byte{1}
+)
+
+// Open opens (creating if needed) the database at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.InitialMmapSize == 0 {
+		opts.InitialMmapSize = 1 << 30
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         opts.Timeout,
+		InitialMmapSize: opts.InitialMmapSize,
+		ReadOnly:        opts.ReadOnly,
+		NoSync:          opts.NoSync,
+		FreelistType:    bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (waited %s for its lock)", path, ErrLocked, opts.Timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if opts.ReadOnly {
+		return s, nil
+	}
+	if err := db.Update(s.init); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init(tx *bolt.Tx) error {
+	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	if v := meta.Get([]byte("schema")); v != nil && string(v) != string(schemaVersion) {
+		return fmt.Errorf("database schema version %v is not %v: re-import into a new file", v, schemaVersion)
+	}
+	if err := meta.Put([]byte("schema"), schemaVersion); err != nil {
+		return err
+	}
+	names := [][]byte{bucketCounters}
+	for _, ixs := range allIndexes {
+		for _, ix := range ixs {
+			names = append(names, ix.bucket)
+		}
+	}
+	for _, n := range names {
+		if _, err := tx.CreateBucketIfNotExists(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the database file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// DB exposes the bbolt handle for checks and tools (bbolt's consistency
+// check, stats); records must be written through Update.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Reader reads within one bbolt read transaction: everything it returns
+// comes from one snapshot. Records it returns are copies, valid after the
+// transaction ends.
+type Reader struct {
+	tx *bolt.Tx
+}
+
+// View runs fn in a read transaction (one snapshot).
+func (s *Store) View(ctx context.Context, fn func(*Reader) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx}) })
+}
+
+// Writer writes within one bbolt read-write transaction. Counter changes are
+// gathered and written once at the end of the transaction.
+type Writer struct {
+	Reader
+	deltas map[string]int64
+}
+
+// Update runs fn in one read-write transaction; nothing is written when fn
+// fails.
+func (s *Store) Update(ctx context.Context, fn func(*Writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		w := &Writer{Reader: Reader{tx: tx}, deltas: map[string]int64{}}
+		if err := fn(w); err != nil {
+			return err
+		}
+		return w.flushCounters()
+	})
+}
+
+// Batch returns the batch with that id, or nil.
+func (r *Reader) Batch(id string) (*Batch, error) { return getRecord(r.tx, batchKind, appendKey(nil, id)) }
+
+// BatchOperation returns the operation with that key, or nil.
+func (r *Reader) BatchOperation(key string) (*BatchOperation, error) {
+	return getRecord(r.tx, operationKind, appendKey(nil, key))
+}
+
+// Item returns one item, or nil.
+func (r *Reader) Item(opKey, itemKey string) (*BatchOperationItem, error) {
+	return getRecord(r.tx, itemKind, appendKey(appendKey(nil, opKey), itemKey))
+}
+
+// BatchOperationsByKey returns the operations with the given keys in the same
+// order, nil where unknown: one pass for a whole page of items.
+func (r *Reader) BatchOperationsByKey(keys []string) ([]*BatchOperation, error) {
+	out := make([]*BatchOperation, len(keys))
+	seen := map[string]*BatchOperation{}
+	for i, k := range keys {
+		if o, ok := seen[k]; ok {
+			out[i] = o
+			continue
+		}
+		o, err := r.BatchOperation(k)
+		if err != nil {
+			return nil, err
+		}
+		seen[k], out[i] = o, o
+	}
+	return out, nil
+}
+
+func getRecord[R any](tx *bolt.Tx, k *kind[R], pk []byte) (*R, error) {
+	v := tx.Bucket(k.primary.bucket).Get(pk)
+	if v == nil {
+		return nil, nil
+	}
+	return k.decode(pk, v)
+}
+
+// PutBatch stores b whole, replacing any stored batch with that id, and
+// keeps indexes and counters in step. It reports whether b was new.
+func (w *Writer) PutBatch(b *Batch) (bool, error) { return putRecord(w, batchKind, b) }
+
+// PutBatchOperation stores o whole; see PutBatch.
+func (w *Writer) PutBatchOperation(o *BatchOperation) (bool, error) {
+	return putRecord(w, operationKind, o)
+}
+
+// PutItem stores it whole; see PutBatch.
+func (w *Writer) PutItem(it *BatchOperationItem) (bool, error) { return putRecord(w, itemKind, it) }
+
+func putRecord[R any](w *Writer, k *kind[R], rec *R) (bool, error) {
+	if err := k.validate(rec); err != nil {
+		return false, err
+	}
+	pk := k.pk(nil, rec)
+	val, err := k.encode(rec)
+	if err != nil {
+		return false, fmt.Errorf("%s %s: %w", k.name, k.describe(rec), err)
+	}
+	primary := w.tx.Bucket(k.primary.bucket)
+	var old *R
+	if v := primary.Get(pk); v != nil {
+		if old, err = k.decode(pk, v); err != nil {
+			return false, err
+		}
+	}
+	if err := primary.Put(pk, val); err != nil {
+		return false, err
+	}
+	var buf, oldBuf []byte
+	for _, ix := range k.indexes[1:] {
+		buf = indexKey(buf[:0], k, ix, rec, pk)
+		if old != nil {
+			oldBuf = indexKey(oldBuf[:0], k, ix, old, pk)
+			if string(oldBuf) == string(buf) {
+				continue
+			}
+			if err := w.tx.Bucket(ix.bucket).Delete(oldBuf); err != nil {
+				return false, err
+			}
+		}
+		if err := w.tx.Bucket(ix.bucket).Put(buf, nil); err != nil {
+			return false, err
+		}
+	}
+	if old != nil {
+		for _, c := range k.counters(old) {
+			w.deltas[c]--
+		}
+	}
+	for _, c := range k.counters(rec) {
+		w.deltas[c]++
+	}
+	return old == nil, nil
+}
+
+func (w *Writer) flushCounters() error {
+	b := w.tx.Bucket(bucketCounters)
+	keys := make([]string, 0, len(w.deltas))
+	for c, d := range w.deltas {
+		if d != 0 {
+			keys = append(keys, c)
+		}
+	}
+	sort.Strings(keys) // sequential puts are cheaper for bbolt
+	for _, c := range keys {
+		n := counterValue(b, c) + w.deltas[c]
+		var err error
+		if n == 0 {
+			err = b.Delete([]byte(c))
+		} else {
+			err = b.Put([]byte(c), binary.BigEndian.AppendUint64(nil, uint64(n)))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	clear(w.deltas)
+	return nil
+}
+
+func counterValue(b *bolt.Bucket, name string) int64 {
+	v := b.Get([]byte(name))
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
+}
+
+func (r *Reader) counter(name string) int {
+	return int(counterValue(r.tx.Bucket(bucketCounters), name))
+}
+
+// Counters returns every stored counter, for checks that recount.
+func (r *Reader) Counters() map[string]int64 {
+	out := map[string]int64{}
+	r.tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
+		out[string(k)] = int64(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	return out
+}
+
+// Size is the database file's size in bytes.
+func (s *Store) Size() (int64, error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
