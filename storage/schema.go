@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // index is one bbolt bucket of keys. A secondary index key is the encoded
@@ -34,8 +35,36 @@ type kind[R any] struct {
 	selective map[string]bool
 	indexes   []*index // [0] is the primary index
 	primary   *index
-	counters  func(*R) []string
-	total     string
+	// counterSets are the field sets with a stored count per value
+	// combination (the empty set is the total), kept in the write txn.
+	counterSets [][]string
+	tag         string // counter name prefix
+}
+
+// counterName names the counter of a field set for encoded values vals.
+func counterName(tag string, set []string, vals [][]byte) string {
+	if len(set) == 0 {
+		return tag
+	}
+	n := tag + "/" + strings.Join(set, ",") + "/"
+	for _, v := range vals {
+		n += string(v)
+	}
+	return n
+}
+
+// recordCounters lists the counters rec contributes to.
+func recordCounters[R any](k *kind[R], rec *R) []string {
+	out := make([]string, len(k.counterSets))
+	var vals [][]byte
+	for i, set := range k.counterSets {
+		vals = vals[:0]
+		for _, f := range set {
+			vals = append(vals, k.fields[f](nil, rec))
+		}
+		out[i] = counterName(k.tag, set, vals)
+	}
+	return out
 }
 
 func newIndexes(kindName string, primary []string, secondary ...[]string) []*index {
@@ -101,10 +130,8 @@ var batchKind = &kind[Batch]{
 	indexes: newIndexes("batches", []string{"BATCH_ID"},
 		[]string{"TYPE"}, []string{"TYPE", "START_TIME"}, []string{"TENANT_ID"},
 		[]string{"START_TIME"}, []string{"END_TIME"}),
-	counters: func(r *Batch) []string {
-		return []string{"b", "b/t/" + r.Type}
-	},
-	total: "b",
+	counterSets: [][]string{{}, {"TYPE"}},
+	tag:         "b",
 }
 
 var operationKind = &kind[BatchOperation]{
@@ -135,10 +162,8 @@ var operationKind = &kind[BatchOperation]{
 		[]string{"STATE"}, []string{"STATE", "START_DATE"}, []string{"OPERATION_TYPE"},
 		[]string{"OPERATION_TYPE", "START_DATE"}, []string{"START_DATE"}, []string{"END_DATE"},
 		[]string{"ACTOR_TYPE"}, []string{"ACTOR_ID"}),
-	counters: func(r *BatchOperation) []string {
-		return []string{"o", "o/s/" + string(r.State), "o/t/" + string(r.BatchOperationType)}
-	},
-	total: "o",
+	counterSets: [][]string{{}, {"STATE"}, {"OPERATION_TYPE"}},
+	tag:         "o",
 }
 
 var itemKind = &kind[BatchOperationItem]{
@@ -180,11 +205,8 @@ var itemKind = &kind[BatchOperationItem]{
 		[]string{"BATCH_OPERATION_KEY", "PROCESS_INSTANCE_KEY"},
 		[]string{"ITEM_KEY"}, []string{"PROCESS_INSTANCE_KEY"}, []string{"ROOT_PROCESS_INSTANCE_KEY"},
 		[]string{"STATE"}, []string{"PROCESSED_DATE"}),
-	counters: func(r *BatchOperationItem) []string {
-		op := string(appendKey(nil, r.BatchOperationKey))
-		return []string{"i", "i/s/" + string(r.State), "i/o/" + op, "i/os/" + op + string(r.State)}
-	},
-	total: "i",
+	counterSets: [][]string{{}, {"STATE"}, {"BATCH_OPERATION_KEY"}, {"BATCH_OPERATION_KEY", "STATE"}},
+	tag:         "i",
 }
 
 // allIndexes lists every kind's indexes, for creating the buckets.

@@ -234,11 +234,11 @@ func putRecord[R any](w *Writer, k *kind[R], rec *R) (bool, error) {
 		}
 	}
 	if old != nil {
-		for _, c := range k.counters(old) {
+		for _, c := range recordCounters(k, old) {
 			w.deltas[c]--
 		}
 	}
-	for _, c := range k.counters(rec) {
+	for _, c := range recordCounters(k, rec) {
 		w.deltas[c]++
 	}
 	return old == nil, nil

@@ -1,0 +1,134 @@
+package storage
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"strings"
+)
+
+// A cursor is base64url (no padding) of
+//
+//	version(1) ‖ connection byte ‖ uvarint len(sig) ‖ sig ‖ sort values ‖ primary key
+//
+// where sig names the orderBy it was made under ("START_DATE:D,STATE") and
+// the sort values and key use the order-preserving component encodings, so a
+// cursor is a position, not an offset: a page costs the same at any depth.
+const cursorVersion = 1
+
+// orderSig is the canonical text of an orderBy list.
+func orderSig(order []Order) string {
+	var b strings.Builder
+	for i, o := range order {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(o.Field)
+		if o.Desc {
+			b.WriteString(":D")
+		}
+	}
+	return b.String()
+}
+
+// position is a decoded cursor: the raw sort components (one per orderBy
+// entry) and the encoded primary key.
+type position struct {
+	comps [][]byte
+	pk    []byte
+}
+
+func encodeCursor(conn byte, sig string, comps [][]byte, pk []byte) string {
+	b := make([]byte, 0, 64)
+	b = append(b, cursorVersion, conn)
+	b = binary.AppendUvarint(b, uint64(len(sig)))
+	b = append(b, sig...)
+	for _, c := range comps {
+		b = append(b, c...)
+	}
+	b = append(b, pk...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor parses a cursor of connection conn made under order; arg
+// names the argument for errors.
+func decodeCursor(arg, s string, conn byte, sig string, nOrder, nPK int) (*position, error) {
+	bad := func(reason string) error {
+		v := s
+		if len(v) > 80 {
+			v = v[:80] + "…"
+		}
+		return &InputError{Arg: arg, Value: v, Reason: reason}
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 3 || b[0] != cursorVersion {
+		return nil, bad("not a cursor of this API")
+	}
+	if b[1] != conn {
+		return nil, bad("cursor belongs to another connection")
+	}
+	n, w := binary.Uvarint(b[2:])
+	if w <= 0 || uint64(len(b)-2-w) < n {
+		return nil, bad("not a cursor of this API")
+	}
+	rest := b[2+w:]
+	if string(rest[:n]) != sig {
+		return nil, bad("cursor was made under another orderBy")
+	}
+	rest = rest[n:]
+	p := &position{}
+	for range nOrder {
+		l, err := skipComponent(rest)
+		if err != nil {
+			return nil, bad("cursor is damaged")
+		}
+		p.comps = append(p.comps, rest[:l])
+		rest = rest[l:]
+	}
+	pk := rest
+	for range nPK {
+		if len(rest) == 0 || rest[0] != tagKeyNum && rest[0] != tagKeyStr {
+			return nil, bad("cursor is damaged")
+		}
+		l, err := skipComponent(rest)
+		if err != nil {
+			return nil, bad("cursor is damaged")
+		}
+		rest = rest[l:]
+	}
+	if len(rest) != 0 {
+		return nil, bad("cursor is damaged")
+	}
+	p.pk = pk
+	return p, nil
+}
+
+// orderedKey is the position's key in the requested order: components of
+// DESC entries are inverted, and the primary key follows in the direction of
+// the last entry. Comparing ordered keys bytewise compares positions.
+func orderedKey(b []byte, order []Order, comps [][]byte, pk []byte) []byte {
+	for i, o := range order {
+		if o.Desc {
+			b = invert(b, comps[i])
+		} else {
+			b = append(b, comps[i]...)
+		}
+	}
+	if len(order) > 0 && order[len(order)-1].Desc {
+		return invert(b, pk)
+	}
+	return append(b, pk...)
+}
+
+// pkComponent returns the i-th component of an encoded primary key.
+func pkComponent(pk []byte, i int) []byte {
+	for j := 0; ; j++ {
+		n, err := skipComponent(pk)
+		if err != nil {
+			return nil
+		}
+		if j == i {
+			return pk[:n]
+		}
+		pk = pk[n:]
+	}
+}
