@@ -288,17 +288,33 @@ func counterSum[R any](r *Reader, k *kind[R], fields []string, prefixes [][]byte
 
 func choosePlan[R any](tx *bolt.Tx, k *kind[R], terms []term[R], order []Order, limit int) *plan[R] {
 	conds := condsOf(terms)
+	plans := make([]*plan[R], len(k.indexes))
+	// matches estimates how many records pass the whole filter: the
+	// smallest range that needs no further checks, else a tenth of the
+	// smallest range.
+	matches := -1.0
+	for i, ix := range k.indexes {
+		p := buildPlan(tx, k, ix, terms, conds, order)
+		plans[i] = p
+		m := p.est
+		if len(p.residual) > 0 {
+			m /= 10
+		}
+		if matches < 0 || m < matches {
+			matches = max(m, 1)
+		}
+	}
 	var best *plan[R]
 	bestCost := 0.0
-	for _, ix := range k.indexes {
-		p := buildPlan(tx, k, ix, terms, conds, order)
+	for _, p := range plans {
 		var cost float64
 		switch {
 		case p.ordered && len(p.residual) == 0:
 			cost = min(p.est, float64(limit+1))
 		case p.ordered:
-			// Unknown selectivity of the rest: assume one in ten passes.
-			cost = min(p.est, float64(limit+1)*10) * 1.5
+			// Rows read until limit+1 pass, if passing rows are spread
+			// evenly; decoding each costs more than reading a key.
+			cost = min(p.est, float64(limit+1)*p.est/matches) * 1.5
 		default:
 			cost = p.est*2 + 50 // read everything, then sort
 		}

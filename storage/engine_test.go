@@ -39,8 +39,10 @@ func refKeyCmp(a, b *string) int {
 	return strings.Compare(*a, *b)
 }
 
+var decimalRE = regexp.MustCompile(`^-?[0-9]+$`)
+
 func refNum(s string) (int64, bool) {
-	if !regexp.MustCompile(`^-?[0-9]+$`).MatchString(s) {
+	if !decimalRE.MatchString(s) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
@@ -370,7 +372,7 @@ func walkAll[R any](t *testing.T, want []*R, id func(*R) string, exactPrev bool,
 		}
 		return out
 	}
-	for _, size := range []int{7, 50} {
+	for _, size := range []int{13, 90} {
 		var got []*R
 		after := ""
 		for pages := 0; ; pages++ {

@@ -147,7 +147,9 @@ func (s *Store) Update(ctx context.Context, fn func(*Writer) error) error {
 }
 
 // Batch returns the batch with that id, or nil.
-func (r *Reader) Batch(id string) (*Batch, error) { return getRecord(r.tx, batchKind, appendKey(nil, id)) }
+func (r *Reader) Batch(id string) (*Batch, error) {
+	return getRecord(r.tx, batchKind, appendKey(nil, id))
+}
 
 // BatchOperation returns the operation with that key, or nil.
 func (r *Reader) BatchOperation(key string) (*BatchOperation, error) {
