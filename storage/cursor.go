@@ -59,8 +59,9 @@ func decodeCursor(arg, s string, conn byte, sig string, nOrder, nPK int) (*posit
 		}
 		return &InputError{Arg: arg, Value: v, Reason: reason}
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 3 || b[0] != cursorVersion {
+	// Strict decoding and no line breaks: one cursor has one spelling.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || strings.ContainsAny(s, "\r\n") || len(b) < 3 || b[0] != cursorVersion {
 		return nil, bad("not a cursor of this API")
 	}
 	if b[1] != conn {

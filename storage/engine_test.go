@@ -30,7 +30,15 @@ func refKeyCmp(a, b *string) int {
 	case aok && bok && an != bn:
 		return cmp.Compare(an, bn)
 	case aok && bok:
-		return strings.Compare(*a, *b) // "7" before "007": same number, distinct keys
+		// Same number: the canonical spelling first ("7" before "007").
+		ac, bc := strconv.FormatInt(an, 10) == *a, strconv.FormatInt(bn, 10) == *b
+		if ac != bc {
+			if ac {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(*a, *b)
 	case aok:
 		return -1
 	case bok:

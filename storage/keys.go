@@ -132,13 +132,6 @@ func appendInt(b []byte, v int64) []byte {
 	return appendUint64(append(b, tagInt), uint64(v)^(1<<63))
 }
 
-func appendOptInt(b []byte, v *int64) []byte {
-	if v == nil {
-		return append(b, tagNull)
-	}
-	return appendInt(b, *v)
-}
-
 func appendBool(b []byte, v bool) []byte {
 	if v {
 		return append(b, tagBool, 1)
