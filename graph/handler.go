@@ -1,0 +1,144 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/batchql/batchql/graph/generated"
+	"github.com/batchql/batchql/storage"
+)
+
+// Config tunes the GraphQL handler. Zero values mean the defaults.
+type Config struct {
+	// MaxPageSize is the largest first/last a connection accepts
+	// (default 1000).
+	MaxPageSize int
+	// Introspection enables __schema and __type queries. Off, they are
+	// rejected with GRAPHQL_VALIDATION_FAILED (__typename always works).
+	Introspection bool
+	// QueryCacheSize is how many parsed and validated queries are kept
+	// (default 1000).
+	QueryCacheSize int
+	// PersistedQueryCacheSize is how many automatic persisted queries are
+	// kept by hash (default 1000).
+	PersistedQueryCacheSize int
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxPageSize             = 1000
+	DefaultQueryCacheSize          = 1000
+	DefaultPersistedQueryCacheSize = 1000
+)
+
+func (c Config) withDefaults() Config {
+	if c.MaxPageSize <= 0 {
+		c.MaxPageSize = DefaultMaxPageSize
+	}
+	if c.QueryCacheSize <= 0 {
+		c.QueryCacheSize = DefaultQueryCacheSize
+	}
+	if c.PersistedQueryCacheSize <= 0 {
+		c.PersistedQueryCacheSize = DefaultPersistedQueryCacheSize
+	}
+	return c
+}
+
+// NewHandler returns the /query handler: POST and GET (queries only) with
+// OPTIONS, a query cache, automatic persisted queries, introspection when
+// cfg.Introspection, and errors that always carry extensions.code; internal
+// errors and resolver panics are logged to log and reported as
+// INTERNAL_SERVER_ERROR without details.
+func NewHandler(store *storage.Store, cfg Config, log *slog.Logger) http.Handler {
+	cfg = cfg.withDefaults()
+	return newServer(&Resolver{store: store, cfg: cfg, log: orDiscard(log)}, cfg, log)
+}
+
+// newServer builds the handler around a resolver root (tests substitute one).
+func newServer(root generated.ResolverRoot, cfg Config, log *slog.Logger) *handler.Server {
+	cfg = cfg.withDefaults()
+	log = orDiscard(log)
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: root}))
+	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions}})
+	srv.AddTransport(getTransport{})
+	srv.AddTransport(postTransport{})
+	srv.AddTransport(fallbackTransport{}) // last: takes what the others do not
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(introspectionGuard{})
+		srv.Use(serviceSDL{}) // federation's _service { sdl } stays available
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.PersistedQueryCacheSize)})
+	srv.SetErrorPresenter(errorPresenter(log))
+	srv.SetRecoverFunc(recoverFunc(log))
+	return srv
+}
+
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}
+
+// introspectionGuard rejects operations that select __schema or __type when
+// introspection is off, before anything is executed.
+type introspectionGuard struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = introspectionGuard{}
+
+func (introspectionGuard) ExtensionName() string                   { return "IntrospectionGuard" }
+func (introspectionGuard) Validate(graphql.ExecutableSchema) error { return nil }
+func (introspectionGuard) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if f := findIntrospection(oc.Doc, oc.Operation.SelectionSet, map[string]bool{}); f != nil {
+		err := gqlerror.ErrorPosf(f.Position, "introspection is disabled on this server: field %q is not allowed", f.Name)
+		err.Extensions = map[string]any{"code": CodeValidationFailed}
+		return err
+	}
+	return nil
+}
+
+// findIntrospection finds a __schema or __type field among the root
+// selections, through fragments (meta-fields exist only on the root type).
+func findIntrospection(doc *ast.QueryDocument, set ast.SelectionSet, seen map[string]bool) *ast.Field {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return s
+			}
+		case *ast.InlineFragment:
+			if f := findIntrospection(doc, s.SelectionSet, seen); f != nil {
+				return f
+			}
+		case *ast.FragmentSpread:
+			if seen[s.Name] || doc == nil {
+				continue
+			}
+			seen[s.Name] = true
+			if def := doc.Fragments.ForName(s.Name); def != nil {
+				if f := findIntrospection(doc, def.SelectionSet, seen); f != nil {
+					return f
+				}
+			}
+		}
+	}
+	return nil
+}

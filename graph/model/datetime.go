@@ -1,0 +1,117 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// DateTimeLayout is the output form of DateTime: UTC with milliseconds.
+const DateTimeLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatDateTime renders t as DateTime output: UTC, millisecond precision.
+func FormatDateTime(t time.Time) string {
+	return t.UTC().Truncate(time.Millisecond).Format(DateTimeLayout)
+}
+
+// MarshalDateTime writes t as a DateTime string.
+func MarshalDateTime(t time.Time) graphql.ContextMarshaler {
+	return graphql.ContextWriterFunc(func(_ context.Context, w io.Writer) error {
+		_, err := io.WriteString(w, strconv.Quote(FormatDateTime(t)))
+		return err
+	})
+}
+
+// UnmarshalDateTime parses any RFC 3339 date-time (0-9 fraction digits, any
+// offset). Anything else is a BAD_USER_INPUT error naming the argument (the
+// input path) and the value.
+func UnmarshalDateTime(ctx context.Context, v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, badDateTime(ctx, fmt.Sprintf("%v", v), "not a string: expected an RFC 3339 date-time such as 2025-06-04T11:13:43.123Z")
+	}
+	// RFC 3339 allows lower-case 't' and 'z'; time.Parse does not.
+	norm := strings.ToUpper(s)
+	t, err := time.Parse(time.RFC3339Nano, norm)
+	if err != nil || !isRFC3339(norm) {
+		return time.Time{}, badDateTime(ctx, strconv.Quote(s), "not an RFC 3339 date-time such as 2025-06-04T11:13:43.123Z")
+	}
+	return t, nil
+}
+
+// isRFC3339 checks what follows the seconds, which time.Parse treats more
+// loosely than RFC 3339: an optional '.' with 1-9 digits, then 'Z' or ±hh:mm.
+func isRFC3339(s string) bool {
+	if len(s) < 20 { // yyyy-mm-ddThh:mm:ss + zone
+		return false
+	}
+	rest := s[19:]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 || n > 10 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case rest == "Z":
+		return true
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		return true
+	}
+	return false
+}
+
+func badDateTime(ctx context.Context, value, reason string) error {
+	if len(value) > 100 {
+		cut := 100
+		for cut > 0 && !utf8.RuneStart(value[cut]) {
+			cut--
+		}
+		value = value[:cut] + "…"
+	}
+	msg := fmt.Sprintf("invalid DateTime value %s: %s", value, reason)
+	if arg := ArgumentPath(ctx); arg != "" {
+		msg = fmt.Sprintf("argument %q (value %s): %s", arg, value, reason)
+	}
+	err := &gqlerror.Error{
+		Message:    msg,
+		Extensions: map[string]any{"code": "BAD_USER_INPUT"},
+	}
+	// Report the error at the field whose argument it is, like every other
+	// argument error (gqlgen would otherwise use the input path).
+	if fc := graphql.GetFieldContext(ctx); fc != nil {
+		err.Path = fc.Path()
+	}
+	return err
+}
+
+// ArgumentPath names the argument being unmarshalled from the input path in
+// ctx, e.g. "filter.startTime.gte" (list indexes as "[2]"), or "".
+func ArgumentPath(ctx context.Context) string {
+	pc := graphql.GetPathContext(ctx)
+	var parts []string
+	for ; pc != nil; pc = pc.Parent {
+		switch {
+		case pc.Field != nil:
+			parts = append(parts, "."+*pc.Field)
+		case pc.Index != nil:
+			parts = append(parts, fmt.Sprintf("[%d]", *pc.Index))
+		}
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		b.WriteString(parts[i])
+	}
+	return strings.TrimPrefix(b.String(), ".")
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// cdnPlayground is the default playground handler (no --playground-assets).
+func cdnPlayground(t *testing.T) http.Handler {
+	t.Helper()
+	h, err := newPlayground("")
+	require.NoError(t, err)
+	return h
+}
+
+// fakeNodeModules writes the files --playground-assets needs (and one it
+// must not serve) into a temporary directory.
+func fakeNodeModules(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"react/umd/react.production.min.js":         "/* react */",
+		"react-dom/umd/react-dom.production.min.js": "/* react-dom */",
+		"graphiql/graphiql.min.js":                  "/* graphiql js */",
+		"graphiql/graphiql.min.css":                 "/* graphiql css */",
+		"graphiql/package.json":                     `{"name":"graphiql"}`,
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return dir
+}
+
+func serveGet(h http.Handler, path string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec
+}
+
+func TestPlaygroundCDN(t *testing.T) {
+	h := cdnPlayground(t)
+	rec := serveGet(h, "/")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), "https://cdn.jsdelivr.net/npm/graphiql")
+	assert.Equal(t, http.StatusNotFound, serveGet(h, "/playground/graphiql/graphiql.min.js").Code)
+}
+
+func TestPlaygroundLocalAssets(t *testing.T) {
+	dir := fakeNodeModules(t)
+	h, err := newPlayground(dir)
+	require.NoError(t, err)
+
+	rec := serveGet(h, "/")
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
+	page := rec.Body.String()
+	for _, ref := range []string{
+		`src="/playground/react/umd/react.production.min.js"`,
+		`src="/playground/react-dom/umd/react-dom.production.min.js"`,
+		`src="/playground/graphiql/graphiql.min.js"`,
+		`href="/playground/graphiql/graphiql.min.css"`,
+		`"/query"`,
+	} {
+		assert.Contains(t, page, ref)
+	}
+	assert.NotContains(t, page, "https://", "the local page loads nothing from elsewhere")
+
+	rec = serveGet(h, "/playground/graphiql/graphiql.min.js")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "/* graphiql js */", rec.Body.String())
+	assert.Contains(t, rec.Header().Get("Content-Type"), "javascript")
+	rec = serveGet(h, "/playground/graphiql/graphiql.min.css")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Header().Get("Content-Type"), "text/css")
+
+	// Nothing else under the directory is served.
+	for _, p := range []string{
+		"/playground/graphiql/package.json",
+		"/playground/graphiql/",
+		"/playground/",
+		"/playground/graphiql/graphiql.min.js.map", // allowed, but absent here
+		"/playground/graphiql/%2e%2e/graphiql/package.json",
+	} {
+		assert.Equal(t, http.StatusNotFound, serveGet(h, p).Code, p)
+	}
+	// A path with .. is redirected to its clean form, outside /playground/.
+	rec = serveGet(h, "/playground/../playground_test.go")
+	assert.Equal(t, http.StatusTemporaryRedirect, rec.Code)
+	assert.Equal(t, "/playground_test.go", rec.Header().Get("Location"))
+
+	// A directory without the packages is refused.
+	_, err = newPlayground(t.TempDir())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "react/umd/react.production.min.js is missing")
+}
+
+func TestServePlaygroundAssetsFlag(t *testing.T) {
+	dir := fakeNodeModules(t)
+	tmp := t.TempDir()
+
+	for _, how := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"flag", nil, []string{"--playground-assets", dir}},
+		{"env", []string{"BATCHQL_PLAYGROUND_ASSETS=" + dir}, nil},
+	} {
+		t.Run(how.name, func(t *testing.T) {
+			srv := startServer(t, how.env, append([]string{"--db", filepath.Join(tmp, how.name+".db")}, how.args...)...)
+			resp, body := srv.get("/")
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Contains(t, body, `src="/playground/graphiql/graphiql.min.js"`)
+			assert.NotContains(t, body, "cdn.jsdelivr.net")
+
+			resp, body = srv.get("/playground/react-dom/umd/react-dom.production.min.js")
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, "/* react-dom */", body)
+			resp, _ = srv.get("/playground/graphiql/package.json")
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+		})
+	}
+
+	t.Run("missing packages", func(t *testing.T) {
+		r := batchql(t, nil, "", "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(tmp, "bad.db"),
+			"--playground-assets", filepath.Join(tmp, "nope"))
+		assert.Equal(t, 2, r.code)
+		assert.Contains(t, r.stderr, "--playground-assets")
+		assert.Contains(t, r.stderr, "npm ci")
+	})
+
+	t.Run("playground off", func(t *testing.T) {
+		srv := startServer(t, nil, "--db", filepath.Join(tmp, "off.db"), "--playground=false", "--playground-assets", dir)
+		resp, _ := srv.get("/")
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+		resp, _ = srv.get("/playground/graphiql/graphiql.min.js")
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	})
+}
+
+// The real packages of e2e/node_modules, when installed, satisfy the flag.
+func TestPlaygroundAssetsOfE2E(t *testing.T) {
+	dir := filepath.Join("e2e", "node_modules")
+	if _, err := os.Stat(filepath.Join(dir, "graphiql")); err != nil {
+		t.Skip("e2e/node_modules not installed (npm ci in e2e)")
+	}
+	h, err := newPlayground(dir)
+	require.NoError(t, err)
+	rec := serveGet(h, "/playground/graphiql/graphiql.min.js")
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), "GraphiQL")
+	rec = serveGet(h, "/playground/react/umd/react.production.min.js")
+	require.Equal(t, http.StatusOK, rec.Code)
+	b, _ := io.ReadAll(rec.Body)
+	assert.True(t, strings.Contains(string(b), "React"), "react UMD build")
+}
