@@ -3,9 +3,11 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
@@ -186,6 +188,12 @@ func loadItem(rd *storage.Reader, rep entityRep) (*storage.BatchOperationItem, e
 		return nil, firstErr(err, rep.errNoKey(typeItem, `"id", "batchOperationKey itemKey"`))
 	}
 	return rd.Item(opKey, itemKey)
+}
+
+// isUserError reports whether err is a BAD_USER_INPUT error (badInput).
+func isUserError(err error) bool {
+	var ge *gqlerror.Error
+	return errors.As(err, &ge) && ge.Extensions["code"] == CodeBadUserInput
 }
 
 func firstErr(errs ...error) error {

@@ -14,27 +14,31 @@ import (
 )
 
 func (r *entityResolver) FindManyBatchByIDs(ctx context.Context, reps []*model.BatchByIDsInput) ([]*storage.Batch, error) {
-	return r.batchesByID(ctx, reps)
+	return r.batchEntities(ctx, len(reps), func(i int) map[string]any { return map[string]any{"id": reps[i].ID} })
 }
 
 func (r *entityResolver) FindManyBatchByBatchIDs(ctx context.Context, reps []*model.BatchByBatchIDsInput) ([]*storage.Batch, error) {
-	return r.batchesByBatchID(ctx, reps)
+	return r.batchEntities(ctx, len(reps), func(i int) map[string]any { return map[string]any{"batchId": reps[i].BatchID} })
 }
 
 func (r *entityResolver) FindManyBatchOperationByIDs(ctx context.Context, reps []*model.BatchOperationByIDsInput) ([]*storage.BatchOperation, error) {
-	return r.operationsByID(ctx, reps)
+	return r.operationEntities(ctx, len(reps), func(i int) map[string]any { return map[string]any{"id": reps[i].ID} })
 }
 
 func (r *entityResolver) FindManyBatchOperationByBatchOperationKeys(ctx context.Context, reps []*model.BatchOperationByBatchOperationKeysInput) ([]*storage.BatchOperation, error) {
-	return r.operationsByKey(ctx, reps)
+	return r.operationEntities(ctx, len(reps), func(i int) map[string]any {
+		return map[string]any{"batchOperationKey": reps[i].BatchOperationKey}
+	})
 }
 
 func (r *entityResolver) FindManyBatchOperationItemByIDs(ctx context.Context, reps []*model.BatchOperationItemByIDsInput) ([]*storage.BatchOperationItem, error) {
-	return r.itemsByID(ctx, reps)
+	return r.itemEntities(ctx, len(reps), func(i int) map[string]any { return map[string]any{"id": reps[i].ID} })
 }
 
 func (r *entityResolver) FindManyBatchOperationItemByBatchOperationKeyAndItemKeys(ctx context.Context, reps []*model.BatchOperationItemByBatchOperationKeyAndItemKeysInput) ([]*storage.BatchOperationItem, error) {
-	return r.itemsByKey(ctx, reps)
+	return r.itemEntities(ctx, len(reps), func(i int) map[string]any {
+		return map[string]any{"batchOperationKey": reps[i].BatchOperationKey, "itemKey": reps[i].ItemKey}
+	})
 }
 
 func (r *entityResolver) FindManyProcessInstanceByProcessInstanceKeys(ctx context.Context, reps []*model.ProcessInstanceByProcessInstanceKeysInput) ([]*model.ProcessInstance, error) {

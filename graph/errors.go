@@ -11,8 +11,10 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/batchql/batchql/graph/generated"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -95,6 +97,10 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				out.Path, out.Locations = gqlErr.Path, gqlErr.Locations
 				return out
 			}
+			if reason, ok := representationError(gqlErr, inner); ok {
+				return &gqlerror.Error{Message: fmt.Sprintf("argument %q: %s", "representations", reason),
+					Path: gqlErr.Path, Locations: gqlErr.Locations, Extensions: map[string]any{"code": CodeBadUserInput}}
+			}
 			return internalError(ctx, log, gqlErr, inner)
 		}
 		if len(gqlErr.Path) > 0 {
@@ -104,6 +110,25 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return requestError(ctx, log, gqlErr)
 	}
+}
+
+// representationError recognises the errors gqlgen's generated federation
+// code raises for representations it cannot route to a resolver (a gateway
+// or client fault, not ours) and says what was wrong in our words.
+func representationError(e *gqlerror.Error, err error) (string, bool) {
+	if len(e.Path) == 0 || e.Path[0] != ast.PathName("_entities") {
+		return "", false
+	}
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "finding resolver for Entity"), strings.HasSuffix(msg, "undefined in schema."):
+		return "a representation lacks the key fields of its entity", true
+	case errors.Is(err, generated.ErrUnknownType), errors.Is(err, generated.ErrTypeNotFound):
+		return "a representation names a __typename that is not an entity of this subgraph", true
+	case strings.Contains(msg, "__typename must be"):
+		return "every representation needs a __typename string", true
+	}
+	return "", false
 }
 
 func internalError(ctx context.Context, log *slog.Logger, orig *gqlerror.Error, err error) *gqlerror.Error {

@@ -477,3 +477,90 @@ func TestServiceSDL(t *testing.T) {
 		})
 	}
 }
+
+// gqlgen picks a type's resolver by its first representation; the others
+// may still carry another key of the type (or a null id and another key),
+// all in one pass.
+func TestEntitiesMixedKeys(t *testing.T) {
+	e, spy := spyEnv(t, Config{})
+	reps := []map[string]any{
+		{"__typename": "Batch", "id": batchID("1")},
+		{"__typename": "BatchOperationItem", "batchOperationKey": opB, "itemKey": itemB2},
+		{"__typename": "Batch", "batchId": "2"},
+		{"__typename": "BatchOperationItem", "id": itemID(opA, "9")},
+		{"__typename": "Batch", "id": nil, "batchId": "abc"},
+		{"__typename": "BatchOperationItem", "id": nil, "batchOperationKey": opA, "itemKey": "10"},
+		{"__typename": "Batch", "batchId": 10}, // a number is a fine ID
+	}
+	spy.reset()
+	list, passes := e.entities(entitiesQuery, reps)
+	assert.Equal(t, []string{"Batch:1", "BatchOperationItem:" + label(opB, itemB2), "Batch:2",
+		"BatchOperationItem:" + label(opA, "9"), "Batch:abc", "BatchOperationItem:" + label(opA, "10"), "Batch:10"},
+		entityLabels(t, list))
+	assert.Equal(t, 2, passes, "one pass per type")
+	assert.Equal(t, map[string][]int{"BatchByIDs": {4}, "BatchOperationItemByBatchOperationKeyAndItemKeys": {3}}, spy.reset())
+
+	reps = []map[string]any{
+		{"__typename": "BatchOperation", "batchOperationKey": opC},
+		{"__typename": "BatchOperation", "id": operationID(opD)},
+		{"__typename": "BatchOperation", "batchOperationKey": "nope"},
+	}
+	list, passes = e.entities(entitiesQuery, reps)
+	assert.Equal(t, []string{"BatchOperation:" + opC, "BatchOperation:" + opD, "null"}, entityLabels(t, list))
+	assert.Equal(t, 1, passes)
+}
+
+// Representations without a usable key are BAD_USER_INPUT at their index.
+// (A key that is an object or list fails its type's whole group inside
+// gqlgen's generated code, before batchql sees it.)
+func TestEntitiesBadKeys(t *testing.T) {
+	e := newEnv(t, envOptions{}, fill)
+	reps := []map[string]any{
+		{"__typename": "Batch", "batchId": "1"},
+		{"__typename": "Batch"},
+		{"__typename": "BatchOperationItem", "batchOperationKey": opB, "itemKey": itemB1},
+		{"__typename": "BatchOperationItem", "batchOperationKey": opB},
+		{"__typename": "Batch", "batchId": true},
+		{"__typename": "BatchOperationItem", "batchOperationKey": opB, "itemKey": false},
+	}
+	r := e.post(map[string]any{"query": entitiesQuery, "variables": map[string]any{"reps": reps}})
+	assert.Equal(t, []string{"Batch:1", "null", "BatchOperationItem:" + label(opB, itemB1), "null", "null", "null"},
+		entityLabels(t, r.Data["_entities"].([]any)))
+	require.Len(t, r.Errors, 4, "%v", r.Errors)
+	got := map[float64]gqlError{}
+	for _, err := range r.Errors {
+		require.Len(t, err.Path, 2, err.Message)
+		got[err.Path[1].(float64)] = err
+	}
+	for index, want := range map[float64]string{
+		1: `argument "representations[1].__typename" (value "Batch"): the representation carries none of the keys of Batch: "id", "batchId"`,
+		3: `argument "representations[3].__typename" (value "BatchOperationItem"): the representation carries none of the keys of BatchOperationItem: "id", "batchOperationKey itemKey"`,
+		4: `argument "representations[4].batchId" (value true): must be a string`,
+		5: `argument "representations[5].itemKey" (value false): must be a string`,
+	} {
+		assert.Equal(t, want, got[index].Message, index)
+		assert.Equal(t, CodeBadUserInput, got[index].Code(), index)
+	}
+}
+
+// Representations gqlgen's generated code cannot route are the client's
+// fault: BAD_USER_INPUT saying what was wrong, never an internal error.
+func TestEntitiesBadRepresentations(t *testing.T) {
+	e := newEnv(t, envOptions{}, fill)
+	cases := map[string]struct {
+		rep    map[string]any
+		reason string
+	}{
+		"unknown typename": {map[string]any{"__typename": "Nope", "id": "x"}, "not an entity"},
+		"no typename":      {map[string]any{"id": batchID("1")}, "__typename"},
+		"no key":           {map[string]any{"__typename": "Batch"}, "lacks the key fields"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := e.post(map[string]any{"query": entitiesQuery, "variables": map[string]any{"reps": []map[string]any{c.rep}}})
+			require.NotEmpty(t, r.Errors)
+			assert.Equal(t, CodeBadUserInput, r.Errors[0].Code(), "%v", r.Errors)
+			assert.Contains(t, r.Errors[0].Message, c.reason)
+		})
+	}
+}
