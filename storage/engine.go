@@ -183,21 +183,33 @@ func condsOf[R any](terms []term[R]) map[string]*cond {
 func buildPlan[R any](tx *bolt.Tx, k *kind[R], ix *index, terms []term[R], conds map[string]*cond, order []Order) *plan[R] {
 	p := &plan[R]{ix: ix, prefixes: [][]byte{nil}, single: true}
 	used := map[string]bool{}
-	for _, f := range ix.fields {
+	for i, f := range ix.fields {
 		c := conds[f]
-		if c == nil || c.eq == nil || len(p.prefixes)*len(c.eq) > maxPrefixCombos {
+		vals, expand := [][]byte(nil), false
+		switch {
+		case c != nil && c.eq != nil:
+			vals = c.eq
+		case c == nil && k.domains[f] != nil && i < len(ix.fields)-1:
+			// An unfiltered enum field in front of others: a range per
+			// value, merged, so (op, state, date) also answers "op by
+			// date" and needs no index of its own.
+			vals, expand = k.domains[f], true
+		}
+		if vals == nil || len(p.prefixes)*len(vals) > maxPrefixCombos {
 			break
 		}
-		next := make([][]byte, 0, len(p.prefixes)*len(c.eq))
+		next := make([][]byte, 0, len(p.prefixes)*len(vals))
 		for _, pre := range p.prefixes {
-			for _, v := range c.eq {
+			for _, v := range vals {
 				next = append(next, append(slices.Clip(pre), v...))
 			}
 		}
 		p.prefixes = next
 		p.fixed = append(p.fixed, f)
-		p.single = p.single && len(c.eq) == 1
-		used[f] = c.exact
+		p.single = p.single && len(vals) == 1
+		if !expand {
+			used[f] = c.exact
+		}
 	}
 	rest := ix.fields[len(p.fixed):]
 	if len(rest) > 0 {
@@ -254,9 +266,14 @@ func estimate[R any](tx *bolt.Tx, k *kind[R], p *plan[R]) float64 {
 			n = float64(exact)
 		} else {
 			for _, f := range p.fixed {
-				if k.selective[f] {
+				switch {
+				case k.domains[f] != nil:
+					// one enum value's share; an expanded field's
+					// values multiply it back below
+					n /= float64(len(k.domains[f]))
+				case k.selective[f]:
 					n /= 1000
-				} else {
+				default:
 					n /= 8
 				}
 			}
@@ -318,7 +335,7 @@ func choosePlan[R any](tx *bolt.Tx, k *kind[R], terms []term[R], order []Order, 
 		default:
 			cost = p.est*2 + 50 // read everything, then sort
 		}
-		if best == nil || cost < bestCost || cost == bestCost && len(p.fixed) > len(best.fixed) {
+		if best == nil || cost < bestCost || cost == bestCost && len(p.prefixes) < len(best.prefixes) {
 			best, bestCost = p, cost
 		}
 	}

@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -33,8 +35,11 @@ type kind[R any] struct {
 	// selective fields identify few records; an equality on one makes a
 	// good index prefix even if the index cannot give the order.
 	selective map[string]bool
-	indexes   []*index // [0] is the primary index
-	primary   *index
+	// domains are the encoded values of closed enum fields (null included
+	// where nullable), so the planner can expand them into ranges.
+	domains map[string][][]byte
+	indexes []*index // [0] is the primary index
+	primary *index
 	// counterSets are the field sets with a stored count per value
 	// combination (the empty set is the total), kept in the write txn.
 	counterSets [][]string
@@ -158,6 +163,11 @@ var operationKind = &kind[BatchOperation]{
 		"ACTOR_ID":            func(b []byte, r *BatchOperation) []byte { return appendOptStr(b, r.ActorID) },
 	},
 	selective: map[string]bool{"BATCH_OPERATION_KEY": true},
+	domains: map[string][][]byte{
+		"STATE":          enumDomain(OperationStates, false),
+		"OPERATION_TYPE": enumDomain(OperationTypes, false),
+		"ACTOR_TYPE":     enumDomain(ActorTypes, true),
+	},
 	indexes: newIndexes("operations", []string{"BATCH_OPERATION_KEY"},
 		[]string{"STATE"}, []string{"STATE", "START_DATE"}, []string{"OPERATION_TYPE"},
 		[]string{"OPERATION_TYPE", "START_DATE"}, []string{"START_DATE"}, []string{"END_DATE"},
@@ -198,15 +208,28 @@ var itemKind = &kind[BatchOperationItem]{
 		"BATCH_OPERATION_KEY": true, "ITEM_KEY": true,
 		"PROCESS_INSTANCE_KEY": true, "ROOT_PROCESS_INSTANCE_KEY": true,
 	},
+	domains: map[string][][]byte{"STATE": enumDomain(ItemStates, false)},
 	indexes: newIndexes("items", []string{"BATCH_OPERATION_KEY", "ITEM_KEY"},
 		[]string{"BATCH_OPERATION_KEY", "STATE"},
 		[]string{"BATCH_OPERATION_KEY", "STATE", "PROCESSED_DATE"},
-		[]string{"BATCH_OPERATION_KEY", "PROCESSED_DATE"},
 		[]string{"BATCH_OPERATION_KEY", "PROCESS_INSTANCE_KEY"},
 		[]string{"ITEM_KEY"}, []string{"PROCESS_INSTANCE_KEY"}, []string{"ROOT_PROCESS_INSTANCE_KEY"},
 		[]string{"STATE"}, []string{"PROCESSED_DATE"}),
 	counterSets: [][]string{{}, {"STATE"}, {"BATCH_OPERATION_KEY"}, {"BATCH_OPERATION_KEY", "STATE"}},
 	tag:         "i",
+}
+
+// enumDomain encodes every value of an enum, in key order.
+func enumDomain[E ~string](list []E, nullable bool) [][]byte {
+	var out [][]byte
+	for _, v := range list {
+		out = append(out, appendStr(nil, string(v)))
+	}
+	if nullable {
+		out = append(out, []byte{tagNull})
+	}
+	slices.SortFunc(out, bytes.Compare)
+	return out
 }
 
 // allIndexes lists every kind's indexes, for creating the buckets.

@@ -295,6 +295,11 @@ func TestPlans(t *testing.T) {
 			p := choosePlan(tx, itemKind, ts, nil, 20)
 			return p.ix.name, p.ordered, len(p.residual)
 		}, "primary", true},
+		{"items of one op by PROCESSED_DATE: (op,state,date) merged over every state", func(tx *bolt.Tx) (string, bool, int) {
+			ts, _ := itemTerms(&BatchOperationItemFilter{BatchOperationKey: &StringFilter{Eq: &key}})
+			p := choosePlan(tx, itemKind, ts, []Order{{Field: "PROCESSED_DATE", Desc: true}}, 20)
+			return p.ix.name, p.ordered && len(p.prefixes) == len(ItemStates), len(p.residual)
+		}, "[BATCH_OPERATION_KEY STATE PROCESSED_DATE]", true},
 		{"op state eq, default order", func(tx *bolt.Tx) (string, bool, int) {
 			ts, _ := operationTerms(&BatchOperationFilter{State: &OperationStateFilter{Eq: st("ACTIVE")}})
 			p := choosePlan(tx, operationKind, ts, nil, 20)
