@@ -429,11 +429,33 @@ func walkAll[R any](t *testing.T, want []*R, id func(*R) string, exactPrev bool,
 	}
 }
 
+// matchReference runs every filter under every order through the store and
+// compares each walk with the reference model's filter and sort.
+func matchReference[R, F any](t *testing.T, recs []*R, filters map[string]F, orders [][]Order,
+	match func(*F, *R) bool, fields map[string]func(a, b *R) int, pk func(a, b *R) int,
+	id func(*R) string, exactPrev bool, query func(context.Context, Query[F]) (*Page[R], error)) {
+	for name, f := range filters {
+		for _, order := range orders {
+			t.Run(name+"/"+orderSig(order), func(t *testing.T) {
+				var want []*R
+				for _, r := range recs {
+					if match(&f, r) {
+						want = append(want, r)
+					}
+				}
+				refSort(want, order, fields, pk)
+				walkAll(t, want, id, exactPrev, func(pr PageRequest, count bool) (*Page[R], error) {
+					return query(context.Background(), Query[F]{Filter: f, Order: order, Page: pr, Count: count})
+				})
+			})
+		}
+	}
+}
+
 func TestOperationsMatchReference(t *testing.T) {
 	d := randomData(1, 0, 400, 0)
 	s := openTemp(t)
 	d.load(t, s)
-	ctx := context.Background()
 	tm := func(h int) *time.Time {
 		v := time.Date(2026, 9, 1, h, 0, 0, 0, time.UTC)
 		return &v
@@ -495,30 +517,14 @@ func TestOperationsMatchReference(t *testing.T) {
 		{{Field: "STATE"}, {Field: "START_DATE", Desc: true}},
 		{{Field: "STATE", Desc: true}, {Field: "START_DATE", Desc: true}},
 	}
-	for name, f := range filters {
-		for _, order := range orders {
-			t.Run(name+"/"+orderSig(order), func(t *testing.T) {
-				var want []*BatchOperation
-				for _, o := range d.ops {
-					if refOpMatch(&f, o) {
-						want = append(want, o)
-					}
-				}
-				refSort(want, order, refOpFields, refOpFields["BATCH_OPERATION_KEY"])
-				walkAll(t, want, func(o *BatchOperation) string { return o.BatchOperationKey }, true,
-					func(pr PageRequest, count bool) (*Page[BatchOperation], error) {
-						return s.BatchOperations(ctx, BatchOperationQuery{Filter: f, Order: order, Page: pr, Count: count})
-					})
-			})
-		}
-	}
+	matchReference(t, d.ops, filters, orders, refOpMatch, refOpFields, refOpFields["BATCH_OPERATION_KEY"],
+		func(o *BatchOperation) string { return o.BatchOperationKey }, true, s.BatchOperations)
 }
 
 func TestItemsMatchReference(t *testing.T) {
 	d := randomData(2, 0, 60, 3000)
 	s := openTemp(t)
 	d.load(t, s)
-	ctx := context.Background()
 	big := d.items[0].BatchOperationKey
 	pi := d.items[3].ProcessInstanceKey
 	if pi == nil {
@@ -572,30 +578,14 @@ func TestItemsMatchReference(t *testing.T) {
 		}
 		return refKeyCmp(&a.ItemKey, &b.ItemKey)
 	}
-	for name, f := range filters {
-		for _, order := range orders {
-			t.Run(name+"/"+orderSig(order), func(t *testing.T) {
-				var want []*BatchOperationItem
-				for _, it := range d.items {
-					if refItemMatch(&f, it) {
-						want = append(want, it)
-					}
-				}
-				refSort(want, order, refItemFields, pk)
-				walkAll(t, want, func(it *BatchOperationItem) string { return it.BatchOperationKey + "/" + it.ItemKey }, false,
-					func(pr PageRequest, count bool) (*Page[BatchOperationItem], error) {
-						return s.Items(ctx, ItemQuery{Filter: f, Order: order, Page: pr, Count: count})
-					})
-			})
-		}
-	}
+	matchReference(t, d.items, filters, orders, refItemMatch, refItemFields, pk,
+		func(it *BatchOperationItem) string { return it.BatchOperationKey + "/" + it.ItemKey }, false, s.Items)
 }
 
 func TestBatchesMatchReference(t *testing.T) {
 	d := randomData(3, 300, 0, 0)
 	s := openTemp(t)
 	d.load(t, s)
-	ctx := context.Background()
 	tm := func(h int) *time.Time {
 		v := time.Date(2026, 9, 1, h, 0, 0, 0, time.UTC)
 		return &v
@@ -629,21 +619,6 @@ func TestBatchesMatchReference(t *testing.T) {
 		{{Field: "END_TIME"}},
 		{{Field: "TYPE"}, {Field: "START_TIME", Desc: true}},
 	}
-	for name, f := range filters {
-		for _, order := range orders {
-			t.Run(name+"/"+orderSig(order), func(t *testing.T) {
-				var want []*Batch
-				for _, b := range d.batches {
-					if refBatchMatch(&f, b) {
-						want = append(want, b)
-					}
-				}
-				refSort(want, order, refBatchFields, refBatchFields["BATCH_ID"])
-				walkAll(t, want, func(b *Batch) string { return b.BatchID }, true,
-					func(pr PageRequest, count bool) (*Page[Batch], error) {
-						return s.Batches(ctx, BatchQuery{Filter: f, Order: order, Page: pr, Count: count})
-					})
-			})
-		}
-	}
+	matchReference(t, d.batches, filters, orders, refBatchMatch, refBatchFields, refBatchFields["BATCH_ID"],
+		func(b *Batch) string { return b.BatchID }, true, s.Batches)
 }
