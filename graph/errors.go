@@ -132,6 +132,12 @@ func representationError(e *gqlerror.Error, err error) (string, bool) {
 }
 
 func internalError(ctx context.Context, log *slog.Logger, orig *gqlerror.Error, err error) *gqlerror.Error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		if out, ok := timeoutError(ctx, orig); ok {
+			log.WarnContext(ctx, "graphql request timed out", "path", out.Path.String(), "operation", operationName(ctx))
+			return out
+		}
+	}
 	out := &gqlerror.Error{Message: internalMessage, Extensions: map[string]any{"code": CodeInternal}}
 	if orig != nil {
 		out.Path, out.Locations = orig.Path, orig.Locations

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -31,6 +32,25 @@ type Config struct {
 	// PersistedQueryCacheSize is how many automatic persisted queries are
 	// kept by hash (default 1000).
 	PersistedQueryCacheSize int
+
+	// Limits (limits.go); over one, a request fails with
+	// COMPLEXITY_LIMIT_EXCEEDED.
+
+	// MaxComplexity bounds an operation's cost, about the number of
+	// records it may return (default 100,000).
+	MaxComplexity int
+	// MaxDepth bounds the nesting of field selections (default 15).
+	MaxDepth int
+	// MaxAliases bounds the aliased fields of an operation (default 500).
+	MaxAliases int
+	// MaxRootFields bounds the root fields of an operation (default 50).
+	MaxRootFields int
+	// MaxBodyBytes bounds a request body; a longer one is answered 413
+	// with BAD_USER_INPUT (default 1 MiB).
+	MaxBodyBytes int64
+	// RequestTimeout bounds the time a request may read the database
+	// (default 30s; negative: no limit).
+	RequestTimeout time.Duration
 }
 
 // Defaults of Config.
@@ -50,7 +70,22 @@ func (c Config) withDefaults() Config {
 	if c.PersistedQueryCacheSize <= 0 {
 		c.PersistedQueryCacheSize = DefaultPersistedQueryCacheSize
 	}
+	c.MaxComplexity = orDefault(c.MaxComplexity, DefaultMaxComplexity)
+	c.MaxDepth = orDefault(c.MaxDepth, DefaultMaxDepth)
+	c.MaxAliases = orDefault(c.MaxAliases, DefaultMaxAliases)
+	c.MaxRootFields = orDefault(c.MaxRootFields, DefaultMaxRootFields)
+	c.MaxBodyBytes = orDefault(c.MaxBodyBytes, DefaultMaxBodyBytes)
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
 	return c
+}
+
+func orDefault[N int | int64](v, def N) N {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // NewHandler returns the /query handler: POST and GET (queries only) with
@@ -60,19 +95,21 @@ func (c Config) withDefaults() Config {
 // INTERNAL_SERVER_ERROR without details.
 func NewHandler(store *storage.Store, cfg Config, log *slog.Logger) http.Handler {
 	cfg = cfg.withDefaults()
-	return newServer(&Resolver{store: store, cfg: cfg, log: orDiscard(log)}, cfg, log)
+	srv := newServer(&Resolver{store: store, cfg: cfg, log: orDiscard(log)}, cfg, log)
+	return withHTTPLimits(srv, cfg.MaxBodyBytes, cfg.RequestTimeout)
 }
 
 // newServer builds the handler around a resolver root (tests substitute one).
 func newServer(root generated.ResolverRoot, cfg Config, log *slog.Logger) *handler.Server {
 	cfg = cfg.withDefaults()
 	log = orDiscard(log)
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: root}))
+	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: root, Complexity: complexityRoot(cfg.MaxPageSize)}))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions}})
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(fallbackTransport{}) // last: takes what the others do not
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	queryCache := lru.New[*ast.QueryDocument](cfg.QueryCacheSize)
+	srv.SetQueryCache(queryCache)
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -80,6 +117,9 @@ func newServer(root generated.ResolverRoot, cfg Config, log *slog.Logger) *handl
 		srv.Use(serviceSDL{}) // federation's _service { sdl } stays available
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](cfg.PersistedQueryCacheSize)})
+	// After APQ, which fills in the query of a persisted-query request.
+	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxAliases: cfg.MaxAliases, maxRootFields: cfg.MaxRootFields, cache: queryCache})
+	srv.Use(&costLimit{limit: cfg.MaxComplexity})
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
 	return srv

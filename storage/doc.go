@@ -1,0 +1,67 @@
+// Package storage is batchql's read model: Camunda 7 batches, Camunda 8
+// batch operations and their items in one bbolt file, with the indexes and
+// counters that answer the GraphQL connections (filters, multi-field
+// orderBy, cursors, totalCount) without scanning more than a page.
+//
+// # Buckets
+//
+//   - "meta": the schema version ("schema" → 1). Open refuses a file of
+//     another version.
+//   - one primary bucket per kind — "batches", "operations", "items" — keyed
+//     by the encoded natural key (batchId; batchOperationKey;
+//     batchOperationKey‖itemKey), the value being the encoded record.
+//   - secondary index buckets, "ix <kind> [FIELD ...]" (schema.go lists
+//     them), whose keys are the encoded field values followed by the
+//     record's primary key (value‖key) and whose values are empty. Scanning
+//     one yields records already in that order, so a filter on the leading
+//     fields plus an orderBy on the next one is a range scan.
+//   - "counters": record totals and per-value counts (items per operation,
+//     per operation and state, ...), 8-byte big-endian integers named
+//     "<tag>" or "<tag>/<FIELDS>/<encoded values>". They answer totalCount
+//     for filters that match a counter exactly and help the planner estimate
+//     selectivity. A counter that reaches zero is deleted.
+//
+// # Encodings
+//
+// Key components (keys.go) are order-preserving and self-delimiting: a tag
+// byte, then for decimal keys within int64 and for dates and ints 8
+// big-endian bytes with the sign bit flipped, for strings the bytes with
+// 0x00 escaped and a 0x00 0x01 terminator; null is the tag 0xFF alone, so it
+// sorts last. Natural keys that are decimal numbers sort as numbers, before
+// all other keys (UUIDs), which sort bytewise. Components concatenate into
+// composite keys that compare correctly bytewise.
+//
+// Values (codec.go) are a compact binary format: a version byte, varints,
+// length-prefixed strings, a presence byte per nullable field, one-byte enum
+// codes and dates as Unix nanoseconds. Records returned to callers are
+// decoded copies.
+//
+// # Cursors
+//
+// A cursor (cursor.go) is base64url of a version byte, the connection, the
+// canonical text of the orderBy it was made under, the encoded sort values of
+// its record and its primary key. It is a position, not an offset: the next
+// page is a seek to it in the chosen index, whatever the depth. A cursor of
+// another connection or orderBy, or a garbled one, is an *InputError.
+//
+// # Transactions
+//
+// Every write — PutBatch, PutBatchOperation, PutItem — updates the record,
+// its index entries and the counters in the same read-write transaction, so
+// a committed database is always consistent (Verify checks it). Imports
+// (ImportFile, ImportOptions.BatchSize records a transaction, 10,000 by
+// default) and the demo generator (20,000) write in bounded transactions: a
+// crash or a cancelled import leaves a consistent database holding whole
+// transactions, and because records are upserted by natural key, running the
+// import again completes it.
+//
+// Reads map onto requests as one read transaction per connection field: the
+// Store's Batches, BatchOperations and Items methods compute a connection's
+// edges, pageInfo and totalCount inside one View, from one snapshot, so
+// totalCount always agrees with the page even while an import commits
+// alongside (bbolt runs readers concurrently with its single writer). The
+// fields of one GraphQL request may come from different snapshots: two
+// connections in one query each see the database as of their own read.
+// Scans check the request's context every 1024 keys, so a cancelled or
+// timed-out request stops reading promptly.
+package storage
