@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -352,6 +353,21 @@ func progressBar(mode string, std *stdio) *progress.Bar {
 
 // ---------------------------------------------------------------- serve
 
+// setGC tunes the collector for serving. A request allocates a lot that
+// dies at once and the live heap stays small (a few MB), so Go's default of
+// collecting at 100% growth spent much of the CPU on GC: on a page of 100
+// items, GOGC 100 → 800 raised throughput from ~300 to ~870 requests/s with
+// heap in use 4 → 32 MB. The soft memory limit keeps a burst of large
+// queries from growing the heap past it. GOGC and GOMEMLIMIT still win.
+func setGC(getenv func(string) string, percent, limitMiB int) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(percent)
+	}
+	if getenv("GOMEMLIMIT") == "" && limitMiB > 0 {
+		debug.SetMemoryLimit(int64(limitMiB) << 20)
+	}
+}
+
 func runServe(ctx context.Context, args []string, std *stdio, getenv func(string) string) int {
 	fs := newFlagSet("serve", `Usage: batchql [serve] [flags]
 
@@ -365,6 +381,7 @@ and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	fs.withEnv("demo", "BATCHQL_DEMO")
 	maxPage := intFlag(fs, "max-page-size", 1000, 1, "largest `n` accepted for first/last")
 	fs.withEnv("max-page-size", "BATCHQL_MAX_PAGE_SIZE")
+	lim := addLimitFlags(fs)
 	introspection := fs.Bool("introspection", true, "allow GraphQL introspection (__schema, __type)")
 	fs.withEnv("introspection", "BATCHQL_INTROSPECTION")
 	play := fs.Bool("playground", true, "serve the GraphiQL playground at / (else / is 404)")
@@ -380,6 +397,10 @@ and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	fs.withEnv("shutdown-timeout", "BATCHQL_SHUTDOWN_TIMEOUT")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars) on a separate listener at `host:port` (off when empty; keep it on loopback)")
 	fs.withEnv("debug-addr", "BATCHQL_DEBUG_ADDR")
+	gcPercent := intFlag(fs, "gc-percent", 800, 10, "garbage collect when the heap has grown by this `percent` since the last collection (GOGC, which wins when set)")
+	fs.withEnv("gc-percent", "BATCHQL_GC_PERCENT")
+	memLimit := intFlag(fs, "memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)")
+	fs.withEnv("memory-limit-mib", "BATCHQL_MEMORY_LIMIT_MIB")
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
 	}
@@ -388,6 +409,11 @@ and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		fs.printUsage(std.err)
 		return exitUsage
 	}
+	if err := lim.check(); err != nil {
+		fmt.Fprintf(std.err, "batchql serve: %v\n", err)
+		return exitUsage
+	}
+	setGC(getenv, *gcPercent, *memLimit)
 	var playHandler http.Handler
 	if *play {
 		var err error
@@ -428,11 +454,11 @@ and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		return exitFail
 	}
 	srv := &http.Server{
-		Handler:           newRouter(store, graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}, playHandler, log),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      120 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		Handler:           newRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log),
+		ReadHeaderTimeout: *lim.readHeaderTimeout,
+		ReadTimeout:       *lim.readTimeout,
+		WriteTimeout:      *lim.writeTimeout,
+		IdleTimeout:       *lim.idleTimeout,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
 	}
@@ -449,7 +475,8 @@ and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		log.Info("debug listening", "addr", dln.Addr().String())
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "db", *db.path,
-		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage)
+		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage,
+		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -469,6 +496,65 @@ and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	<-served
 	log.Info("stopped")
 	return exitOK
+}
+
+// limitFlags are serve's query and HTTP limits.
+type limitFlags struct {
+	maxComplexity, maxDepth, maxAliases, maxRootFields, maxBody *int
+	requestTimeout, readHeaderTimeout, readTimeout              *time.Duration
+	writeTimeout, idleTimeout                                   *time.Duration
+}
+
+func addLimitFlags(fs *flagSet) limitFlags {
+	l := limitFlags{
+		maxComplexity: intFlag(fs, "max-complexity", graph.DefaultMaxComplexity, 1,
+			"reject operations that cost more than `n` (about the records they may return: page sizes multiply through nested connections)"),
+		maxDepth:      intFlag(fs, "max-depth", graph.DefaultMaxDepth, 1, "reject operations that nest fields more than `n` levels deep"),
+		maxAliases:    intFlag(fs, "max-aliases", graph.DefaultMaxAliases, 1, "reject operations with more than `n` aliased fields"),
+		maxRootFields: intFlag(fs, "max-root-fields", graph.DefaultMaxRootFields, 1, "reject operations with more than `n` root fields"),
+		maxBody:       intFlag(fs, "max-body", graph.DefaultMaxBodyBytes, 1024, "answer request bodies larger than `bytes` with 413"),
+		requestTimeout: fs.Duration("request-timeout", graph.DefaultRequestTimeout,
+			"stop a request's database reads after this `duration` (the client gets COMPLEXITY_LIMIT_EXCEEDED)"),
+		readHeaderTimeout: fs.Duration("read-header-timeout", 10*time.Second, "close connections that take longer than this `duration` to send a request's headers"),
+		readTimeout:       fs.Duration("read-timeout", 60*time.Second, "close connections that take longer than this `duration` to send a whole request"),
+		writeTimeout:      fs.Duration("write-timeout", 120*time.Second, "give up on a response not written within this `duration` of reading its request's headers"),
+		idleTimeout:       fs.Duration("idle-timeout", 120*time.Second, "close keep-alive connections idle for this `duration`"),
+	}
+	for name, env := range map[string]string{
+		"max-complexity": "BATCHQL_MAX_COMPLEXITY", "max-depth": "BATCHQL_MAX_DEPTH", "max-aliases": "BATCHQL_MAX_ALIASES",
+		"max-root-fields": "BATCHQL_MAX_ROOT_FIELDS", "max-body": "BATCHQL_MAX_BODY", "request-timeout": "BATCHQL_REQUEST_TIMEOUT",
+		"read-header-timeout": "BATCHQL_READ_HEADER_TIMEOUT", "read-timeout": "BATCHQL_READ_TIMEOUT",
+		"write-timeout": "BATCHQL_WRITE_TIMEOUT", "idle-timeout": "BATCHQL_IDLE_TIMEOUT",
+	} {
+		fs.withEnv(name, env)
+	}
+	return l
+}
+
+// check rejects timeouts that are not positive, and a request timeout that
+// would end after the response can no longer be written.
+func (l limitFlags) check() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"request-timeout", *l.requestTimeout}, {"read-header-timeout", *l.readHeaderTimeout}, {"read-timeout", *l.readTimeout},
+		{"write-timeout", *l.writeTimeout}, {"idle-timeout", *l.idleTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("--%s must be positive (got %s)", d.name, d.v)
+		}
+	}
+	if *l.requestTimeout >= *l.writeTimeout {
+		return fmt.Errorf("--request-timeout (%s) must be shorter than --write-timeout (%s), or a timed-out request gets no answer",
+			*l.requestTimeout, *l.writeTimeout)
+	}
+	return nil
+}
+
+// config adds the limits to a graph.Config.
+func (l limitFlags) config(c graph.Config) graph.Config {
+	c.MaxComplexity, c.MaxDepth, c.MaxAliases, c.MaxRootFields = *l.maxComplexity, *l.maxDepth, *l.maxAliases, *l.maxRootFields
+	c.MaxBodyBytes, c.RequestTimeout = int64(*l.maxBody), *l.requestTimeout
+	return c
 }
 
 // debugMux serves the profiling and metrics endpoints of --debug-addr:

@@ -219,7 +219,46 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
-	writeResponse(w, media, http.StatusOK, responses(ctx))
+	resp := responses(ctx)
+	if resp == nil { // gqlgen executes nothing once the context has ended
+		errs := exec.DispatchError(ctx, gqlerror.List{contextEnded(ctx)}).Errors
+		writeResponse(w, media, requestErrorStatus(media, errs), requestErrorResponse{Errors: errs})
+		return
+	}
+	writeResult(w, media, resp)
+}
+
+// writeResult writes an executed operation's response. gqlgen hands over
+// data already encoded; json.Marshal would validate and compact every byte
+// of it again (13% of the CPU of a 60 KB page of items), so the envelope is
+// written around it. Fields and their order are those of graphql.Response.
+func writeResult(w http.ResponseWriter, media string, resp *graphql.Response) {
+	b := make([]byte, 0, len(resp.Data)+64)
+	b = append(b, '{')
+	if len(resp.Errors) > 0 {
+		errs, err := json.Marshal(resp.Errors)
+		if err != nil {
+			panic(fmt.Errorf("marshalling GraphQL errors: %w", err))
+		}
+		b = append(append(append(b, `"errors":`...), errs...), ',')
+	}
+	b = append(b, `"data":`...)
+	if len(resp.Data) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, resp.Data...)
+	}
+	if len(resp.Extensions) > 0 {
+		ext, err := json.Marshal(resp.Extensions)
+		if err != nil {
+			panic(fmt.Errorf("marshalling GraphQL extensions: %w", err))
+		}
+		b = append(append(b, `,"extensions":`...), ext...)
+	}
+	b = append(b, '}')
+	w.Header().Set("Content-Type", media)
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
 }
 
 // requestErrorStatus is the status of a response to a request error: 200
