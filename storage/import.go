@@ -173,7 +173,8 @@ type importer struct {
 	size  int64
 	batch int
 	prog  func(ImportProgress)
-	last  time.Time
+	phase string    // of the last progress report
+	last  time.Time // when it was made
 	stats *ImportStats
 	// opTypes maps operation keys to their type for items that lack
 	// operationType (Camunda 8.8): operations seen so far in the file and
@@ -231,6 +232,11 @@ func (im *importer) fail(sc *jsonScanner, err error) error {
 func (im *importer) progress(phase string, n int64, sc *jsonScanner, final bool) {
 	if im.prog == nil {
 		return
+	}
+	if phase != im.phase {
+		// A new phase reports at once: the throttle's clock is the old
+		// phase's, and a fast phase would otherwise report nothing.
+		im.phase, im.last = phase, time.Time{}
 	}
 	if !final {
 		if n&63 != 0 {
