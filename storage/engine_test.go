@@ -609,6 +609,9 @@ func TestBatchesMatchReference(t *testing.T) {
 		"start gte":           {StartTime: &DateTimeFilter{Gte: tm(12)}},
 		"end lt":              {EndTime: &DateTimeFilter{Lt: tm(12)}},
 		"failed eq 0":         {FailedJobs: &IntFilter{Eq: ip(0)}},
+		"withFailures gt 0":   {FailedJobs: &IntFilter{Gt: ip(0)}},
+		"withFailures gte 1":  {FailedJobs: &IntFilter{Gte: ip(1)}, TenantID: &StringFilter{Exists: &fa}},
+		"failed gt 0 lt 2":    {FailedJobs: &IntFilter{Gt: ip(0), Lt: ip(2)}},
 	}
 	orders := [][]Order{
 		nil,

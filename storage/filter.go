@@ -239,14 +239,25 @@ func batchTerms(f *BatchFilter) ([]term[Batch], error) {
 		ts = append(ts, timeTerm("END_TIME", f.EndTime, func(r *Batch) *time.Time { return r.EndTime }))
 	}
 	if f.FailedJobs != nil {
-		ts = append(ts, intTerm(f.FailedJobs, func(r *Batch) *int {
+		t := intTerm(f.FailedJobs, func(r *Batch) *int {
 			if r.Statistics == nil {
 				return nil
 			}
 			return &r.Statistics.FailedJobs
-		}))
+		})
+		if withFailures(f.FailedJobs) {
+			t.field, t.cond = "FAILING", eqCond([][]byte{appendBool(nil, true)}, true)
+		}
+		ts = append(ts, t)
 	}
 	return ts, nil
+}
+
+// withFailures reports a failedJobs filter that means exactly Camunda 7's
+// withFailures=true (gt 0, or gte 1), which the FAILING indexes answer.
+func withFailures(f *IntFilter) bool {
+	only := f.Eq == nil && f.Neq == nil && f.Lt == nil && f.Lte == nil
+	return only && (f.Gt != nil && *f.Gt == 0 && f.Gte == nil || f.Gte != nil && *f.Gte == 1 && f.Gt == nil)
 }
 
 func operationTerms(f *BatchOperationFilter) ([]term[BatchOperation], error) {

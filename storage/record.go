@@ -30,6 +30,9 @@ type Batch struct {
 // Completed reports whether the batch has ended (the historic endTime is set).
 func (b *Batch) Completed() bool { return b.EndTime != nil }
 
+// failing reports Camunda 7's withFailures: statistics with failed jobs.
+func (b *Batch) failing() bool { return b.Statistics != nil && b.Statistics.FailedJobs > 0 }
+
 // BatchStatistics are the job counts of GET /batch/statistics.
 type BatchStatistics struct {
 	RemainingJobs int

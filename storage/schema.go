@@ -130,11 +130,15 @@ var batchKind = &kind[Batch]{
 		"TENANT_ID":  func(b []byte, r *Batch) []byte { return appendOptStr(b, r.TenantID) },
 		"START_TIME": func(b []byte, r *Batch) []byte { return appendOptTime(b, r.StartTime) },
 		"END_TIME":   func(b []byte, r *Batch) []byte { return appendOptTime(b, r.EndTime) },
+		// FAILING is Camunda 7's withFailures (failedJobs > 0), Cockpit's
+		// main batch filter; not an order field of the API.
+		"FAILING": func(b []byte, r *Batch) []byte { return appendBool(b, r.failing()) },
 	},
 	selective: map[string]bool{"BATCH_ID": true},
 	indexes: newIndexes("batches", []string{"BATCH_ID"},
 		[]string{"TYPE"}, []string{"TYPE", "START_TIME"}, []string{"TENANT_ID"},
-		[]string{"START_TIME"}, []string{"END_TIME"}),
+		[]string{"START_TIME"}, []string{"END_TIME"},
+		[]string{"FAILING", "START_TIME"}, []string{"FAILING", "TYPE", "START_TIME"}),
 	counterSets: [][]string{{}, {"TYPE"}},
 	tag:         "b",
 }

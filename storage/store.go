@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -86,15 +88,65 @@ func (s *Store) init(tx *bolt.Tx) error {
 	if err := meta.Put([]byte("schema"), schemaVersion); err != nil {
 		return err
 	}
-	names := [][]byte{bucketCounters}
-	for _, ixs := range allIndexes {
-		for _, ix := range ixs {
-			names = append(names, ix.bucket)
+	if _, err := tx.CreateBucketIfNotExists(bucketCounters); err != nil {
+		return err
+	}
+	for _, err := range []error{upgradeIndexes(tx, batchKind), upgradeIndexes(tx, operationKind), upgradeIndexes(tx, itemKind)} {
+		if err != nil {
+			return err
 		}
 	}
-	for _, n := range names {
-		if _, err := tx.CreateBucketIfNotExists(n); err != nil {
+	// Index buckets the schema no longer has are dropped, so a file made
+	// by an older batchql does not keep stale entries.
+	known := map[string]bool{}
+	for _, ixs := range allIndexes {
+		for _, ix := range ixs {
+			known[string(ix.bucket)] = true
+		}
+	}
+	var stale [][]byte
+	tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if strings.HasPrefix(string(name), "ix ") && !known[string(name)] {
+			stale = append(stale, slices.Clone(name))
+		}
+		return nil
+	})
+	for _, name := range stale {
+		if err := tx.DeleteBucket(name); err != nil {
+			return fmt.Errorf("drop old index %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// upgradeIndexes creates k's buckets, filling an index bucket that a file
+// made by an older batchql lacks from the stored records: opening upgrades
+// the file in place instead of asking for a re-import.
+func upgradeIndexes[R any](tx *bolt.Tx, k *kind[R]) error {
+	primary, err := tx.CreateBucketIfNotExists(k.primary.bucket)
+	if err != nil {
+		return err
+	}
+	for _, ix := range k.indexes[1:] {
+		if tx.Bucket(ix.bucket) != nil {
+			continue
+		}
+		b, err := tx.CreateBucket(ix.bucket)
+		if err != nil {
 			return err
+		}
+		b.FillPercent = fillPercent
+		var key []byte
+		err = primary.ForEach(func(pk, v []byte) error {
+			rec, err := k.decode(pk, v)
+			if err != nil {
+				return err
+			}
+			key = indexKey(key[:0], k, ix, rec, pk)
+			return b.Put(slices.Clone(key), nil)
+		})
+		if err != nil {
+			return fmt.Errorf("build index %s of %s: %w", ix.name, k.name, err)
 		}
 	}
 	return nil

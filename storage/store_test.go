@@ -284,14 +284,14 @@ func TestPlans(t *testing.T) {
 			}))
 		})
 	}
-	// Q5: type eq + failedJobs > 0 by START_TIME DESC: (type,start) index,
-	// failedJobs checked on each record.
+	// Q5: type eq + failedJobs > 0 (withFailures) by START_TIME DESC: the
+	// (failing, type, start) index answers it alone.
 	require.NoError(t, s.View(context.Background(), func(r *Reader) error {
 		ts, _ := batchTerms(&BatchFilter{Type: &StringFilter{Eq: sp("instance-migration")}, FailedJobs: &IntFilter{Gt: ip(0)}})
 		p := choosePlan(r.tx, batchKind, ts, []Order{{Field: "START_TIME", Desc: true}}, 50)
-		assert.Equal(t, "[TYPE START_TIME]", p.ix.name)
+		assert.Equal(t, "[FAILING TYPE START_TIME]", p.ix.name)
 		assert.True(t, p.ordered)
-		assert.Len(t, p.residual, 1)
+		assert.Empty(t, p.residual)
 		return nil
 	}))
 }
@@ -325,4 +325,36 @@ func TestCountsFromCountersMatchScans(t *testing.T) {
 			return nil
 		}))
 	}
+}
+
+// A file written by an older batchql — an index missing, another the
+// schema dropped — is upgraded in place when opened.
+func TestOpenUpgradesIndexes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	s, err := Open(path, Options{})
+	require.NoError(t, err)
+	randomData(12, 80, 40, 300).load(t, s)
+	missing := batchKind.indexes[len(batchKind.indexes)-1].bucket
+	stale := []byte("ix items [BATCH_OPERATION_KEY PROCESSED_DATE]")
+	require.NoError(t, s.DB().Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(missing); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucket(stale)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("old entry"), nil)
+	}))
+	require.NoError(t, s.Close())
+
+	s, err = Open(path, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Verify(context.Background()), "the missing index was rebuilt")
+	require.NoError(t, s.DB().View(func(tx *bolt.Tx) error {
+		assert.NotNil(t, tx.Bucket(missing))
+		assert.Nil(t, tx.Bucket(stale), "the dropped index's bucket is gone")
+		return nil
+	}))
 }
