@@ -118,6 +118,7 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 		}
 	}
 	sig := orderSig(order)
+	rd := &Reader{tx: tx}
 	var after, before *position
 	if page.After != "" {
 		if after, err = decodeCursor("after", page.After, k.conn, sig, len(order), len(k.pkFields)); err != nil {
@@ -131,14 +132,14 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 	}
 	res := &Page[R]{}
 	if count {
-		if res.TotalCount, err = countMatches(ctx, tx, k, terms); err != nil {
+		if res.TotalCount, err = countMatches(ctx, rd, k, terms); err != nil {
 			return nil, err
 		}
 	}
 	if matchesNothing(terms) {
 		return res, nil
 	}
-	p := choosePlan(tx, k, terms, order, limit)
+	p := choosePlan(rd, k, terms, order, limit)
 	var rows []row[R]
 	if p.ordered {
 		rows, err = orderedPage(ctx, tx, k, p, order, after, before, forward, limit, res)
@@ -180,7 +181,7 @@ func condsOf[R any](terms []term[R]) map[string]*cond {
 }
 
 // buildPlan fits index ix to the filter and the order.
-func buildPlan[R any](tx *bolt.Tx, k *kind[R], ix *index, terms []term[R], conds map[string]*cond, order []Order) *plan[R] {
+func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds map[string]*cond, order []Order) *plan[R] {
 	p := &plan[R]{ix: ix, prefixes: [][]byte{nil}, single: true}
 	used := map[string]bool{}
 	for i, f := range ix.fields {
@@ -224,7 +225,7 @@ func buildPlan[R any](tx *bolt.Tx, k *kind[R], ix *index, terms []term[R], conds
 		}
 	}
 	p.ordered, p.desc = servesOrder(k, ix, p, conds, order)
-	p.est = estimate(tx, k, p)
+	p.est = estimate(r, k, p)
 	return p
 }
 
@@ -258,8 +259,7 @@ func servesOrder[R any](k *kind[R], ix *index, p *plan[R], conds map[string]*con
 
 // estimate guesses how many keys the plan's ranges hold, exactly where a
 // counter covers the prefix fields.
-func estimate[R any](tx *bolt.Tx, k *kind[R], p *plan[R]) float64 {
-	r := &Reader{tx: tx}
+func estimate[R any](r *Reader, k *kind[R], p *plan[R]) float64 {
 	n := float64(r.counter(k.tag))
 	if len(p.fixed) > 0 {
 		if exact, ok := counterSum(r, k, p.fixed, p.prefixes); ok {
@@ -303,16 +303,21 @@ func counterSum[R any](r *Reader, k *kind[R], fields []string, prefixes [][]byte
 	return 0, false
 }
 
-func choosePlan[R any](tx *bolt.Tx, k *kind[R], terms []term[R], order []Order, limit int) *plan[R] {
+func choosePlan[R any](r *Reader, k *kind[R], terms []term[R], order []Order, limit int) *plan[R] {
 	conds := condsOf(terms)
-	plans := make([]*plan[R], len(k.indexes))
+	plans := make([]*plan[R], 0, len(k.indexes))
 	// matches estimates how many records pass the whole filter: the
 	// smallest range that needs no further checks, else a tenth of the
 	// smallest range.
 	matches := -1.0
-	for i, ix := range k.indexes {
-		p := buildPlan(tx, k, ix, terms, conds, order)
-		plans[i] = p
+	for _, ix := range k.indexes {
+		p := buildPlan(r, k, ix, terms, conds, order)
+		if p.ordered && len(p.residual) == 0 && len(p.prefixes) == 1 {
+			// It reads exactly the page's rows from one range: no plan
+			// reads fewer, so the rest need not be weighed.
+			return p
+		}
+		plans = append(plans, p)
 		m := p.est
 		if len(p.residual) > 0 {
 			m /= 10
@@ -679,11 +684,11 @@ func (h *rowHeap[R]) Pop() any {
 // countMatches counts every record matching terms: from counters when the
 // filter is equalities on a counted field set, else by walking the best
 // index's ranges, reading only keys when the ranges decide the filter.
-func countMatches[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[R]) (int, error) {
+func countMatches[R any](ctx context.Context, r *Reader, k *kind[R], terms []term[R]) (int, error) {
+	tx := r.tx
 	if matchesNothing(terms) {
 		return 0, nil
 	}
-	r := &Reader{tx: tx}
 	if n, ok := countFromCounters(r, k, terms); ok {
 		return n, nil
 	}
@@ -691,7 +696,7 @@ func countMatches[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []t
 	var best *plan[R]
 	bestCost := 0.0
 	for _, ix := range k.indexes {
-		p := buildPlan(tx, k, ix, terms, conds, nil)
+		p := buildPlan(r, k, ix, terms, conds, nil)
 		cost := p.est
 		if len(p.residual) > 0 {
 			cost *= 4 // decoding and checking each record

@@ -166,7 +166,8 @@ func (s *Store) DB() *bolt.DB { return s.db }
 // comes from one snapshot. Records it returns are copies, valid after the
 // transaction ends.
 type Reader struct {
-	tx *bolt.Tx
+	tx       *bolt.Tx
+	counters *bolt.Bucket // looked up once: read transactions don't cache buckets
 }
 
 // View runs fn in a read transaction (one snapshot).
@@ -349,7 +350,10 @@ func counterValue(b *bolt.Bucket, name string) int64 {
 }
 
 func (r *Reader) counter(name string) int {
-	return int(counterValue(r.tx.Bucket(bucketCounters), name))
+	if r.counters == nil {
+		r.counters = r.tx.Bucket(bucketCounters)
+	}
+	return int(counterValue(r.counters, name))
 }
 
 // Counters returns every stored counter, for checks that recount.
