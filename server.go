@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -501,6 +502,7 @@ and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 // limitFlags are serve's query and HTTP limits.
 type limitFlags struct {
 	maxComplexity, maxDepth, maxAliases, maxRootFields, maxBody *int
+	maxConcurrent                                               *int
 	requestTimeout, readHeaderTimeout, readTimeout              *time.Duration
 	writeTimeout, idleTimeout                                   *time.Duration
 }
@@ -513,6 +515,8 @@ func addLimitFlags(fs *flagSet) limitFlags {
 		maxAliases:    intFlag(fs, "max-aliases", graph.DefaultMaxAliases, 1, "reject operations with more than `n` aliased fields"),
 		maxRootFields: intFlag(fs, "max-root-fields", graph.DefaultMaxRootFields, 1, "reject operations with more than `n` root fields"),
 		maxBody:       intFlag(fs, "max-body", graph.DefaultMaxBodyBytes, 1024, "answer request bodies larger than `bytes` with 413"),
+		maxConcurrent: intFlag(fs, "max-concurrent", 4*runtime.GOMAXPROCS(0), 1,
+			"execute at most `n` requests at once; others wait for a slot within --request-timeout (default 4 × GOMAXPROCS)"),
 		requestTimeout: fs.Duration("request-timeout", graph.DefaultRequestTimeout,
 			"stop a request's database reads after this `duration` (the client gets COMPLEXITY_LIMIT_EXCEEDED)"),
 		readHeaderTimeout: fs.Duration("read-header-timeout", 10*time.Second, "close connections that take longer than this `duration` to send a request's headers"),
@@ -525,6 +529,7 @@ func addLimitFlags(fs *flagSet) limitFlags {
 		"max-root-fields": "BATCHQL_MAX_ROOT_FIELDS", "max-body": "BATCHQL_MAX_BODY", "request-timeout": "BATCHQL_REQUEST_TIMEOUT",
 		"read-header-timeout": "BATCHQL_READ_HEADER_TIMEOUT", "read-timeout": "BATCHQL_READ_TIMEOUT",
 		"write-timeout": "BATCHQL_WRITE_TIMEOUT", "idle-timeout": "BATCHQL_IDLE_TIMEOUT",
+		"max-concurrent": "BATCHQL_MAX_CONCURRENT",
 	} {
 		fs.withEnv(name, env)
 	}
@@ -554,6 +559,7 @@ func (l limitFlags) check() error {
 func (l limitFlags) config(c graph.Config) graph.Config {
 	c.MaxComplexity, c.MaxDepth, c.MaxAliases, c.MaxRootFields = *l.maxComplexity, *l.maxDepth, *l.maxAliases, *l.maxRootFields
 	c.MaxBodyBytes, c.RequestTimeout = int64(*l.maxBody), *l.requestTimeout
+	c.MaxConcurrent = *l.maxConcurrent
 	return c
 }
 

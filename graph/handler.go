@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -51,6 +52,9 @@ type Config struct {
 	// RequestTimeout bounds the time a request may read the database
 	// (default 30s; negative: no limit).
 	RequestTimeout time.Duration
+	// MaxConcurrent bounds the requests executed at once; others wait for
+	// a slot within their deadline (default 4 × GOMAXPROCS).
+	MaxConcurrent int
 }
 
 // Defaults of Config.
@@ -78,6 +82,7 @@ func (c Config) withDefaults() Config {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
+	c.MaxConcurrent = orDefault(c.MaxConcurrent, 4*runtime.GOMAXPROCS(0))
 	return c
 }
 
@@ -96,7 +101,7 @@ func orDefault[N int | int64](v, def N) N {
 func NewHandler(store *storage.Store, cfg Config, log *slog.Logger) http.Handler {
 	cfg = cfg.withDefaults()
 	srv := newServer(&Resolver{store: store, cfg: cfg, log: orDiscard(log)}, cfg, log)
-	return withHTTPLimits(srv, cfg.MaxBodyBytes, cfg.RequestTimeout)
+	return withHTTPLimits(admit(srv, cfg.MaxConcurrent), cfg.MaxBodyBytes, cfg.RequestTimeout)
 }
 
 // newServer builds the handler around a resolver root (tests substitute one).

@@ -292,3 +292,36 @@ func TestRequestTimeoutBeforeExecution(t *testing.T) {
 	err := e.limitErr(`{ batches { totalCount } }`, nil)
 	assert.Contains(t, err.Message, "the request took longer than the server's limit of 1ns")
 }
+
+// admit runs at most n requests at once; a request whose deadline passes
+// while waiting gets a coded 503, and a freed slot admits the next.
+func TestAdmit(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{}, 4)
+	h := admit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusNoContent)
+	}), 1)
+	first := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/query", nil))
+		first <- rec.Code
+	}()
+	<-started // the only slot is taken
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/query", nil).WithContext(ctx))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Contains(t, rec.Body.String(), CodeComplexityLimitExceeded)
+	assert.Contains(t, rec.Body.String(), "busy")
+
+	close(release)
+	assert.Equal(t, http.StatusNoContent, <-first)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/query", nil))
+	assert.Equal(t, http.StatusNoContent, rec.Code, "the freed slot admits the next request")
+}
