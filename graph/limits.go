@@ -406,13 +406,17 @@ func admit(next http.Handler, n int) http.Handler {
 	slots := make(chan struct{}, n)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
-		case slots <- struct{}{}:
-		case <-r.Context().Done():
-			if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
-				sendErrorAs(w, negotiate(r.Header.Get("Accept")), http.StatusServiceUnavailable, CodeComplexityLimitExceeded,
-					"the server was busy for longer than the request time limit: retry later")
+		case slots <- struct{}{}: // a free slot is taken whatever the deadline
+		default:
+			select {
+			case slots <- struct{}{}:
+			case <-r.Context().Done():
+				if errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+					sendErrorAs(w, negotiate(r.Header.Get("Accept")), http.StatusServiceUnavailable, CodeComplexityLimitExceeded,
+						"the server was busy for longer than the request time limit: retry later")
+				}
+				return // the client went away: nobody to answer
 			}
-			return // the client went away: nobody to answer
 		}
 		defer func() { <-slots }()
 		next.ServeHTTP(w, r)
