@@ -1,0 +1,4 @@
+\copy batches (batch_id, type, total_jobs, jobs_created, batch_jobs_per_seed, invocations_per_batch_job, seed_job_definition_id, monitor_job_definition_id, batch_job_definition_id, suspended, tenant_id, create_user_id, start_time, execution_start_time, end_time, removal_time, remaining_jobs, completed_jobs, failed_jobs) FROM 'batches.csv' WITH (FORMAT csv, NULL '\N')
+\copy batch_operations (batch_operation_key, batch_operation_type, state, start_date, end_date, actor_type, actor_id, operations_total_count, operations_failed_count, operations_completed_count) FROM 'batch_operations.csv' WITH (FORMAT csv, NULL '\N')
+\copy batch_operation_errors FROM 'batch_operation_errors.csv' WITH (FORMAT csv, NULL '\N')
+\copy batch_operation_items FROM 'batch_operation_items.csv' WITH (FORMAT csv, NULL '\N')
