@@ -38,7 +38,9 @@ func eqCond(vals [][]byte, exact bool) *cond {
 
 // strTerm builds the term of a StringFilter (or IDFilter when key is true:
 // keys use the numeric-first key encoding).
-func strTerm[R any](arg, field string, f *StringFilter, key bool, get func(*R) *string) (term[R], error) {
+// The value may be any string type (enums included), compared as a string
+// without converting it: the predicate runs once per candidate record.
+func strTerm[R any, S ~string](arg, field string, f *StringFilter, key bool, get func(*R) *S) (term[R], error) {
 	enc := func(s string) []byte { return appendStr(nil, s) }
 	if key {
 		enc = func(s string) []byte { return appendKey(nil, s) }
@@ -81,7 +83,7 @@ func strTerm[R any](arg, field string, f *StringFilter, key bool, get func(*R) *
 			// Every operator but exists:false needs a value (SQL semantics).
 			return ops == 1 && f.Exists != nil
 		}
-		s := *v
+		s := string(*v)
 		if f.Eq != nil && s != *f.Eq || f.Neq != nil && s == *f.Neq {
 			return false
 		}
@@ -104,14 +106,7 @@ func enumTerm[R any, E ~string](field string, eq, neq *E, in, notIn []E, get fun
 		s := string(*neq)
 		sf.Neq = &s
 	}
-	t, _ := strTerm(field, field, sf, false, func(r *R) *string {
-		v := get(r)
-		if v == nil {
-			return nil
-		}
-		s := string(*v)
-		return &s
-	})
+	t, _ := strTerm(field, field, sf, false, get)
 	return t
 }
 
