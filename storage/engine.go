@@ -199,13 +199,7 @@ func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds m
 		if vals == nil || len(p.prefixes)*len(vals) > maxPrefixCombos {
 			break
 		}
-		next := make([][]byte, 0, len(p.prefixes)*len(vals))
-		for _, pre := range p.prefixes {
-			for _, v := range vals {
-				next = append(next, append(slices.Clip(pre), v...))
-			}
-		}
-		p.prefixes = next
+		p.prefixes = crossPrefixes(p.prefixes, vals)
 		p.fixed = append(p.fixed, f)
 		p.single = p.single && len(vals) == 1
 		if !expand {
@@ -227,6 +221,18 @@ func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds m
 	p.ordered, p.desc = servesOrder(k, ix, p, conds, order)
 	p.est = estimate(r, k, p)
 	return p
+}
+
+// crossPrefixes extends every prefix by every value (a range per
+// combination of filtered values).
+func crossPrefixes(prefixes, vals [][]byte) [][]byte {
+	next := make([][]byte, 0, len(prefixes)*len(vals))
+	for _, pre := range prefixes {
+		for _, v := range vals {
+			next = append(next, append(slices.Clip(pre), v...))
+		}
+	}
+	return next
 }
 
 // servesOrder reports whether scanning ix after the plan's prefix yields
@@ -738,13 +744,7 @@ func countFromCounters[R any](r *Reader, k *kind[R], terms []term[R]) (int, bool
 				ok = false
 				break
 			}
-			next := make([][]byte, 0, len(prefixes)*len(vs))
-			for _, pre := range prefixes {
-				for _, v := range vs {
-					next = append(next, append(slices.Clip(pre), v...))
-				}
-			}
-			prefixes = next
+			prefixes = crossPrefixes(prefixes, vs)
 		}
 		if ok {
 			return counterSum(r, k, set, prefixes)
