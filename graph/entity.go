@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
 )
@@ -128,12 +129,12 @@ func resolveEntities[T any](ctx context.Context, store *storage.Store, reps []en
 // byGlobalID reads the record of an id key of entity type typ, decoded and
 // read like node(id)'s (parseID, loadNode).
 func byGlobalID[T any](rd *storage.Reader, rep entityRep, typ, id string) (*T, error) {
-	g, ok := parseID(id)
+	g, ok := globalid.Parse(id)
 	switch {
 	case !ok:
 		return nil, badInput(rep.arg("id"), quote(id), "not a valid global id (use the id field of "+typ+")")
-	case g.typ != typ:
-		return nil, badInput(rep.arg("id"), quote(id), "the id of a "+g.typ+", not of a "+typ)
+	case g.Type != typ:
+		return nil, badInput(rep.arg("id"), quote(id), "the id of a "+g.Type+", not of a "+typ)
 	}
 	n, err := loadNode(rd, g)
 	rec, _ := n.(*T)
@@ -146,11 +147,11 @@ func loadBatch(rd *storage.Reader, rep entityRep) (*storage.Batch, error) {
 		if err != nil {
 			return nil, err
 		}
-		return byGlobalID[storage.Batch](rd, rep, typeBatch, id)
+		return byGlobalID[storage.Batch](rd, rep, globalid.TypeBatch, id)
 	}
 	key, ok, err := rep.key("batchId")
 	if !ok || err != nil {
-		return nil, firstErr(err, rep.errNoKey(typeBatch, `"id", "batchId"`))
+		return nil, firstErr(err, rep.errNoKey(globalid.TypeBatch, `"id", "batchId"`))
 	}
 	return rd.Batch(key)
 }
@@ -161,11 +162,11 @@ func loadOperation(rd *storage.Reader, rep entityRep) (*storage.BatchOperation, 
 		if err != nil {
 			return nil, err
 		}
-		return byGlobalID[storage.BatchOperation](rd, rep, typeBatchOperation, id)
+		return byGlobalID[storage.BatchOperation](rd, rep, globalid.TypeBatchOperation, id)
 	}
 	key, ok, err := rep.key("batchOperationKey")
 	if !ok || err != nil {
-		return nil, firstErr(err, rep.errNoKey(typeBatchOperation, `"id", "batchOperationKey"`))
+		return nil, firstErr(err, rep.errNoKey(globalid.TypeBatchOperation, `"id", "batchOperationKey"`))
 	}
 	return rd.BatchOperation(key)
 }
@@ -177,7 +178,7 @@ func loadItem(rd *storage.Reader, rep entityRep) (*storage.BatchOperationItem, e
 		if err != nil {
 			return nil, err
 		}
-		return byGlobalID[storage.BatchOperationItem](rd, rep, typeItem, id)
+		return byGlobalID[storage.BatchOperationItem](rd, rep, globalid.TypeItem, id)
 	}
 	opKey, okOp, err := rep.key("batchOperationKey")
 	if err != nil {
@@ -185,7 +186,7 @@ func loadItem(rd *storage.Reader, rep entityRep) (*storage.BatchOperationItem, e
 	}
 	itemKey, okItem, err := rep.key("itemKey")
 	if !okOp || !okItem || err != nil {
-		return nil, firstErr(err, rep.errNoKey(typeItem, `"id", "batchOperationKey itemKey"`))
+		return nil, firstErr(err, rep.errNoKey(globalid.TypeItem, `"id", "batchOperationKey itemKey"`))
 	}
 	return rd.Item(opKey, itemKey)
 }
@@ -206,15 +207,15 @@ func firstErr(errs ...error) error {
 }
 
 func (r *Resolver) batchEntities(ctx context.Context, n int, typed func(i int) map[string]any) ([]*storage.Batch, error) {
-	return resolveEntities(ctx, r.store, entityReps(ctx, typeBatch, n, typed), loadBatch)
+	return resolveEntities(ctx, r.store, entityReps(ctx, globalid.TypeBatch, n, typed), loadBatch)
 }
 
 func (r *Resolver) operationEntities(ctx context.Context, n int, typed func(i int) map[string]any) ([]*storage.BatchOperation, error) {
-	return resolveEntities(ctx, r.store, entityReps(ctx, typeBatchOperation, n, typed), loadOperation)
+	return resolveEntities(ctx, r.store, entityReps(ctx, globalid.TypeBatchOperation, n, typed), loadOperation)
 }
 
 func (r *Resolver) itemEntities(ctx context.Context, n int, typed func(i int) map[string]any) ([]*storage.BatchOperationItem, error) {
-	return resolveEntities(ctx, r.store, entityReps(ctx, typeItem, n, typed), loadItem)
+	return resolveEntities(ctx, r.store, entityReps(ctx, globalid.TypeItem, n, typed), loadItem)
 }
 
 // processInstancesByKey needs no storage: batchql does not own process

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/graph/generated"
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
@@ -195,7 +196,7 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 		`query($id: ID!) { node(id: $id) { id } }`,
 	} {
 		t.Run(q, func(t *testing.T) {
-			r := e.post(map[string]any{"query": q, "variables": map[string]any{"id": batchID("1")}})
+			r := e.post(map[string]any{"query": q, "variables": map[string]any{"id": globalid.Batch("1")}})
 			require.Len(t, r.Errors, 1)
 			assert.Equal(t, CodeInternal, r.Errors[0].Code())
 			assert.Equal(t, "internal server error", r.Errors[0].Message)

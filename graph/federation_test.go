@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/graph/generated"
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
@@ -179,10 +180,10 @@ func entityCases(n int) []entityCase {
 	})
 	add("BatchByIDs", func(i int) (map[string]any, string) {
 		if unknown(i) {
-			return map[string]any{"__typename": "Batch", "id": batchID("missing-" + strconv.Itoa(i))}, "null"
+			return map[string]any{"__typename": "Batch", "id": globalid.Batch("missing-" + strconv.Itoa(i))}, "null"
 		}
 		b := batches[(i*3)%len(batches)]
-		return map[string]any{"__typename": "Batch", "id": batchID(b)}, "Batch:" + b
+		return map[string]any{"__typename": "Batch", "id": globalid.Batch(b)}, "Batch:" + b
 	})
 	add("BatchOperationByBatchOperationKeys", func(i int) (map[string]any, string) {
 		if unknown(i) {
@@ -193,10 +194,10 @@ func entityCases(n int) []entityCase {
 	})
 	add("BatchOperationByIDs", func(i int) (map[string]any, string) {
 		if unknown(i) {
-			return map[string]any{"__typename": "BatchOperation", "id": operationID("1" + strconv.Itoa(i))}, "null"
+			return map[string]any{"__typename": "BatchOperation", "id": globalid.Operation("1" + strconv.Itoa(i))}, "null"
 		}
 		o := ops[(i*2)%len(ops)]
-		return map[string]any{"__typename": "BatchOperation", "id": operationID(o)}, "BatchOperation:" + o
+		return map[string]any{"__typename": "BatchOperation", "id": globalid.Operation(o)}, "BatchOperation:" + o
 	})
 	add("BatchOperationItemByBatchOperationKeyAndItemKeys", func(i int) (map[string]any, string) {
 		if unknown(i) {
@@ -209,12 +210,12 @@ func entityCases(n int) []entityCase {
 	add("BatchOperationItemByIDs", func(i int) (map[string]any, string) {
 		switch {
 		case unknown(i):
-			return map[string]any{"__typename": "BatchOperationItem", "id": itemID(opA, "x"+strconv.Itoa(i))}, "null"
+			return map[string]any{"__typename": "BatchOperationItem", "id": globalid.Item(opA, "x"+strconv.Itoa(i))}, "null"
 		case i%5 == 1:
-			return map[string]any{"__typename": "BatchOperationItem", "id": itemID(opB, itemB1)}, "BatchOperationItem:" + label(opB, itemB1)
+			return map[string]any{"__typename": "BatchOperationItem", "id": globalid.Item(opB, itemB1)}, "BatchOperationItem:" + label(opB, itemB1)
 		}
 		item := strconv.Itoa(n - i)
-		return map[string]any{"__typename": "BatchOperationItem", "id": itemID(opA, item)}, "BatchOperationItem:" + label(opA, item)
+		return map[string]any{"__typename": "BatchOperationItem", "id": globalid.Item(opA, item)}, "BatchOperationItem:" + label(opA, item)
 	})
 	add("ProcessInstanceByProcessInstanceKeys", func(i int) (map[string]any, string) {
 		k := strconv.Itoa(2000 - i)
@@ -276,15 +277,15 @@ func TestEntitiesFields(t *testing.T) {
 	list, _ := e.entities(`query($reps: [_Any!]!) { _entities(representations: $reps) { ... on BatchOperationItem {
 		id state errorMessage batchOperation { id state } processInstance { processInstanceKey } rootProcessInstance { processInstanceKey } } } }`, reps)
 	assert.Equal(t, map[string]any{
-		"id": itemID(opB, itemB1), "state": "FAILED",
+		"id": globalid.Item(opB, itemB1), "state": "FAILED",
 		"errorMessage":        "Expected to cancel a process instance, but it is a child process instance.",
-		"batchOperation":      map[string]any{"id": operationID(opB), "state": "PARTIALLY_COMPLETED"},
+		"batchOperation":      map[string]any{"id": globalid.Operation(opB), "state": "PARTIALLY_COMPLETED"},
 		"processInstance":     map[string]any{"processInstanceKey": itemB1},
 		"rootProcessInstance": map[string]any{"processInstanceKey": "2251799813690700"},
 	}, list[0])
 
 	// The id of an entity is a key of it, and the same id node(id) takes.
-	data := e.query(`{ node(id: "`+batchID("10")+`") { id } }`, nil)
+	data := e.query(`{ node(id: "`+globalid.Batch("10")+`") { id } }`, nil)
 	list, _ = e.entities(entitiesQuery, []map[string]any{{"__typename": "Batch", "id": at(t, data, "node", "id")}})
 	assert.Equal(t, []string{"Batch:10"}, entityLabels(t, list))
 }
@@ -294,11 +295,11 @@ func TestEntitiesFields(t *testing.T) {
 func TestEntitiesBadID(t *testing.T) {
 	e := newEnv(t, envOptions{}, fill)
 	reps := []map[string]any{
-		{"__typename": "Batch", "id": batchID("1")},
-		{"__typename": "BatchOperation", "id": operationID(opB)},
+		{"__typename": "Batch", "id": globalid.Batch("1")},
+		{"__typename": "BatchOperation", "id": globalid.Operation(opB)},
 		{"__typename": "Batch", "id": "not an id!"},
-		{"__typename": "Batch", "id": operationID(opB)},
-		{"__typename": "Batch", "id": batchID("2")},
+		{"__typename": "Batch", "id": globalid.Operation(opB)},
+		{"__typename": "Batch", "id": globalid.Batch("2")},
 	}
 	r := e.post(map[string]any{"query": entitiesQuery, "variables": map[string]any{"reps": reps}})
 	require.Len(t, r.Errors, 2, "%v", r.Errors)
@@ -309,7 +310,7 @@ func TestEntitiesBadID(t *testing.T) {
 		index              float64
 	}{
 		{`"representations[2].id"`, `"not an id!"`, "not a valid global id", 2},
-		{`"representations[3].id"`, `"` + operationID(opB) + `"`, "the id of a BatchOperation, not of a Batch", 3},
+		{`"representations[3].id"`, `"` + globalid.Operation(opB) + `"`, "the id of a BatchOperation, not of a Batch", 3},
 	} {
 		err := r.Errors[i]
 		assert.Equal(t, CodeBadUserInput, err.Code())
@@ -484,10 +485,10 @@ func TestServiceSDL(t *testing.T) {
 func TestEntitiesMixedKeys(t *testing.T) {
 	e, spy := spyEnv(t, Config{})
 	reps := []map[string]any{
-		{"__typename": "Batch", "id": batchID("1")},
+		{"__typename": "Batch", "id": globalid.Batch("1")},
 		{"__typename": "BatchOperationItem", "batchOperationKey": opB, "itemKey": itemB2},
 		{"__typename": "Batch", "batchId": "2"},
-		{"__typename": "BatchOperationItem", "id": itemID(opA, "9")},
+		{"__typename": "BatchOperationItem", "id": globalid.Item(opA, "9")},
 		{"__typename": "Batch", "id": nil, "batchId": "abc"},
 		{"__typename": "BatchOperationItem", "id": nil, "batchOperationKey": opA, "itemKey": "10"},
 		{"__typename": "Batch", "batchId": 10}, // a number is a fine ID
@@ -502,7 +503,7 @@ func TestEntitiesMixedKeys(t *testing.T) {
 
 	reps = []map[string]any{
 		{"__typename": "BatchOperation", "batchOperationKey": opC},
-		{"__typename": "BatchOperation", "id": operationID(opD)},
+		{"__typename": "BatchOperation", "id": globalid.Operation(opD)},
 		{"__typename": "BatchOperation", "batchOperationKey": "nope"},
 	}
 	list, passes = e.entities(entitiesQuery, reps)
@@ -552,7 +553,7 @@ func TestEntitiesBadRepresentations(t *testing.T) {
 		reason string
 	}{
 		"unknown typename": {map[string]any{"__typename": "Nope", "id": "x"}, "not an entity"},
-		"no typename":      {map[string]any{"id": batchID("1")}, "__typename"},
+		"no typename":      {map[string]any{"id": globalid.Batch("1")}, "__typename"},
 		"no key":           {map[string]any{"__typename": "Batch"}, "lacks the key fields"},
 	}
 	for name, c := range cases {

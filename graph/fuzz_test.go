@@ -12,61 +12,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchql/batchql/storage"
 )
-
-// FuzzGlobalID: any string either fails to decode or decodes to an id whose
-// canonical encoding is that very string; and every id made of non-empty,
-// valid UTF-8 keys decodes back to its keys.
-func FuzzGlobalID(f *testing.F) {
-	f.Add(batchID("1"), "2251799813685249", "2251799813690746")
-	f.Add(operationID("8f2b0c5e-1d3a-4b7e-9c41-6a0d2f9e7b13"), "a:b", ":")
-	f.Add(itemID("12:3", "x"), "1", "")
-	f.Add("QmF0Y2g6", "", "x")     // "Batch:"
-	f.Add("QmF0Y2g6MQ==", "é", "") // padded
-	f.Add("!!", "\xff", "\x00")
-	f.Fuzz(func(t *testing.T, s, key, item string) {
-		if g, ok := parseID(s); ok {
-			var again string
-			switch g.typ {
-			case typeBatch:
-				again = batchID(g.key)
-			case typeBatchOperation:
-				again = operationID(g.key)
-			case typeItem:
-				again = itemID(g.key, g.itemKey)
-			default:
-				t.Fatalf("%q decoded to unknown type %q", s, g.typ)
-			}
-			assert.Equal(t, s, again, "not the canonical encoding")
-			assert.NotEmpty(t, g.key)
-		}
-		if key == "" || !utf8.ValidString(key) {
-			return
-		}
-		for _, c := range []struct {
-			id   string
-			want globalID
-		}{
-			{batchID(key), globalID{typ: typeBatch, key: key}},
-			{operationID(key), globalID{typ: typeBatchOperation, key: key}},
-		} {
-			g, ok := parseID(c.id)
-			assert.True(t, ok, "%q", c.id)
-			assert.Equal(t, c.want, g)
-		}
-		if item != "" && utf8.ValidString(item) {
-			g, ok := parseID(itemID(key, item))
-			assert.True(t, ok)
-			assert.Equal(t, globalID{typ: typeItem, key: key, itemKey: item}, g)
-		}
-	})
-}
 
 // contractCodes are the codes of contract §6.
 var contractCodes = []string{CodeBadUserInput, CodeParseFailed, CodeValidationFailed,

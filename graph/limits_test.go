@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/graph/generated"
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
@@ -43,7 +44,7 @@ func TestDocumentedQueriesWithinLimits(t *testing.T) {
 	require.NotEmpty(t, blocks)
 	e := newEnv(t, envOptions{cfg: Config{Introspection: true, MaxComplexity: 999}}, nil)
 	importFixtures(t, e.store)
-	vars := map[string]any{"key": opA, "id": batchID("1"), "after": nil}
+	vars := map[string]any{"key": opA, "id": globalid.Batch("1"), "after": nil}
 	for _, b := range blocks {
 		if strings.Contains(b[1], "other subgraph") {
 			continue // a query for the federation gateway

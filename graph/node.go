@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
 )
@@ -12,9 +13,9 @@ import (
 // order as ids, nil for well-formed ids of unknown records. A malformed id is
 // BAD_USER_INPUT naming arg ("id", or "ids[i]" for a list).
 func (r *Resolver) nodes(ctx context.Context, ids []string, arg string) ([]model.Node, error) {
-	parsed := make([]globalID, len(ids))
+	parsed := make([]globalid.ID, len(ids))
 	for i, id := range ids {
-		g, ok := parseID(id)
+		g, ok := globalid.Parse(id)
 		if !ok {
 			name := arg
 			if arg == "ids" {
@@ -43,21 +44,21 @@ func (r *Resolver) nodes(ctx context.Context, ids []string, arg string) ([]model
 
 // loadNode reads the record a decoded global id names: nil when unknown.
 // node, nodes and the federation id keys all resolve ids through it.
-func loadNode(rd *storage.Reader, g globalID) (n model.Node, err error) {
-	switch g.typ {
-	case typeBatch:
+func loadNode(rd *storage.Reader, g globalid.ID) (n model.Node, err error) {
+	switch g.Type {
+	case globalid.TypeBatch:
 		var b *storage.Batch
-		if b, err = rd.Batch(g.key); b != nil {
+		if b, err = rd.Batch(g.Key); b != nil {
 			n = b
 		}
-	case typeBatchOperation:
+	case globalid.TypeBatchOperation:
 		var o *storage.BatchOperation
-		if o, err = rd.BatchOperation(g.key); o != nil {
+		if o, err = rd.BatchOperation(g.Key); o != nil {
 			n = o
 		}
-	case typeItem:
+	case globalid.TypeItem:
 		var it *storage.BatchOperationItem
-		if it, err = rd.Item(g.key, g.itemKey); it != nil {
+		if it, err = rd.Item(g.Key, g.ItemKey); it != nil {
 			n = it
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/batchql/batchql/globalid"
 )
 
 func TestNode(t *testing.T) {
@@ -18,13 +20,13 @@ func TestNode(t *testing.T) {
 		id   string
 		want map[string]any
 	}{
-		{"batch", batchID(uuidBatch), map[string]any{"__typename": "Batch", "id": batchID(uuidBatch), "batchId": uuidBatch}},
-		{"operation", operationID(opL), map[string]any{"__typename": "BatchOperation", "id": operationID(opL), "batchOperationKey": opL}},
-		{"item", itemID(opB, itemB1), map[string]any{"__typename": "BatchOperationItem", "id": itemID(opB, itemB1),
+		{"batch", globalid.Batch(uuidBatch), map[string]any{"__typename": "Batch", "id": globalid.Batch(uuidBatch), "batchId": uuidBatch}},
+		{"operation", globalid.Operation(opL), map[string]any{"__typename": "BatchOperation", "id": globalid.Operation(opL), "batchOperationKey": opL}},
+		{"item", globalid.Item(opB, itemB1), map[string]any{"__typename": "BatchOperationItem", "id": globalid.Item(opB, itemB1),
 			"batchOperationKey": opB, "itemKey": itemB1}},
-		{"unknown batch", batchID("nope"), nil},
-		{"unknown operation", operationID("1"), nil},
-		{"unknown item", itemID(opB, "1"), nil},
+		{"unknown batch", globalid.Batch("nope"), nil},
+		{"unknown operation", globalid.Operation("1"), nil},
+		{"unknown item", globalid.Item(opB, "1"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,15 +50,15 @@ func TestNode(t *testing.T) {
 func TestNodes(t *testing.T) {
 	e := fixtureEnv(t)
 	data := e.query(`query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, map[string]any{"ids": []string{
-		itemID(opMissing, "1"), batchID("1"), batchID("missing"), operationID(opB), itemID(opA, "100"), batchID("1"),
+		globalid.Item(opMissing, "1"), globalid.Batch("1"), globalid.Batch("missing"), globalid.Operation(opB), globalid.Item(opA, "100"), globalid.Batch("1"),
 	}})
 	assert.Equal(t, []any{
-		map[string]any{"__typename": "BatchOperationItem", "id": itemID(opMissing, "1")},
-		map[string]any{"__typename": "Batch", "id": batchID("1")},
+		map[string]any{"__typename": "BatchOperationItem", "id": globalid.Item(opMissing, "1")},
+		map[string]any{"__typename": "Batch", "id": globalid.Batch("1")},
 		nil,
-		map[string]any{"__typename": "BatchOperation", "id": operationID(opB)},
-		map[string]any{"__typename": "BatchOperationItem", "id": itemID(opA, "100")},
-		map[string]any{"__typename": "Batch", "id": batchID("1")},
+		map[string]any{"__typename": "BatchOperation", "id": globalid.Operation(opB)},
+		map[string]any{"__typename": "BatchOperationItem", "id": globalid.Item(opA, "100")},
+		map[string]any{"__typename": "Batch", "id": globalid.Batch("1")},
 	}, data["nodes"])
 
 	data = e.query(`{ nodes(ids: []) { id } }`, nil)
@@ -80,30 +82,7 @@ func TestMalformedNodeIDs(t *testing.T) {
 			assert.Equal(t, []any{"node"}, err.Path)
 		})
 	}
-	err := e.queryErr(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": []string{batchID("1"), "garbage"}})
+	err := e.queryErr(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": []string{globalid.Batch("1"), "garbage"}})
 	assert.Equal(t, CodeBadUserInput, err.Code())
 	assert.Contains(t, err.Message, `argument "ids[1]" (value "garbage")`)
-}
-
-func TestGlobalIDs(t *testing.T) {
-	tests := []struct {
-		id   string
-		want globalID
-	}{
-		{batchID("3f0c8a52"), globalID{typ: typeBatch, key: "3f0c8a52"}},
-		{batchID("a:b"), globalID{typ: typeBatch, key: "a:b"}},
-		{operationID("2251799813685249"), globalID{typ: typeBatchOperation, key: "2251799813685249"}},
-		{itemID("1", "2"), globalID{typ: typeItem, key: "1", itemKey: "2"}},
-		{itemID("a:b", "c"), globalID{typ: typeItem, key: "a:b", itemKey: "c"}},
-		{itemID("a", "b:c"), globalID{typ: typeItem, key: "a", itemKey: "b:c"}},
-		{itemID("12:3", ":4"), globalID{typ: typeItem, key: "12:3", itemKey: ":4"}},
-	}
-	for _, tt := range tests {
-		got, ok := parseID(tt.id)
-		assert.True(t, ok, tt.id)
-		assert.Equal(t, tt.want, got)
-	}
-	// Distinct keys give distinct ids; ids are stable text.
-	assert.NotEqual(t, itemID("a:b", "c"), itemID("a", "b:c"))
-	assert.Equal(t, "QmF0Y2g6MQ", batchID("1"))
 }

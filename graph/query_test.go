@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/globalid"
 )
 
 func TestBatchRootField(t *testing.T) {
@@ -15,7 +17,7 @@ func TestBatchRootField(t *testing.T) {
 		startTime executionStartTime endTime removalTime completed
 		statistics { remainingJobs completedJobs failedJobs } } }`, nil)
 	assert.Equal(t, map[string]any{
-		"id": batchID("1"), "batchId": "1", "type": "instance-migration", "totalJobs": 10.0, "jobsCreated": 10.0,
+		"id": globalid.Batch("1"), "batchId": "1", "type": "instance-migration", "totalJobs": 10.0, "jobsCreated": 10.0,
 		"batchJobsPerSeed": 100.0, "invocationsPerBatchJob": 1.0,
 		"seedJobDefinitionId": "seed-1", "monitorJobDefinitionId": "monitor-1", "batchJobDefinitionId": "job-1",
 		"suspended": false, "tenantId": nil, "createUserId": "demo",
@@ -40,7 +42,7 @@ func TestBatchOperationRootField(t *testing.T) {
 		operationsTotalCount operationsFailedCount operationsCompletedCount
 		errors { partitionId type message } } }`, map[string]any{"k": opB})
 	assert.Equal(t, map[string]any{
-		"id": operationID(opB), "batchOperationKey": opB, "batchOperationType": "CANCEL_PROCESS_INSTANCE",
+		"id": globalid.Operation(opB), "batchOperationKey": opB, "batchOperationType": "CANCEL_PROCESS_INSTANCE",
 		"state": "PARTIALLY_COMPLETED", "startDate": "2025-06-04T11:13:43.123Z", "endDate": "2025-06-04T11:14:02.870Z",
 		"actorType": "USER", "actorId": "demo",
 		"operationsTotalCount": 3.0, "operationsFailedCount": 1.0, "operationsCompletedCount": 2.0,
@@ -64,7 +66,7 @@ func TestBatchOperationItemsRootField(t *testing.T) {
 			processedDate errorMessage batchOperation { batchOperationKey state } } } }`, nil)
 	assert.Equal(t, 1.0, at(t, data, "batchOperationItems", "totalCount"))
 	assert.Equal(t, map[string]any{
-		"id": itemID(opB, itemB1), "batchOperationKey": opB, "itemKey": itemB1, "operationType": "CANCEL_PROCESS_INSTANCE",
+		"id": globalid.Item(opB, itemB1), "batchOperationKey": opB, "itemKey": itemB1, "operationType": "CANCEL_PROCESS_INSTANCE",
 		"processInstanceKey": itemB1, "rootProcessInstanceKey": "2251799813690700", "state": "FAILED",
 		"processedDate":  "2025-06-04T11:13:59.004Z",
 		"errorMessage":   "Expected to cancel a process instance, but it is a child process instance.",

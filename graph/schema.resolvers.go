@@ -13,16 +13,8 @@ import (
 	"github.com/batchql/batchql/storage"
 )
 
-func (r *batchResolver) ID(ctx context.Context, obj *storage.Batch) (string, error) {
-	return batchID(obj.BatchID), nil
-}
-
 func (r *batchConnectionResolver) PageInfo(ctx context.Context, obj *storage.Page[storage.Batch]) (*model.PageInfo, error) {
 	return model.NewPageInfo(obj), nil
-}
-
-func (r *batchOperationResolver) ID(ctx context.Context, obj *storage.BatchOperation) (string, error) {
-	return operationID(obj.BatchOperationKey), nil
 }
 
 func (r *batchOperationResolver) Items(ctx context.Context, obj *storage.BatchOperation, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) (*storage.Page[storage.BatchOperationItem], error) {
@@ -31,10 +23,6 @@ func (r *batchOperationResolver) Items(ctx context.Context, obj *storage.BatchOp
 
 func (r *batchOperationConnectionResolver) PageInfo(ctx context.Context, obj *storage.Page[storage.BatchOperation]) (*model.PageInfo, error) {
 	return model.NewPageInfo(obj), nil
-}
-
-func (r *batchOperationItemResolver) ID(ctx context.Context, obj *storage.BatchOperationItem) (string, error) {
-	return itemID(obj.BatchOperationKey, obj.ItemKey), nil
 }
 
 func (r *batchOperationItemResolver) BatchOperation(ctx context.Context, objs []*storage.BatchOperationItem) ([]*storage.BatchOperation, error) {
@@ -135,8 +123,6 @@ func (r *queryResolver) BatchOperationItems(ctx context.Context, first *int, aft
 	return p, storageError(err)
 }
 
-func (r *Resolver) Batch() generated.BatchResolver { return &batchResolver{r} }
-
 func (r *Resolver) BatchConnection() generated.BatchConnectionResolver {
 	return &batchConnectionResolver{r}
 }
@@ -164,7 +150,6 @@ func (r *Resolver) ProcessInstance() generated.ProcessInstanceResolver {
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
-	batchResolver                        struct{ *Resolver }
 	batchConnectionResolver              struct{ *Resolver }
 	batchOperationResolver               struct{ *Resolver }
 	batchOperationConnectionResolver     struct{ *Resolver }

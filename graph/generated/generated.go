@@ -31,7 +31,6 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
-	Batch() BatchResolver
 	BatchConnection() BatchConnectionResolver
 	BatchOperation() BatchOperationResolver
 	BatchOperationConnection() BatchOperationConnectionResolver
@@ -190,23 +189,16 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
-type BatchResolver interface {
-	ID(ctx context.Context, obj *storage.Batch) (string, error)
-}
 type BatchConnectionResolver interface {
 	PageInfo(ctx context.Context, obj *storage.Page[storage.Batch]) (*model.PageInfo, error)
 }
 type BatchOperationResolver interface {
-	ID(ctx context.Context, obj *storage.BatchOperation) (string, error)
-
 	Items(ctx context.Context, obj *storage.BatchOperation, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) (*storage.Page[storage.BatchOperationItem], error)
 }
 type BatchOperationConnectionResolver interface {
 	PageInfo(ctx context.Context, obj *storage.Page[storage.BatchOperation]) (*model.PageInfo, error)
 }
 type BatchOperationItemResolver interface {
-	ID(ctx context.Context, obj *storage.BatchOperationItem) (string, error)
-
 	BatchOperation(ctx context.Context, objs []*storage.BatchOperationItem) ([]*storage.BatchOperation, error)
 
 	ProcessInstance(ctx context.Context, obj *storage.BatchOperationItem) (*model.ProcessInstance, error)
@@ -2780,7 +2772,7 @@ func (ec *executionContext) _Batch_id(ctx context.Context, field graphql.Collect
 			return ec.fieldContext_Batch_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Batch().ID(ctx, obj)
+			return obj.ID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2791,7 +2783,7 @@ func (ec *executionContext) _Batch_id(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_Batch_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Batch", field, true, true, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("Batch", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _Batch_batchId(ctx context.Context, field graphql.CollectedField, obj *storage.Batch) (ret graphql.Marshaler) {
@@ -3400,7 +3392,7 @@ func (ec *executionContext) _BatchOperation_id(ctx context.Context, field graphq
 			return ec.fieldContext_BatchOperation_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.BatchOperation().ID(ctx, obj)
+			return obj.ID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3411,7 +3403,7 @@ func (ec *executionContext) _BatchOperation_id(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_BatchOperation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BatchOperation", field, true, true, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("BatchOperation", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _BatchOperation_batchOperationKey(ctx context.Context, field graphql.CollectedField, obj *storage.BatchOperation) (ret graphql.Marshaler) {
@@ -3972,7 +3964,7 @@ func (ec *executionContext) _BatchOperationItem_id(ctx context.Context, field gr
 			return ec.fieldContext_BatchOperationItem_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.BatchOperationItem().ID(ctx, obj)
+			return obj.ID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3983,7 +3975,7 @@ func (ec *executionContext) _BatchOperationItem_id(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_BatchOperationItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BatchOperationItem", field, true, true, errors.New("field of type ID does not have child fields"))
+	return graphql.NewScalarFieldContext("BatchOperationItem", field, true, false, errors.New("field of type ID does not have child fields"))
 }
 
 func (ec *executionContext) _BatchOperationItem_batchOperationKey(ctx context.Context, field graphql.CollectedField, obj *storage.BatchOperationItem) (ret graphql.Marshaler) {
@@ -7677,132 +7669,99 @@ func (ec *executionContext) _Batch(ctx context.Context, sel ast.SelectionSet, ob
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Batch")
 		case "id":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._Batch_id(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._Batch_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "batchId":
 			out.Values[i] = ec._Batch_batchId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "type":
 			out.Values[i] = ec._Batch_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "totalJobs":
 			out.Values[i] = ec._Batch_totalJobs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "jobsCreated":
 			out.Values[i] = ec._Batch_jobsCreated(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "batchJobsPerSeed":
 			out.Values[i] = ec._Batch_batchJobsPerSeed(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "invocationsPerBatchJob":
 			out.Values[i] = ec._Batch_invocationsPerBatchJob(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "seedJobDefinitionId":
 			out.Values[i] = ec._Batch_seedJobDefinitionId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "monitorJobDefinitionId":
 			out.Values[i] = ec._Batch_monitorJobDefinitionId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "batchJobDefinitionId":
 			out.Values[i] = ec._Batch_batchJobDefinitionId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "suspended":
 			out.Values[i] = ec._Batch_suspended(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "tenantId":
 			out.Values[i] = ec._Batch_tenantId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createUserId":
 			out.Values[i] = ec._Batch_createUserId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "startTime":
 			out.Values[i] = ec._Batch_startTime(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "executionStartTime":
 			out.Values[i] = ec._Batch_executionStartTime(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "endTime":
 			out.Values[i] = ec._Batch_endTime(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "removalTime":
 			out.Values[i] = ec._Batch_removalTime(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "completed":
 			out.Values[i] = ec._Batch_completed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "statistics":
 			out.Values[i] = ec._Batch_statistics(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -7967,43 +7926,10 @@ func (ec *executionContext) _BatchOperation(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("BatchOperation")
 		case "id":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._BatchOperation_id(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._BatchOperation_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "batchOperationKey":
 			out.Values[i] = ec._BatchOperation_batchOperationKey(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -8308,43 +8234,10 @@ func (ec *executionContext) _BatchOperationItem(ctx context.Context, sel ast.Sel
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("BatchOperationItem")
 		case "id":
-			field := field
-
-			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
-				defer func() {
-					if r := recover(); r != nil {
-						ec.Error(ctx, ec.Recover(ctx, r))
-					}
-				}()
-				res = ec._BatchOperationItem_id(ctx, field, obj)
-				if res == graphql.Null {
-					atomic.AddUint32(&fs.Invalids, 1)
-				}
-				return res
+			out.Values[i] = ec._BatchOperationItem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
-
-			if field.IsDeferred() {
-				deferredFieldSet.AddField(field)
-				fieldIndex := len(deferredFieldSet.Values) - 1
-				deferredFieldSet.Concurrently(fieldIndex, func(ctx context.Context) graphql.Marshaler {
-					return innerFunc(ctx, deferredFieldSet)
-				})
-
-				for _, deferrable := range field.Deferrables {
-					view, ok := deferLabelToView[deferrable.Label]
-					if !ok {
-						view = deferredFieldSet.NewView()
-						deferLabelToView[deferrable.Label] = view
-					}
-					view.AddIndices(fieldIndex)
-				}
-
-				// don't run the out.Concurrently() call below
-				out.Values[i] = graphql.Null
-				continue
-			}
-
-			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "batchOperationKey":
 			out.Values[i] = ec._BatchOperationItem_batchOperationKey(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
