@@ -36,9 +36,9 @@ func TestRoundTrip(t *testing.T) {
 func TestParseRejects(t *testing.T) {
 	for _, id := range []string{
 		"", "!!", "QmF0Y2g6", // "Batch:"
-		"QmF0Y2g6MQ==",                     // padded
-		"Rm9vOjE",                          // "Foo:1"
-		"QmF0Y2hPcGVyYXRpb25JdGVtOjI6MToy", // item, length 2 of "1"
+		"QmF0Y2g6MQ==",                       // padded
+		"Rm9vOjE",                            // "Foo:1"
+		"QmF0Y2hPcGVyYXRpb25JdGVtOjI6MToy",   // item, length 2 of "1"
 		"QmF0Y2hPcGVyYXRpb25JdGVtOjAxOjE6Mg", // leading zero
 	} {
 		_, ok := Parse(id)
