@@ -50,6 +50,9 @@ func (w *writer) optTime(t *time.Time) {
 type reader struct {
 	b   []byte
 	err error
+	// text, when set, is the whole value as a string: str then returns
+	// substrings of it instead of a copy each.
+	text string
 }
 
 func (r *reader) fail(err error) {
@@ -97,7 +100,13 @@ func (r *reader) str() string {
 		r.fail(errShortValue)
 		return ""
 	}
-	s := string(r.b[:n])
+	var s string
+	if r.text != "" {
+		off := len(r.text) - len(r.b)
+		s = r.text[off : off+int(n)]
+	} else {
+		s = string(r.b[:n])
+	}
 	r.b = r.b[n:]
 	return s
 }
@@ -110,6 +119,15 @@ func (r *reader) optStr() *string {
 	}
 	s := r.str()
 	return &s
+}
+
+// optStrIn is optStr storing the string in *dst.
+func (r *reader) optStrIn(dst *string) *string {
+	if !r.flag() {
+		return nil
+	}
+	*dst = r.str()
+	return dst
 }
 
 func (r *reader) optInt() *int {
@@ -309,15 +327,26 @@ func decodeItem(pk, v []byte) (*BatchOperationItem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode item key: %w", err)
 	}
-	r := reader{b: v}
+	// Items are decoded by the hundred per page: one allocation holds the
+	// item and what its pointers point to, one string all its text.
+	box := &struct {
+		it            BatchOperationItem
+		pi, root, msg string
+		processed     time.Time
+	}{}
+	r := reader{b: v, text: string(v)}
 	r.version()
-	it := &BatchOperationItem{BatchOperationKey: op, ItemKey: item}
+	it := &box.it
+	it.BatchOperationKey, it.ItemKey = op, item
 	it.OperationType = readEnum(&r, OperationTypes)
 	it.State = readEnum(&r, ItemStates)
-	it.ProcessInstanceKey = r.optStr()
-	it.RootProcessInstanceKey = r.optStr()
-	it.ProcessedDate = r.optTime()
-	it.ErrorMessage = r.optStr()
+	it.ProcessInstanceKey = r.optStrIn(&box.pi)
+	it.RootProcessInstanceKey = r.optStrIn(&box.root)
+	if r.flag() {
+		box.processed = time.Unix(0, r.varint()).UTC()
+		it.ProcessedDate = &box.processed
+	}
+	it.ErrorMessage = r.optStrIn(&box.msg)
 	if r.err != nil {
 		return nil, fmt.Errorf("decode item %s/%s: %w", op, item, r.err)
 	}
