@@ -55,6 +55,9 @@ type Config struct {
 	// MaxConcurrent bounds the requests executed at once; others wait for
 	// a slot within their deadline (default 4 × GOMAXPROCS).
 	MaxConcurrent int
+
+	// gqlgenLists turns fastLists off (tests compare both outputs).
+	gqlgenLists bool
 }
 
 // Defaults of Config.
@@ -125,6 +128,9 @@ func newServer(root generated.ResolverRoot, cfg Config, log *slog.Logger) *handl
 	// After APQ, which fills in the query of a persisted-query request.
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxAliases: cfg.MaxAliases, maxRootFields: cfg.MaxRootFields, cache: queryCache})
 	srv.Use(&costLimit{limit: cfg.MaxComplexity})
+	if !cfg.gqlgenLists {
+		srv.Use(fastLists{})
+	}
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
 	return srv

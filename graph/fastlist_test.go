@@ -1,0 +1,217 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/storage"
+)
+
+// fastListsEnv serves the fixtures twice over one bbolt file: with the fast
+// list path (e, counting the lists it wrote) and with gqlgen alone (slow).
+type fastListsEnv struct {
+	e     *env
+	slow  *httptest.Server
+	taken *atomic.Int64
+}
+
+func newFastListsEnv(t *testing.T) *fastListsEnv {
+	t.Helper()
+	taken := &atomic.Int64{}
+	fastListsTaken = taken
+	t.Cleanup(func() { fastListsTaken = nil })
+	e := fixtureEnv(t)
+	// Text that needs escaping, and every kind of null, in the lists.
+	odd := "quote \" backslash \\ newline \n tab \t cr \r nul \x00 unit \x1f del \x7f é 😀 \u2028 </script>"
+	require.NoError(t, e.store.Update(context.Background(), func(w *storage.Writer) error {
+		at := time.Date(2026, 3, 4, 5, 6, 7, 891234567, time.FixedZone("x", 3600))
+		if _, err := w.PutBatchOperation(&storage.BatchOperation{BatchOperationKey: "odd", BatchOperationType: "CANCEL_PROCESS_INSTANCE",
+			State: "FAILED", StartDate: &at, ActorID: &odd, OperationsTotalCount: 2,
+			Errors: []storage.BatchOperationError{{PartitionID: 1, Type: "QUERY_FAILED", Message: odd}, {PartitionID: 3, Type: "RESULT_BUFFER_SIZE_EXCEEDED", Message: ""}}}); err != nil {
+			return err
+		}
+		for _, it := range []*storage.BatchOperationItem{
+			{BatchOperationKey: "odd", ItemKey: "a:\"b", OperationType: "CANCEL_PROCESS_INSTANCE", State: "FAILED", ErrorMessage: &odd, ProcessedDate: &at, ProcessInstanceKey: &odd},
+			{BatchOperationKey: "odd", ItemKey: "z", OperationType: "CANCEL_PROCESS_INSTANCE", State: "ACTIVE"},
+		} {
+			if _, err := w.PutItem(it); err != nil {
+				return err
+			}
+		}
+		_, err := w.PutBatch(&storage.Batch{BatchID: odd, Type: odd, TotalJobs: 0, TenantID: &odd, StartTime: &at})
+		return err
+	}))
+	slow := httptest.NewServer(NewHandler(e.store, Config{gqlgenLists: true}, nil))
+	t.Cleanup(slow.Close)
+	return &fastListsEnv{e: e, slow: slow, taken: taken}
+}
+
+// both posts the request to both servers and returns their bodies.
+func (f *fastListsEnv) both(t *testing.T, query string, vars map[string]any) (fast, slow string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(t, err)
+	get := func(url string) string {
+		resp, err := http.Post(url, "application/json", strings.NewReader(string(body)))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(b)
+	}
+	return get(f.e.srv.URL), get(f.slow.URL)
+}
+
+const (
+	allItemFields  = "__typename id batchOperationKey itemKey operationType processInstanceKey rootProcessInstanceKey state processedDate errorMessage"
+	allOpFields    = "__typename id batchOperationKey batchOperationType state startDate endDate actorType actorId operationsTotalCount operationsFailedCount operationsCompletedCount errors { __typename partitionId type message }"
+	allBatchFields = "__typename id batchId type totalJobs jobsCreated batchJobsPerSeed invocationsPerBatchJob seedJobDefinitionId monitorJobDefinitionId batchJobDefinitionId suspended tenantId createUserId startTime executionStartTime endTime removalTime completed statistics { __typename remainingJobs completedJobs failedJobs }"
+)
+
+func TestFastListsSameBytes(t *testing.T) {
+	f := newFastListsEnv(t)
+	vars := map[string]any{"yes": true, "no": false, "op": "odd"}
+	tests := []struct {
+		name  string
+		query string
+		fast  bool // whether the fast path is expected to write the lists
+	}{
+		{"items nodes", `{ batchOperationItems(first: 200) { nodes { ` + allItemFields + ` } } }`, true},
+		{"items edges", `{ batchOperationItems(first: 200) { edges { __typename cursor node { ` + allItemFields + ` } } } }`, true},
+		{"operation items", `query($op: ID!) { batchOperation(batchOperationKey: $op) { items { nodes { ` + allItemFields + ` } edges { cursor } } } }`, true},
+		{"operations", `{ batchOperations(first: 100) { nodes { ` + allOpFields + ` } edges { cursor node { id } } } }`, true},
+		{"batches", `{ batches(first: 100) { nodes { ` + allBatchFields + ` } edges { node { ` + allBatchFields + ` } cursor } } }`, true},
+		{"aliases and repeats", `{ batchOperationItems(first: 50) { a: nodes { k: itemKey itemKey id: itemKey x: id id2: id state s: state } b: edges { c: cursor n: node { itemKey } node { state } } } }`, true},
+		{"merged selections", `{ batchOperations(first: 50) { nodes { errors { message } errors { type message } e: errors { partitionId } } } }`, true},
+		{"fragments", `query { batchOperationItems(first: 50) { nodes { ...F ... on BatchOperationItem { state } ... on Node { id } ... on _Entity { ... on BatchOperationItem { errorMessage } } } } }
+			fragment F on BatchOperationItem { itemKey processedDate }`, true},
+		{"skip and include", `query($yes: Boolean!, $no: Boolean!) { batches(first: 50) { nodes { batchId @include(if: $yes) type @include(if: $no) tenantId @skip(if: $yes) startTime @skip(if: $no) statistics @include(if: $yes) { failedJobs @skip(if: $yes) completedJobs } ... @include(if: $no) { totalJobs } } } }`, true},
+		{"empty selection after skip", `query($yes: Boolean!) { batchOperationItems(first: 5) { nodes { itemKey @skip(if: $yes) } } }`, true},
+		{"empty page", `{ batchOperationItems(filter: {itemKey: {eq: "none"}}) { nodes { itemKey } edges { cursor } } }`, true},
+		{"with a resolver field", `{ batchOperationItems(first: 50) { nodes { itemKey batchOperation { state } } } }`, false},
+		{"with processInstance", `{ batchOperationItems(first: 50) { nodes { itemKey processInstance { processInstanceKey } } } }`, false},
+		{"operations with items", `{ batchOperations(first: 10) { nodes { id items(first: 3) { nodes { itemKey } } } } }`, true}, // the inner lists
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.taken.Load()
+			fast, slow := f.both(t, tt.query, vars)
+			assert.Equal(t, slow, fast)
+			var top struct{ Errors []any }
+			require.NoError(t, json.Unmarshal([]byte(fast), &top))
+			assert.Empty(t, top.Errors, "the query must run")
+			assert.Equal(t, tt.fast, f.taken.Load() > before, "fast path taken")
+		})
+	}
+}
+
+// TestFastListsRandomSelections compares both outputs for random selection
+// sets: field subsets in any order, aliases, repeats, fragments, directives.
+func TestFastListsRandomSelections(t *testing.T) {
+	f := newFastListsEnv(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 1000 {
+		q := randomListQuery(r)
+		fast, slow := f.both(t, q, map[string]any{"yes": true, "no": false})
+		if !assert.Equal(t, slow, fast, "query %d: %s", i, q) {
+			break
+		}
+		require.True(t, strings.HasPrefix(fast, `{"data":{`), "query %d must run: %s: %s", i, q, fast)
+	}
+	assert.Positive(t, f.taken.Load())
+}
+
+// FuzzFastLists: for any seed, both outputs are the same.
+func FuzzFastLists(f *testing.F) {
+	f.Add(uint64(1), uint64(2))
+	f.Add(uint64(7), uint64(0))
+	f.Fuzz(func(t *testing.T, a, b uint64) {
+		env := newFastListsEnv(t)
+		q := randomListQuery(rand.New(rand.NewPCG(a, b)))
+		fast, slow := env.both(t, q, map[string]any{"yes": true, "no": false})
+		assert.Equal(t, slow, fast, "%s", q)
+	})
+}
+
+var listFields = map[string][]string{
+	"BatchOperationItem": strings.Fields(allItemFields),
+	"BatchOperation":     append(strings.Fields("__typename id batchOperationKey batchOperationType state startDate endDate actorType actorId operationsTotalCount operationsFailedCount operationsCompletedCount"), "errors"),
+	"Batch":              append(strings.Fields("__typename id batchId type totalJobs jobsCreated batchJobsPerSeed invocationsPerBatchJob seedJobDefinitionId monitorJobDefinitionId batchJobDefinitionId suspended tenantId createUserId startTime executionStartTime endTime removalTime completed"), "statistics"),
+}
+
+var subFields = map[string]string{
+	"errors":     "__typename partitionId type message",
+	"statistics": "__typename remainingJobs completedJobs failedJobs",
+}
+
+func randomListQuery(r *rand.Rand) string {
+	roots := []struct{ field, typ string }{
+		{"batchOperationItems(first: 30)", "BatchOperationItem"},
+		{"batchOperations(first: 30)", "BatchOperation"},
+		{"batches(first: 30)", "Batch"},
+	}
+	root := roots[r.IntN(len(roots))]
+	var frags []string
+	sel := randomSelection(r, root.typ, 0, &frags)
+	var list string
+	if r.IntN(2) == 0 {
+		list = "nodes { " + sel + " }"
+	} else {
+		list = "edges { " + pick(r, "cursor", "__typename", "c: cursor") + " node { " + sel + " } }"
+	}
+	// The variables are always used: GraphQL rejects unused ones.
+	return "query($yes: Boolean!, $no: Boolean!) { " + root.field + " { " + list +
+		" totalCount @include(if: $yes) pageInfo @skip(if: $no) { hasNextPage } } } " + strings.Join(frags, " ")
+}
+
+func randomSelection(r *rand.Rand, typ string, depth int, frags *[]string) string {
+	fields := listFields[typ]
+	var out []string
+	for range 1 + r.IntN(8) {
+		name := fields[r.IntN(len(fields))]
+		f := name
+		if r.IntN(4) == 0 { // an alias stands for one field only, or the query is invalid
+			f = pick(r, "a", "b") + "_" + name + ": " + name
+		}
+		if r.IntN(6) == 0 {
+			f += pick(r, " @include(if: $yes)", " @include(if: $no)", " @skip(if: $yes)", " @skip(if: $no)")
+		}
+		if sub, ok := subFields[name]; ok {
+			parts := strings.Fields(sub)
+			r.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
+			f += " { " + strings.Join(parts[:1+r.IntN(len(parts))], " ") + " }"
+		}
+		out = append(out, f)
+	}
+	if depth < 2 {
+		switch r.IntN(5) {
+		case 0:
+			out = append(out, "... on "+typ+" { "+randomSelection(r, typ, depth+1, frags)+" }")
+		case 1:
+			out = append(out, "... on Node { id }", "... on _Entity { __typename }")
+		case 2:
+			i := len(*frags)
+			name := fmt.Sprintf("F%d", i)
+			*frags = append(*frags, "") // the name is taken before nested fragments take theirs
+			(*frags)[i] = "fragment " + name + " on " + typ + " { " + randomSelection(r, typ, depth+1, frags) + " }"
+			out = append(out, "..."+name)
+		case 3:
+			out = append(out, "... @include(if: $no) { "+randomSelection(r, typ, depth+1, frags)+" }")
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func pick(r *rand.Rand, s ...string) string { return s[r.IntN(len(s))] }
