@@ -369,6 +369,16 @@ func setGC(getenv func(string) string, percent, limitMiB int) {
 	}
 }
 
+// writeGCPercent is --gc-percent of import and demo. Their live heap is a
+// write transaction's pages; collecting at 100% growth took ~10% of an
+// import's CPU: importing set M (1.02M records) took 18.9 s at GOGC 100,
+// 15.5 s at 400 (RSS 475 → 547 MB with the 620 MB file mapped).
+func writeGCPercent(fs *flagSet) *int {
+	p := intFlag(fs, "gc-percent", 400, 10, "garbage collect when the heap has grown by this `percent` since the last collection (GOGC, which wins when set)")
+	fs.withEnv("gc-percent", "BATCHQL_GC_PERCENT")
+	return p
+}
+
 func runServe(ctx context.Context, args []string, std *stdio, getenv func(string) string) int {
 	fs := newFlagSet("serve", `Usage: batchql [serve] [flags]
 
@@ -814,10 +824,12 @@ field and value, writes nothing from that file and exits with status 1
 `)
 	db := addDBFlags(fs)
 	batchSize := intFlag(fs, "batch-size", 0, 0, "write `n` records per transaction (0: the storage default)")
+	gcPercent := writeGCPercent(fs)
 	prog := progressFlag(fs)
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
 	}
+	setGC(getenv, *gcPercent, 0)
 	files := fs.Args()
 	if len(files) == 0 {
 		fmt.Fprint(std.err, "batchql import: no files given (use - for standard input)\n\n")
@@ -952,10 +964,12 @@ same flags changes nothing.
 	ops := intFlag(fs, "operations", def.Operations, 0, "write `n` Camunda 8 batch operations")
 	items := intFlag(fs, "items-per-operation", def.ItemsPerOperation, 0, "give batch operations `n` items on average")
 	seed := fs.Int64("seed", def.Seed, "`seed` of the random generator (the same seed gives the same data)")
+	gcPercent := writeGCPercent(fs)
 	prog := progressFlag(fs)
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
 	}
+	setGC(getenv, *gcPercent, 0)
 	if fs.NArg() > 0 {
 		fmt.Fprintf(std.err, "batchql demo: unexpected argument %q\n\n", fs.Arg(0))
 		fs.printUsage(std.err)
