@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"strconv"
 	"sync/atomic"
@@ -29,10 +30,16 @@ import (
 // graphql.Marshaler, which gqlgen then writes as the field's value. Fields
 // are collected by gqlgen's own CollectFields (fragments, aliases, @skip,
 // @include, merging), and values are written in gqlgen's format. Anything
-// else in the selection (a resolver field such as items or batchOperation,
-// @defer) leaves the list to gqlgen. fastlist_test.go compares the two
+// else in the selection (a resolver field such as batchOperation, @defer)
+// leaves the list to gqlgen. BatchOperation.items is the one resolver field
+// written here, when given first/after/last/before only: its pages are read
+// for all operations of the list in one read transaction before anything is
+// written, and any error (a bad argument, a garbled cursor) hands the list
+// back to gqlgen, which reports it. fastlist_test.go compares the two
 // outputs byte for byte.
-type fastLists struct{}
+type fastLists struct {
+	r *Resolver // nil: BatchOperation.items is left to gqlgen
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -42,41 +49,156 @@ var _ interface {
 func (fastLists) ExtensionName() string                   { return "FastLists" }
 func (fastLists) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (fastLists) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
+func (x fastLists) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if name := fc.Field.Name; name != "nodes" && name != "edges" {
 		return next(ctx)
 	}
 	switch fc.Object {
 	case "BatchOperationItemConnection":
-		return fastList(ctx, next, fc, itemSpec, itemEdgeSpec)
+		return fastList(ctx, x.r, next, fc, itemSpec, itemEdgeSpec)
 	case "BatchOperationConnection":
-		return fastList(ctx, next, fc, operationSpec, operationEdgeSpec)
+		return fastList(ctx, x.r, next, fc, operationSpec, operationEdgeSpec)
 	case "BatchConnection":
-		return fastList(ctx, next, fc, batchSpec, batchEdgeSpec)
+		return fastList(ctx, x.r, next, fc, batchSpec, batchEdgeSpec)
 	}
 	return next(ctx)
 }
 
-func fastList[T any](ctx context.Context, next graphql.Resolver, fc *graphql.FieldContext, node *spec[T], edge *spec[storage.Edge[T]]) (any, error) {
+func fastList[T any](ctx context.Context, r *Resolver, next graphql.Resolver, fc *graphql.FieldContext, node *spec[T], edge *spec[storage.Edge[T]]) (any, error) {
 	res, err := next(ctx)
 	if err != nil {
 		return res, err
 	}
-	oc := graphql.GetOperationContext(ctx)
+	c := &compiler{oc: graphql.GetOperationContext(ctx), r: r}
+	var ops []*opRec // the operations whose items the list selects
+	var out graphql.Marshaler
 	switch v := res.(type) {
 	case []*T:
-		if p, ok := compile(oc, fc.Field.Selections, node); ok {
-			countFastList()
-			return listMarshaler(len(v), func(w *jsonWriter, i int) { p.write(w, v[i]) }), nil
+		p, ok := compile(c, fc.Field.Selections, node)
+		if !ok {
+			return res, nil
 		}
+		ops, _ = any(v).([]*opRec)
+		out = listMarshaler(len(v), func(w *jsonWriter, i int) { p.write(w, v[i]) })
 	case []storage.Edge[T]:
-		if p, ok := compile(oc, fc.Field.Selections, edge); ok {
-			countFastList()
-			return listMarshaler(len(v), func(w *jsonWriter, i int) { p.write(w, &v[i]) }), nil
+		p, ok := compile(c, fc.Field.Selections, edge)
+		if !ok {
+			return res, nil
+		}
+		if edges, isOps := any(v).([]storage.Edge[opRec]); isOps {
+			for _, e := range edges {
+				ops = append(ops, e.Node)
+			}
+		}
+		out = listMarshaler(len(v), func(w *jsonWriter, i int) { p.write(w, &v[i]) })
+	default:
+		return res, nil
+	}
+	if len(c.items) > 0 && c.readItems(ctx, ops) != nil {
+		return res, nil // gqlgen resolves the items again and reports the error
+	}
+	countFastList()
+	return out, nil
+}
+
+// compiler carries what compiling a selection needs, and collects the
+// BatchOperation.items fields to read before writing.
+type compiler struct {
+	oc    *graphql.OperationContext
+	r     *Resolver
+	items []*itemsField
+}
+
+// itemsField is one BatchOperation.items selection (aliases make several)
+// with its page of every operation of the list.
+type itemsField struct {
+	page  storage.PageRequest
+	count bool
+	pages map[*opRec]*storage.Page[item]
+}
+
+// readItems reads the items pages of the operations, all in one read
+// transaction, as the resolver would (scopedItems).
+func (c *compiler) readItems(ctx context.Context, ops []*opRec) error {
+	return c.r.store.View(ctx, func(rd *storage.Reader) error {
+		for _, f := range c.items {
+			for _, o := range ops {
+				filter, err := scopeItems(operationScope, o.BatchOperationKey, nil)
+				if err != nil {
+					return err
+				}
+				p, err := rd.Items(ctx, storage.ItemQuery{Filter: filter, Page: f.page, Count: f.count})
+				if err != nil {
+					return err
+				}
+				f.pages[o] = p
+			}
+		}
+		return nil
+	})
+}
+
+// itemsArgs compiles BatchOperation.items when its arguments are paging
+// ones only (filter and orderBy stay with gqlgen) and valid.
+func (c *compiler) itemsArgs(f graphql.CollectedField) (*itemsField, bool) {
+	if c.r == nil {
+		return nil, false
+	}
+	var first, last *int
+	var after, before *string
+	for name, v := range f.ArgumentMap(c.oc.Variables) {
+		if v == nil {
+			continue
+		}
+		var ok bool
+		switch name {
+		case "first":
+			first, ok = intArg(v)
+		case "last":
+			last, ok = intArg(v)
+		case "after":
+			after, ok = strArg(v)
+		case "before":
+			before, ok = strArg(v)
+		}
+		if !ok {
+			return nil, false
 		}
 	}
-	return res, nil
+	page, err := c.r.pageRequest(first, after, last, before)
+	if err != nil {
+		return nil, false
+	}
+	count := false
+	for _, cf := range graphql.CollectFields(c.oc, f.Selections, itemConnectionSpec.satisfies) {
+		count = count || cf.Name == "totalCount"
+	}
+	return &itemsField{page: page, count: count, pages: map[*opRec]*storage.Page[item]{}}, true
+}
+
+func intArg(v any) (*int, bool) {
+	var n int64
+	switch v := v.(type) {
+	case int64:
+		n = v
+	case int:
+		n = int64(v)
+	case json.Number:
+		var err error
+		if n, err = v.Int64(); err != nil {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	i := int(n)
+	return &i, int64(i) == n
+}
+
+func strArg(v any) (*string, bool) {
+	s, ok := v.(string)
+	return &s, ok
 }
 
 // fastListsTaken, when a test sets it, counts the lists the fast path wrote.
@@ -114,7 +236,7 @@ type spec[T any] struct {
 	satisfies []string
 	// field returns the writer of a field of the type, or false when the
 	// fast path cannot write it.
-	field func(oc *graphql.OperationContext, f graphql.CollectedField) (func(*jsonWriter, *T), bool)
+	field func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *T), bool)
 }
 
 // plan is a compiled selection set: each field's key and value writer.
@@ -125,8 +247,8 @@ type step[T any] struct {
 	value func(*jsonWriter, *T)
 }
 
-func compile[T any](oc *graphql.OperationContext, sel ast.SelectionSet, s *spec[T]) (plan[T], bool) {
-	fields := graphql.CollectFields(oc, sel, s.satisfies)
+func compile[T any](c *compiler, sel ast.SelectionSet, s *spec[T]) (plan[T], bool) {
+	fields := graphql.CollectFields(c.oc, sel, s.satisfies)
 	p := make(plan[T], 0, len(fields))
 	for i, f := range fields {
 		if f.IsDeferred() {
@@ -143,7 +265,7 @@ func compile[T any](oc *graphql.OperationContext, sel ast.SelectionSet, s *spec[
 			value = func(w *jsonWriter, _ *T) { w.str(name) }
 		} else {
 			var ok bool
-			if value, ok = s.field(oc, f); !ok {
+			if value, ok = s.field(c, f); !ok {
 				return nil, false
 			}
 		}
@@ -176,8 +298,8 @@ func (p plan[T]) write(w *jsonWriter, rec *T) {
 
 // object compiles a nested object field whose value get returns (nil:
 // null).
-func object[T, S any](oc *graphql.OperationContext, f graphql.CollectedField, s *spec[S], get func(*T) *S) (func(*jsonWriter, *T), bool) {
-	p, ok := compile(oc, f.Selections, s)
+func object[T, S any](c *compiler, f graphql.CollectedField, s *spec[S], get func(*T) *S) (func(*jsonWriter, *T), bool) {
+	p, ok := compile(c, f.Selections, s)
 	if !ok {
 		return nil, false
 	}
@@ -192,23 +314,24 @@ func object[T, S any](oc *graphql.OperationContext, f graphql.CollectedField, s 
 
 func edgeSpec[T any](name string, node *spec[T]) *spec[storage.Edge[T]] {
 	return &spec[storage.Edge[T]]{name: name, satisfies: []string{name},
-		field: func(oc *graphql.OperationContext, f graphql.CollectedField) (func(*jsonWriter, *storage.Edge[T]), bool) {
+		field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *storage.Edge[T]), bool) {
 			switch f.Name {
 			case "cursor":
 				return func(w *jsonWriter, e *storage.Edge[T]) { w.str(e.Cursor) }, true
 			case "node":
-				return object(oc, f, node, func(e *storage.Edge[T]) *T { return e.Node })
+				return object(c, f, node, func(e *storage.Edge[T]) *T { return e.Node })
 			}
 			return nil, false
 		}}
 }
 
 type (
-	item    = storage.BatchOperationItem
-	opRec   = storage.BatchOperation
-	batch   = storage.Batch
-	opError = storage.BatchOperationError
-	stats   = storage.BatchStatistics
+	item     = storage.BatchOperationItem
+	opRec    = storage.BatchOperation
+	batch    = storage.Batch
+	opError  = storage.BatchOperationError
+	stats    = storage.BatchStatistics
+	itemPage = storage.Page[item]
 )
 
 var (
@@ -218,7 +341,7 @@ var (
 )
 
 var itemSpec = &spec[item]{name: "BatchOperationItem", satisfies: []string{"BatchOperationItem", "Node", "_Entity"},
-	field: func(_ *graphql.OperationContext, f graphql.CollectedField) (func(*jsonWriter, *item), bool) {
+	field: func(_ *compiler, f graphql.CollectedField) (func(*jsonWriter, *item), bool) {
 		switch f.Name {
 		case "id":
 			return func(w *jsonWriter, it *item) { w.str(it.ID()) }, true
@@ -243,7 +366,7 @@ var itemSpec = &spec[item]{name: "BatchOperationItem", satisfies: []string{"Batc
 	}}
 
 var operationSpec = &spec[opRec]{name: "BatchOperation", satisfies: []string{"BatchOperation", "Node", "_Entity"},
-	field: func(oc *graphql.OperationContext, f graphql.CollectedField) (func(*jsonWriter, *opRec), bool) {
+	field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *opRec), bool) {
 		switch f.Name {
 		case "id":
 			return func(w *jsonWriter, o *opRec) { w.str(o.ID()) }, true
@@ -268,7 +391,7 @@ var operationSpec = &spec[opRec]{name: "BatchOperation", satisfies: []string{"Ba
 		case "operationsCompletedCount":
 			return func(w *jsonWriter, o *opRec) { w.int(o.OperationsCompletedCount) }, true
 		case "errors":
-			p, ok := compile(oc, f.Selections, errorSpec)
+			p, ok := compile(c, f.Selections, errorSpec)
 			if !ok {
 				return nil, false
 			}
@@ -282,12 +405,78 @@ var operationSpec = &spec[opRec]{name: "BatchOperation", satisfies: []string{"Ba
 				}
 				w.b = append(w.b, ']')
 			}, true
+		case "items":
+			items, ok := c.itemsArgs(f)
+			if !ok {
+				return nil, false
+			}
+			p, ok := compile(c, f.Selections, itemConnectionSpec)
+			if !ok {
+				return nil, false
+			}
+			c.items = append(c.items, items)
+			return func(w *jsonWriter, o *opRec) { p.write(w, items.pages[o]) }, true
 		}
-		return nil, false // items: a resolver
+		return nil, false
 	}}
 
+// itemConnectionSpec is BatchOperationItemConnection, for BatchOperation.items.
+var itemConnectionSpec = &spec[itemPage]{name: "BatchOperationItemConnection", satisfies: []string{"BatchOperationItemConnection"},
+	field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *itemPage), bool) {
+		switch f.Name {
+		case "totalCount":
+			return func(w *jsonWriter, p *itemPage) { w.int(p.TotalCount) }, true
+		case "pageInfo":
+			return object(c, f, pageInfoSpec, func(p *itemPage) *itemPage { return p })
+		case "nodes":
+			p, ok := compile(c, f.Selections, itemSpec)
+			if !ok {
+				return nil, false
+			}
+			return func(w *jsonWriter, pg *itemPage) {
+				writeList(w, len(pg.Edges), func(i int) { p.write(w, pg.Edges[i].Node) })
+			}, true
+		case "edges":
+			p, ok := compile(c, f.Selections, itemEdgeSpec)
+			if !ok {
+				return nil, false
+			}
+			return func(w *jsonWriter, pg *itemPage) {
+				writeList(w, len(pg.Edges), func(i int) { p.write(w, &pg.Edges[i]) })
+			}, true
+		}
+		return nil, false
+	}}
+
+// pageInfoSpec is PageInfo, read from the page (model.NewPageInfo).
+var pageInfoSpec = &spec[itemPage]{name: "PageInfo", satisfies: []string{"PageInfo"},
+	field: func(_ *compiler, f graphql.CollectedField) (func(*jsonWriter, *itemPage), bool) {
+		switch f.Name {
+		case "hasNextPage":
+			return func(w *jsonWriter, p *itemPage) { w.bool(p.HasNextPage) }, true
+		case "hasPreviousPage":
+			return func(w *jsonWriter, p *itemPage) { w.bool(p.HasPreviousPage) }, true
+		case "startCursor":
+			return func(w *jsonWriter, p *itemPage) { w.optStr(p.StartCursor()) }, true
+		case "endCursor":
+			return func(w *jsonWriter, p *itemPage) { w.optStr(p.EndCursor()) }, true
+		}
+		return nil, false
+	}}
+
+func writeList(w *jsonWriter, n int, elem func(i int)) {
+	w.b = append(w.b, '[')
+	for i := range n {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		elem(i)
+	}
+	w.b = append(w.b, ']')
+}
+
 var errorSpec = &spec[opError]{name: "BatchOperationError", satisfies: []string{"BatchOperationError"},
-	field: func(_ *graphql.OperationContext, f graphql.CollectedField) (func(*jsonWriter, *opError), bool) {
+	field: func(_ *compiler, f graphql.CollectedField) (func(*jsonWriter, *opError), bool) {
 		switch f.Name {
 		case "partitionId":
 			return func(w *jsonWriter, e *opError) { w.int(e.PartitionID) }, true
@@ -300,7 +489,7 @@ var errorSpec = &spec[opError]{name: "BatchOperationError", satisfies: []string{
 	}}
 
 var batchSpec = &spec[batch]{name: "Batch", satisfies: []string{"Batch", "Node", "_Entity"},
-	field: func(oc *graphql.OperationContext, f graphql.CollectedField) (func(*jsonWriter, *batch), bool) {
+	field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *batch), bool) {
 		switch f.Name {
 		case "id":
 			return func(w *jsonWriter, b *batch) { w.str(b.ID()) }, true
@@ -339,13 +528,13 @@ var batchSpec = &spec[batch]{name: "Batch", satisfies: []string{"Batch", "Node",
 		case "completed":
 			return func(w *jsonWriter, b *batch) { w.bool(b.Completed()) }, true
 		case "statistics":
-			return object(oc, f, statsSpec, func(b *batch) *stats { return b.Statistics })
+			return object(c, f, statsSpec, func(b *batch) *stats { return b.Statistics })
 		}
 		return nil, false
 	}}
 
 var statsSpec = &spec[stats]{name: "BatchStatistics", satisfies: []string{"BatchStatistics"},
-	field: func(_ *graphql.OperationContext, f graphql.CollectedField) (func(*jsonWriter, *stats), bool) {
+	field: func(_ *compiler, f graphql.CollectedField) (func(*jsonWriter, *stats), bool) {
 		switch f.Name {
 		case "remainingJobs":
 			return func(w *jsonWriter, s *stats) { w.int(s.RemainingJobs) }, true

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -82,39 +84,62 @@ const (
 
 func TestFastListsSameBytes(t *testing.T) {
 	f := newFastListsEnv(t)
-	vars := map[string]any{"yes": true, "no": false, "op": "odd"}
+	vars := map[string]any{"yes": true, "no": false, "op": "odd", "n": 2, "c": nil}
 	tests := []struct {
 		name  string
 		query string
 		fast  bool // whether the fast path is expected to write the lists
+		bad   bool // whether the query fails (in gqlgen's words, on both paths)
 	}{
-		{"items nodes", `{ batchOperationItems(first: 200) { nodes { ` + allItemFields + ` } } }`, true},
-		{"items edges", `{ batchOperationItems(first: 200) { edges { __typename cursor node { ` + allItemFields + ` } } } }`, true},
-		{"operation items", `query($op: ID!) { batchOperation(batchOperationKey: $op) { items { nodes { ` + allItemFields + ` } edges { cursor } } } }`, true},
-		{"operations", `{ batchOperations(first: 100) { nodes { ` + allOpFields + ` } edges { cursor node { id } } } }`, true},
-		{"batches", `{ batches(first: 100) { nodes { ` + allBatchFields + ` } edges { node { ` + allBatchFields + ` } cursor } } }`, true},
-		{"aliases and repeats", `{ batchOperationItems(first: 50) { a: nodes { k: itemKey itemKey id: itemKey x: id id2: id state s: state } b: edges { c: cursor n: node { itemKey } node { state } } } }`, true},
-		{"merged selections", `{ batchOperations(first: 50) { nodes { errors { message } errors { type message } e: errors { partitionId } } } }`, true},
+		{"items nodes", `{ batchOperationItems(first: 200) { nodes { ` + allItemFields + ` } } }`, true, false},
+		{"items edges", `{ batchOperationItems(first: 200) { edges { __typename cursor node { ` + allItemFields + ` } } } }`, true, false},
+		{"operation items", `query($op: ID!) { batchOperation(batchOperationKey: $op) { items { nodes { ` + allItemFields + ` } edges { cursor } } } }`, true, false},
+		{"operations", `{ batchOperations(first: 100) { nodes { ` + allOpFields + ` } edges { cursor node { id } } } }`, true, false},
+		{"batches", `{ batches(first: 100) { nodes { ` + allBatchFields + ` } edges { node { ` + allBatchFields + ` } cursor } } }`, true, false},
+		{"aliases and repeats", `{ batchOperationItems(first: 50) { a: nodes { k: itemKey itemKey id: itemKey x: id id2: id state s: state } b: edges { c: cursor n: node { itemKey } node { state } } } }`, true, false},
+		{"merged selections", `{ batchOperations(first: 50) { nodes { errors { message } errors { type message } e: errors { partitionId } } } }`, true, false},
 		{"fragments", `query { batchOperationItems(first: 50) { nodes { ...F ... on BatchOperationItem { state } ... on Node { id } ... on _Entity { ... on BatchOperationItem { errorMessage } } } } }
-			fragment F on BatchOperationItem { itemKey processedDate }`, true},
-		{"skip and include", `query($yes: Boolean!, $no: Boolean!) { batches(first: 50) { nodes { batchId @include(if: $yes) type @include(if: $no) tenantId @skip(if: $yes) startTime @skip(if: $no) statistics @include(if: $yes) { failedJobs @skip(if: $yes) completedJobs } ... @include(if: $no) { totalJobs } } } }`, true},
-		{"empty selection after skip", `query($yes: Boolean!) { batchOperationItems(first: 5) { nodes { itemKey @skip(if: $yes) } } }`, true},
-		{"empty page", `{ batchOperationItems(filter: {itemKey: {eq: "none"}}) { nodes { itemKey } edges { cursor } } }`, true},
-		{"with a resolver field", `{ batchOperationItems(first: 50) { nodes { itemKey batchOperation { state } } } }`, false},
-		{"with processInstance", `{ batchOperationItems(first: 50) { nodes { itemKey processInstance { processInstanceKey } } } }`, false},
-		{"operations with items", `{ batchOperations(first: 10) { nodes { id items(first: 3) { nodes { itemKey } } } } }`, true}, // the inner lists
+			fragment F on BatchOperationItem { itemKey processedDate }`, true, false},
+		{"skip and include", `query($yes: Boolean!, $no: Boolean!) { batches(first: 50) { nodes { batchId @include(if: $yes) type @include(if: $no) tenantId @skip(if: $yes) startTime @skip(if: $no) statistics @include(if: $yes) { failedJobs @skip(if: $yes) completedJobs } ... @include(if: $no) { totalJobs } } } }`, true, false},
+		{"empty selection after skip", `query($yes: Boolean!) { batchOperationItems(first: 5) { nodes { itemKey @skip(if: $yes) } } }`, true, false},
+		{"empty page", `{ batchOperationItems(filter: {itemKey: {eq: "none"}}) { nodes { itemKey } edges { cursor } } }`, true, false},
+		{"with a resolver field", `{ batchOperationItems(first: 50) { nodes { itemKey batchOperation { state } } } }`, false, false},
+		{"with processInstance", `{ batchOperationItems(first: 50) { nodes { itemKey processInstance { processInstanceKey } } } }`, false, false},
+		{"operations with items", `{ batchOperations(first: 10) { nodes { id items(first: 3) { nodes { itemKey } } } } }`, true, false},
+		{"operations with every items field", `{ batchOperations(first: 20) { edges { cursor node { id a: items(first: 2) { __typename totalCount pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor } nodes { ` + allItemFields + ` } edges { __typename cursor node { itemKey } } } b: items(last: 1) { totalCount edges { cursor } } items { pageInfo { endCursor } } } } } }`, true, false},
+		{"items paged by variables", `query($n: Int, $c: String) { batchOperations(first: 10) { nodes { items(first: $n, after: $c) { totalCount nodes { itemKey } pageInfo { hasNextPage hasPreviousPage } } } } }`, true, false},
+		{"items with a filter", `{ batchOperations(first: 10) { nodes { id items(first: 3, filter: {state: {eq: FAILED}}) { totalCount nodes { itemKey } } } } }`, true, false},
+		{"items with a bad page size", `{ batchOperations(first: 10) { nodes { id items(first: -1) { nodes { itemKey } } } } }`, false, true},
+		{"items with a garbled cursor", `{ batchOperations(first: 10) { nodes { id items(after: "garbage") { nodes { itemKey } } } } }`, false, true},
+		{"items with first and last", `{ batchOperations(first: 10) { nodes { items(first: 1, last: 1) { nodes { itemKey } } } } }`, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := f.taken.Load()
 			fast, slow := f.both(t, tt.query, vars)
+			if tt.bad { // gqlgen resolves the operations' items concurrently: errors come in any order
+				fast, slow = sortedErrors(t, fast), sortedErrors(t, slow)
+			}
 			assert.Equal(t, slow, fast)
 			var top struct{ Errors []any }
 			require.NoError(t, json.Unmarshal([]byte(fast), &top))
-			assert.Empty(t, top.Errors, "the query must run")
+			assert.Equal(t, tt.bad, len(top.Errors) > 0, "errors: %v", top.Errors)
 			assert.Equal(t, tt.fast, f.taken.Load() > before, "fast path taken")
 		})
 	}
+}
+
+// sortedErrors re-encodes a response with its errors in path order.
+func sortedErrors(t *testing.T, body string) string {
+	t.Helper()
+	var r map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &r))
+	errs, _ := r["errors"].([]any)
+	key := func(e any) string { b, _ := json.Marshal(e.(map[string]any)["path"]); return string(b) }
+	slices.SortFunc(errs, func(a, b any) int { return strings.Compare(key(a), key(b)) })
+	out, err := json.Marshal(r)
+	require.NoError(t, err)
+	return string(out)
 }
 
 // TestFastListsRandomSelections compares both outputs for random selection
@@ -147,7 +172,7 @@ func FuzzFastLists(f *testing.F) {
 
 var listFields = map[string][]string{
 	"BatchOperationItem": strings.Fields(allItemFields),
-	"BatchOperation":     append(strings.Fields("__typename id batchOperationKey batchOperationType state startDate endDate actorType actorId operationsTotalCount operationsFailedCount operationsCompletedCount"), "errors"),
+	"BatchOperation":     append(strings.Fields("__typename id batchOperationKey batchOperationType state startDate endDate actorType actorId operationsTotalCount operationsFailedCount operationsCompletedCount"), "errors", "items"),
 	"Batch":              append(strings.Fields("__typename id batchId type totalJobs jobsCreated batchJobsPerSeed invocationsPerBatchJob seedJobDefinitionId monitorJobDefinitionId batchJobDefinitionId suspended tenantId createUserId startTime executionStartTime endTime removalTime completed"), "statistics"),
 }
 
@@ -188,7 +213,10 @@ func randomSelection(r *rand.Rand, typ string, depth int, frags *[]string) strin
 		if r.IntN(6) == 0 {
 			f += pick(r, " @include(if: $yes)", " @include(if: $no)", " @skip(if: $yes)", " @skip(if: $no)")
 		}
-		if sub, ok := subFields[name]; ok {
+		if name == "items" { // a connection: an alias per field name keeps arguments from conflicting
+			args := pick(r, "", "(first: 2)", "(last: 1)", "(first: 0)", "(first: 40)", "(last: 3, before: null)")
+			f = "i" + strconv.Itoa(r.IntN(1000)) + ": items" + args + " { " + randomConnection(r) + " }"
+		} else if sub, ok := subFields[name]; ok {
 			parts := strings.Fields(sub)
 			r.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
 			f += " { " + strings.Join(parts[:1+r.IntN(len(parts))], " ") + " }"
@@ -212,6 +240,14 @@ func randomSelection(r *rand.Rand, typ string, depth int, frags *[]string) strin
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+func randomConnection(r *rand.Rand) string {
+	parts := []string{"totalCount", "__typename", "pageInfo { hasNextPage startCursor }", "pageInfo { endCursor hasPreviousPage __typename }",
+		"nodes { " + randomSelection(r, "BatchOperationItem", 2, nil) + " }", "edges { cursor node { itemKey state } }",
+		"totalCount @skip(if: $yes)", "nodes @include(if: $no) { id }"}
+	r.Shuffle(len(parts), func(i, j int) { parts[i], parts[j] = parts[j], parts[i] })
+	return strings.Join(parts[:1+r.IntN(len(parts))], " ")
 }
 
 func pick(r *rand.Rand, s ...string) string { return s[r.IntN(len(s))] }
