@@ -317,7 +317,7 @@ func edgeSpec[T any](name string, node *spec[T]) *spec[storage.Edge[T]] {
 		field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *storage.Edge[T]), bool) {
 			switch f.Name {
 			case "cursor":
-				return func(w *jsonWriter, e *storage.Edge[T]) { w.str(e.Cursor) }, true
+				return func(w *jsonWriter, e *storage.Edge[T]) { w.str(e.Cursor()) }, true
 			case "node":
 				return object(c, f, node, func(e *storage.Edge[T]) *T { return e.Node })
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"strings"
+	"sync"
 )
 
 // A cursor is base64url (no padding) of
@@ -36,6 +37,40 @@ type position struct {
 	comps [][]byte
 	pk    []byte
 }
+
+// cursorSource makes the cursors of a page's records: the same bytes as
+// encodeCursor of their sort values and key, encoded from the record.
+type cursorSource[R any] struct {
+	k     *kind[R]
+	order []Order
+	sig   string
+}
+
+func (s *cursorSource[R]) cursor(rec *R) string {
+	// The field encoders are func values, so a stack buffer would escape:
+	// a pooled one leaves the cursor text as the only allocation.
+	bp := cursorBufs.Get().(*[]byte)
+	b := append((*bp)[:0], cursorVersion, s.k.conn)
+	b = binary.AppendUvarint(b, uint64(len(s.sig)))
+	b = append(b, s.sig...)
+	for _, o := range s.order {
+		b = s.k.fields[o.Field](b, rec)
+	}
+	b = s.k.pk(b, rec)
+	var out [256]byte
+	var c string
+	if n := base64.RawURLEncoding.EncodedLen(len(b)); n <= len(out) {
+		base64.RawURLEncoding.Encode(out[:n], b)
+		c = string(out[:n])
+	} else {
+		c = base64.RawURLEncoding.EncodeToString(b)
+	}
+	*bp = b
+	cursorBufs.Put(bp)
+	return c
+}
+
+var cursorBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
 func encodeCursor(conn byte, sig string, comps [][]byte, pk []byte) string {
 	b := make([]byte, 0, 64)

@@ -150,12 +150,9 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 		return nil, err
 	}
 	res.Edges = make([]Edge[R], len(rows))
-	comps := make([][]byte, len(order))
+	src := &cursorSource[R]{k: k, order: order, sig: sig}
 	for i, rw := range rows {
-		for j, o := range order {
-			comps[j] = k.fields[o.Field](comps[j][:0], rw.rec)
-		}
-		res.Edges[i] = Edge[R]{Node: rw.rec, Cursor: encodeCursor(k.conn, sig, comps, rw.pk)}
+		res.Edges[i] = Edge[R]{Node: rw.rec, src: src}
 	}
 	return res, nil
 }

@@ -93,7 +93,8 @@ func appendKey(b []byte, k string) []byte {
 	if n, ok := parseNumericKey(k); ok {
 		b = append(b, tagKeyNum)
 		b = appendUint64(b, uint64(n)^(1<<63))
-		if strconv.FormatInt(n, 10) == k {
+		var d [24]byte // compared in place: FormatInt would allocate per key
+		if string(strconv.AppendInt(d[:0], n, 10)) == k {
 			return append(b, 0)
 		}
 		return appendEscaped(append(b, 1), k)

@@ -123,8 +123,18 @@ type (
 
 // Edge is one record of a page with its cursor.
 type Edge[T any] struct {
-	Node   *T
-	Cursor string
+	Node *T
+	src  *cursorSource[T]
+}
+
+// Cursor is the edge's cursor. It is made when asked for: most pages are
+// read for their records only (a list of operations with ten items each
+// encoded 550 cursors and returned two).
+func (e Edge[T]) Cursor() string {
+	if e.src == nil {
+		return ""
+	}
+	return e.src.cursor(e.Node)
 }
 
 // Page is the answer to a Query. StartCursor and EndCursor are the first and
@@ -141,7 +151,8 @@ func (p *Page[T]) StartCursor() *string {
 	if len(p.Edges) == 0 {
 		return nil
 	}
-	return &p.Edges[0].Cursor
+	c := p.Edges[0].Cursor()
+	return &c
 }
 
 // EndCursor is the cursor of the last edge, or nil on an empty page.
@@ -149,7 +160,8 @@ func (p *Page[T]) EndCursor() *string {
 	if len(p.Edges) == 0 {
 		return nil
 	}
-	return &p.Edges[len(p.Edges)-1].Cursor
+	c := p.Edges[len(p.Edges)-1].Cursor()
+	return &c
 }
 
 // Nodes returns the page's records in order.

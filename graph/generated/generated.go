@@ -3337,7 +3337,7 @@ func (ec *executionContext) _BatchEdge_cursor(ctx context.Context, field graphql
 			return ec.fieldContext_BatchEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3348,7 +3348,7 @@ func (ec *executionContext) _BatchEdge_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_BatchEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BatchEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("BatchEdge", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _BatchEdge_node(ctx context.Context, field graphql.CollectedField, obj *storage.Edge[storage.Batch]) (ret graphql.Marshaler) {
@@ -3840,7 +3840,7 @@ func (ec *executionContext) _BatchOperationEdge_cursor(ctx context.Context, fiel
 			return ec.fieldContext_BatchOperationEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3851,7 +3851,7 @@ func (ec *executionContext) _BatchOperationEdge_cursor(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_BatchOperationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BatchOperationEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("BatchOperationEdge", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _BatchOperationEdge_node(ctx context.Context, field graphql.CollectedField, obj *storage.Edge[storage.BatchOperation]) (ret graphql.Marshaler) {
@@ -4409,7 +4409,7 @@ func (ec *executionContext) _BatchOperationItemEdge_cursor(ctx context.Context, 
 			return ec.fieldContext_BatchOperationItemEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4420,7 +4420,7 @@ func (ec *executionContext) _BatchOperationItemEdge_cursor(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_BatchOperationItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("BatchOperationItemEdge", field, false, false, errors.New("field of type String does not have child fields"))
+	return graphql.NewScalarFieldContext("BatchOperationItemEdge", field, true, false, errors.New("field of type String does not have child fields"))
 }
 
 func (ec *executionContext) _BatchOperationItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *storage.Edge[storage.BatchOperationItem]) (ret graphql.Marshaler) {

@@ -170,7 +170,7 @@ func items(store *storage.Store) http.HandlerFunc {
 		resp.Data.TotalCount = p.TotalCount
 		resp.Data.Edges = make([]edge, len(p.Edges))
 		for i, e := range p.Edges {
-			resp.Data.Edges[i] = edge{Cursor: e.Cursor, Node: toItem(e.Node)}
+			resp.Data.Edges[i] = edge{Cursor: e.Cursor(), Node: toItem(e.Node)}
 		}
 		resp.Data.PageInfo = pageInfo{HasNextPage: p.HasNextPage, HasPreviousPage: p.HasPreviousPage,
 			StartCursor: p.StartCursor(), EndCursor: p.EndCursor()}
