@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -211,11 +212,12 @@ func countFastList() {
 }
 
 // listMarshaler writes a JSON array of n elements into one buffer, then
-// into gqlgen's response.
+// into gqlgen's response. The buffers are pooled: grown by doubling, they
+// were a third of the bytes Q1 allocated.
 func listMarshaler(n int, elem func(w *jsonWriter, i int)) graphql.Marshaler {
 	return graphql.WriterFunc(func(out io.Writer) {
-		w := &jsonWriter{b: make([]byte, 0, 64+n*512)}
-		w.b = append(w.b, '[')
+		w := writers.Get().(*jsonWriter)
+		w.b = append(w.b[:0], '[')
 		for i := range n {
 			if i > 0 {
 				w.b = append(w.b, ',')
@@ -224,8 +226,15 @@ func listMarshaler(n int, elem func(w *jsonWriter, i int)) graphql.Marshaler {
 		}
 		w.b = append(w.b, ']')
 		out.Write(w.b)
+		if cap(w.b) <= maxPooledWriter {
+			writers.Put(w)
+		}
 	})
 }
+
+const maxPooledWriter = 1 << 20
+
+var writers = sync.Pool{New: func() any { return &jsonWriter{b: make([]byte, 0, 16<<10)} }}
 
 // spec describes an object type to the fast path.
 type spec[T any] struct {
