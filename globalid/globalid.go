@@ -39,11 +39,30 @@ func Operation(key string) string { return encode(TypeBatchOperation, "", key) }
 // Item is the id of item itemKey of operation opKey.
 func Item(opKey, itemKey string) string { return encode(TypeItem, opKey, itemKey) }
 
-// encode builds "typ:[len(op):op:]key" and its base64 in stack buffers
-// when they fit, so that an id costs one allocation: the returned string.
-func encode(typ, op, key string) string {
+// AppendBatch, AppendOperation and AppendItem append the id, quoted as a
+// JSON string (base64url needs no escaping), without allocating.
+func AppendBatch(dst []byte, batchID string) []byte { return appendQuoted(dst, TypeBatch, "", batchID) }
+
+func AppendOperation(dst []byte, key string) []byte {
+	return appendQuoted(dst, TypeBatchOperation, "", key)
+}
+
+func AppendItem(dst []byte, opKey, itemKey string) []byte {
+	return appendQuoted(dst, TypeItem, opKey, itemKey)
+}
+
+func appendQuoted(dst []byte, typ, op, key string) []byte {
 	var buf [128]byte
-	raw := append(buf[:0], typ...)
+	raw := appendRaw(buf[:0], typ, op, key)
+	n := enc.EncodedLen(len(raw))
+	dst = append(dst, '"')
+	dst = append(dst, make([]byte, n)...)
+	enc.Encode(dst[len(dst)-n:], raw)
+	return append(dst, '"')
+}
+
+func appendRaw(raw []byte, typ, op, key string) []byte {
+	raw = append(raw, typ...)
 	raw = append(raw, ':')
 	if typ == TypeItem {
 		raw = strconv.AppendInt(raw, int64(len(op)), 10)
@@ -51,7 +70,14 @@ func encode(typ, op, key string) string {
 		raw = append(raw, op...)
 		raw = append(raw, ':')
 	}
-	raw = append(raw, key...)
+	return append(raw, key...)
+}
+
+// encode builds "typ:[len(op):op:]key" and its base64 in stack buffers
+// when they fit, so that an id costs one allocation: the returned string.
+func encode(typ, op, key string) string {
+	var buf [128]byte
+	raw := appendRaw(buf[:0], typ, op, key)
 	var out [172]byte // base64 of 128 bytes
 	if n := enc.EncodedLen(len(raw)); n <= len(out) {
 		enc.Encode(out[:n], raw)

@@ -46,6 +46,14 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+func TestAppendIsQuotedID(t *testing.T) {
+	for _, k := range []string{"1", "2251799813685249", string(make([]byte, 300))} {
+		assert.Equal(t, `"`+Batch(k)+`"`, string(AppendBatch(nil, k)))
+		assert.Equal(t, `"`+Operation(k)+`"`, string(AppendOperation([]byte{}, k)))
+		assert.Equal(t, `x"`+Item(k, "7:8")+`"`, string(AppendItem([]byte("x"), k, "7:8")))
+	}
+}
+
 func TestEncodeAllocatesOnce(t *testing.T) {
 	n := testing.AllocsPerRun(100, func() { _ = Item("2251799813685249", "2251799813690746") })
 	assert.Equal(t, 1.0, n)

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
 )
@@ -353,7 +354,7 @@ var itemSpec = &spec[item]{name: "BatchOperationItem", satisfies: []string{"Batc
 	field: func(_ *compiler, f graphql.CollectedField) (func(*jsonWriter, *item), bool) {
 		switch f.Name {
 		case "id":
-			return func(w *jsonWriter, it *item) { w.str(it.ID()) }, true
+			return func(w *jsonWriter, it *item) { w.b = globalid.AppendItem(w.b, it.BatchOperationKey, it.ItemKey) }, true
 		case "batchOperationKey":
 			return func(w *jsonWriter, it *item) { w.str(it.BatchOperationKey) }, true
 		case "itemKey":
@@ -378,7 +379,7 @@ var operationSpec = &spec[opRec]{name: "BatchOperation", satisfies: []string{"Ba
 	field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *opRec), bool) {
 		switch f.Name {
 		case "id":
-			return func(w *jsonWriter, o *opRec) { w.str(o.ID()) }, true
+			return func(w *jsonWriter, o *opRec) { w.b = globalid.AppendOperation(w.b, o.BatchOperationKey) }, true
 		case "batchOperationKey":
 			return func(w *jsonWriter, o *opRec) { w.str(o.BatchOperationKey) }, true
 		case "batchOperationType":
@@ -501,7 +502,7 @@ var batchSpec = &spec[batch]{name: "Batch", satisfies: []string{"Batch", "Node",
 	field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *batch), bool) {
 		switch f.Name {
 		case "id":
-			return func(w *jsonWriter, b *batch) { w.str(b.ID()) }, true
+			return func(w *jsonWriter, b *batch) { w.b = globalid.AppendBatch(w.b, b.BatchID) }, true
 		case "batchId":
 			return func(w *jsonWriter, b *batch) { w.str(b.BatchID) }, true
 		case "type":
