@@ -675,19 +675,22 @@ func (w *statusWriter) Flush() {
 // logged at debug level.
 func logRequests(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" {
+			level = slog.LevelDebug
+		}
+		if !log.Enabled(r.Context(), level) {
+			// Finding the operation name scans the body: 9% of the CPU of
+			// small queries under load, for a line nobody reads.
+			next.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		op := operationName(r)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
-		}
-		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" {
-			level = slog.LevelDebug
-		}
-		if !log.Enabled(r.Context(), level) {
-			return
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
