@@ -216,7 +216,6 @@ func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds m
 		}
 	}
 	p.ordered, p.desc = servesOrder(k, ix, p, conds, order)
-	p.est = estimate(r, k, p)
 	return p
 }
 
@@ -317,9 +316,12 @@ func choosePlan[R any](r *Reader, k *kind[R], terms []term[R], order []Order, li
 		p := buildPlan(r, k, ix, terms, conds, order)
 		if p.ordered && len(p.residual) == 0 && len(p.prefixes) == 1 {
 			// It reads exactly the page's rows from one range: no plan
-			// reads fewer, so the rest need not be weighed.
+			// reads fewer, so the rest need not be weighed (the counter
+			// reads of an estimate were a tenth of a list of operations
+			// with their items, one plan per operation).
 			return p
 		}
+		p.est = estimate(r, k, p)
 		plans = append(plans, p)
 		m := p.est
 		if len(p.residual) > 0 {
@@ -700,6 +702,7 @@ func countMatches[R any](ctx context.Context, r *Reader, k *kind[R], terms []ter
 	bestCost := 0.0
 	for _, ix := range k.indexes {
 		p := buildPlan(r, k, ix, terms, conds, nil)
+		p.est = estimate(r, k, p)
 		cost := p.est
 		if len(p.residual) > 0 {
 			cost *= 4 // decoding and checking each record
