@@ -35,10 +35,26 @@ func MarshalDateTime(t time.Time) graphql.ContextMarshaler {
 // AppendDateTime appends t as a quoted DateTime string. The layout has
 // nothing to escape.
 func AppendDateTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.UTC().Truncate(time.Millisecond).AppendFormat(b, DateTimeLayout)
-	return append(b, '"')
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 1 || year > 9999 { // Format's spelling of such years, and of truncation before year 1
+		b = append(b, '"')
+		b = t.Truncate(time.Millisecond).AppendFormat(b, DateTimeLayout)
+		return append(b, '"')
+	}
+	// Digits by hand: AppendFormat interprets the layout on every call, and
+	// a page of items carries hundreds of dates.
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
+	return append(b, '"',
+		digit(year/1000), digit(year/100), digit(year/10), digit(year), '-',
+		digit(int(month)/10), digit(int(month)), '-', digit(day/10), digit(day), 'T',
+		digit(hour/10), digit(hour), ':', digit(minute/10), digit(minute), ':', digit(sec/10), digit(sec), '.',
+		digit(ms/100), digit(ms/10), digit(ms), 'Z', '"')
 }
+
+// digit is the last decimal digit of v (v >= 0).
+func digit(v int) byte { return byte('0' + v%10) }
 
 // UnmarshalDateTime parses any RFC 3339 date-time (0-9 fraction digits, any
 // offset). Anything else is a BAD_USER_INPUT error naming the argument (the
