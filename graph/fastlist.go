@@ -218,14 +218,8 @@ func countFastList() {
 func listMarshaler(n int, elem func(w *jsonWriter, i int)) graphql.Marshaler {
 	return graphql.WriterFunc(func(out io.Writer) {
 		w := writers.Get().(*jsonWriter)
-		w.b = append(w.b[:0], '[')
-		for i := range n {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			elem(w, i)
-		}
-		w.b = append(w.b, ']')
+		w.b = w.b[:0]
+		writeList(w, n, func(i int) { elem(w, i) })
 		out.Write(w.b)
 		if cap(w.b) <= maxPooledWriter {
 			writers.Put(w)
@@ -406,14 +400,7 @@ var operationSpec = &spec[opRec]{name: "BatchOperation", satisfies: []string{"Ba
 				return nil, false
 			}
 			return func(w *jsonWriter, o *opRec) {
-				w.b = append(w.b, '[')
-				for i := range o.Errors {
-					if i > 0 {
-						w.b = append(w.b, ',')
-					}
-					p.write(w, &o.Errors[i])
-				}
-				w.b = append(w.b, ']')
+				writeList(w, len(o.Errors), func(i int) { p.write(w, &o.Errors[i]) })
 			}, true
 		case "items":
 			items, ok := c.itemsArgs(f)

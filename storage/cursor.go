@@ -38,8 +38,8 @@ type position struct {
 	pk    []byte
 }
 
-// cursorSource makes the cursors of a page's records: the same bytes as
-// encodeCursor of their sort values and key, encoded from the record.
+// cursorSource makes the cursors of a page's records, in the layout above,
+// encoded from the record: its sort values, then its primary key.
 type cursorSource[R any] struct {
 	k     *kind[R]
 	order []Order
@@ -50,9 +50,7 @@ func (s *cursorSource[R]) cursor(rec *R) string {
 	// The field encoders are func values, so a stack buffer would escape:
 	// a pooled one leaves the cursor text as the only allocation.
 	bp := cursorBufs.Get().(*[]byte)
-	b := append((*bp)[:0], cursorVersion, s.k.conn)
-	b = binary.AppendUvarint(b, uint64(len(s.sig)))
-	b = append(b, s.sig...)
+	b := appendCursorHead((*bp)[:0], s.k.conn, s.sig)
 	for _, o := range s.order {
 		b = s.k.fields[o.Field](b, rec)
 	}
@@ -72,16 +70,12 @@ func (s *cursorSource[R]) cursor(rec *R) string {
 
 var cursorBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
 
-func encodeCursor(conn byte, sig string, comps [][]byte, pk []byte) string {
-	b := make([]byte, 0, 64)
+// appendCursorHead appends what precedes a cursor's sort values and key:
+// the version, the connection and the orderBy signature.
+func appendCursorHead(b []byte, conn byte, sig string) []byte {
 	b = append(b, cursorVersion, conn)
 	b = binary.AppendUvarint(b, uint64(len(sig)))
-	b = append(b, sig...)
-	for _, c := range comps {
-		b = append(b, c...)
-	}
-	b = append(b, pk...)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return append(b, sig...)
 }
 
 // decodeCursor parses a cursor of connection conn made under order; arg

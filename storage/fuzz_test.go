@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"testing"
 	"unicode/utf8"
@@ -93,4 +94,16 @@ func FuzzItemsQuery(f *testing.F) {
 			assert.True(t, IsInputError(err), "untyped error %v", err)
 		}
 	})
+}
+
+// encodeCursor is a cursor spelled out from its parts, the reference the
+// fuzz target and its seeds are checked against (pages make theirs with
+// cursorSource).
+func encodeCursor(conn byte, sig string, comps [][]byte, pk []byte) string {
+	b := appendCursorHead(make([]byte, 0, 64), conn, sig)
+	for _, c := range comps {
+		b = append(b, c...)
+	}
+	b = append(b, pk...)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
