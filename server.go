@@ -369,12 +369,13 @@ func setGC(getenv func(string) string, percent, limitMiB int) {
 	}
 }
 
-// writeGCPercent is --gc-percent of import and demo. Their live heap is a
-// write transaction's pages; collecting at 100% growth took ~10% of an
-// import's CPU: importing set M (1.02M records) took 18.9 s at GOGC 100,
-// 15.5 s at 400 (RSS 475 → 547 MB with the 620 MB file mapped).
-func writeGCPercent(fs *flagSet) *int {
-	p := intFlag(fs, "gc-percent", 400, 10, "garbage collect when the heap has grown by this `percent` since the last collection (GOGC, which wins when set)")
+// gcPercentFlag is --gc-percent (see setGC), with the command's default:
+// 800 for serve; 400 for import and demo, whose live heap is a write
+// transaction's pages (at GOGC 100 the collector took ~10% of an import's
+// CPU: set M, 1.02M records, 18.9 s at 100, 15.5 s at 400, RSS 475 → 547 MB
+// with the 620 MB file mapped).
+func gcPercentFlag(fs *flagSet, def int) *int {
+	p := intFlag(fs, "gc-percent", def, 10, "garbage collect when the heap has grown by this `percent` since the last collection (GOGC, which wins when set)")
 	fs.withEnv("gc-percent", "BATCHQL_GC_PERCENT")
 	return p
 }
@@ -408,8 +409,7 @@ and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	fs.withEnv("shutdown-timeout", "BATCHQL_SHUTDOWN_TIMEOUT")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars) on a separate listener at `host:port` (off when empty; keep it on loopback)")
 	fs.withEnv("debug-addr", "BATCHQL_DEBUG_ADDR")
-	gcPercent := intFlag(fs, "gc-percent", 800, 10, "garbage collect when the heap has grown by this `percent` since the last collection (GOGC, which wins when set)")
-	fs.withEnv("gc-percent", "BATCHQL_GC_PERCENT")
+	gcPercent := gcPercentFlag(fs, 800)
 	memLimit := intFlag(fs, "memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)")
 	fs.withEnv("memory-limit-mib", "BATCHQL_MEMORY_LIMIT_MIB")
 	if code := fs.parse(args, std, getenv); code >= 0 {
@@ -827,7 +827,7 @@ field and value, writes nothing from that file and exits with status 1
 `)
 	db := addDBFlags(fs)
 	batchSize := intFlag(fs, "batch-size", 0, 0, "write `n` records per transaction (0: the storage default)")
-	gcPercent := writeGCPercent(fs)
+	gcPercent := gcPercentFlag(fs, 400)
 	prog := progressFlag(fs)
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
@@ -967,7 +967,7 @@ same flags changes nothing.
 	ops := intFlag(fs, "operations", def.Operations, 0, "write `n` Camunda 8 batch operations")
 	items := intFlag(fs, "items-per-operation", def.ItemsPerOperation, 0, "give batch operations `n` items on average")
 	seed := fs.Int64("seed", def.Seed, "`seed` of the random generator (the same seed gives the same data)")
-	gcPercent := writeGCPercent(fs)
+	gcPercent := gcPercentFlag(fs, 400)
 	prog := progressFlag(fs)
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
