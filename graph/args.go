@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
@@ -74,10 +75,17 @@ func orders[O orderField](in []O) []storage.Order {
 // wantsTotalCount reports whether the connection field being resolved
 // selects totalCount (directly or in fragments), so storage counts only then.
 func wantsTotalCount(ctx context.Context) bool {
-	if !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+	fc := graphql.GetFieldContext(ctx)
+	if !graphql.HasOperationContext(ctx) || fc == nil {
 		return true
 	}
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+	return selectsTotalCount(graphql.GetOperationContext(ctx), fc.Field.Selections)
+}
+
+// selectsTotalCount reports whether a connection's selection set asks for
+// totalCount, through fragments and @skip/@include.
+func selectsTotalCount(oc *graphql.OperationContext, sel ast.SelectionSet) bool {
+	for _, f := range graphql.CollectFields(oc, sel, nil) {
 		if f.Name == "totalCount" {
 			return true
 		}

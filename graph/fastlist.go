@@ -172,11 +172,7 @@ func (c *compiler) itemsArgs(f graphql.CollectedField) (*itemsField, bool) {
 	if err != nil {
 		return nil, false
 	}
-	count := false
-	for _, cf := range graphql.CollectFields(c.oc, f.Selections, itemConnectionSpec.satisfies) {
-		count = count || cf.Name == "totalCount"
-	}
-	return &itemsField{page: page, count: count, pages: map[*opRec]*storage.Page[item]{}}, true
+	return &itemsField{page: page, count: selectsTotalCount(c.oc, f.Selections), pages: map[*opRec]*storage.Page[item]{}}, true
 }
 
 func intArg(v any) (*int, bool) {
