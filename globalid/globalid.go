@@ -52,17 +52,14 @@ func AppendItem(dst []byte, opKey, itemKey string) []byte {
 }
 
 func appendQuoted(dst []byte, typ, op, key string) []byte {
-	var buf [128]byte
-	raw := appendRaw(buf[:0], typ, op, key)
-	n := enc.EncodedLen(len(raw))
-	dst = append(dst, '"')
-	dst = append(dst, make([]byte, n)...)
-	enc.Encode(dst[len(dst)-n:], raw)
-	return append(dst, '"')
+	return append(appendID(append(dst, '"'), typ, op, key), '"')
 }
 
-func appendRaw(raw []byte, typ, op, key string) []byte {
-	raw = append(raw, typ...)
+// appendID appends the base64 of "typ:[len(op):op:]key", built in a stack
+// buffer when it fits.
+func appendID(dst []byte, typ, op, key string) []byte {
+	var buf [128]byte
+	raw := append(buf[:0], typ...)
 	raw = append(raw, ':')
 	if typ == TypeItem {
 		raw = strconv.AppendInt(raw, int64(len(op)), 10)
@@ -70,20 +67,15 @@ func appendRaw(raw []byte, typ, op, key string) []byte {
 		raw = append(raw, op...)
 		raw = append(raw, ':')
 	}
-	return append(raw, key...)
+	raw = append(raw, key...)
+	return enc.AppendEncode(dst, raw)
 }
 
-// encode builds "typ:[len(op):op:]key" and its base64 in stack buffers
-// when they fit, so that an id costs one allocation: the returned string.
+// encode is the id as a string: one allocation, the string itself, when the
+// id fits the stack buffer.
 func encode(typ, op, key string) string {
-	var buf [128]byte
-	raw := appendRaw(buf[:0], typ, op, key)
 	var out [172]byte // base64 of 128 bytes
-	if n := enc.EncodedLen(len(raw)); n <= len(out) {
-		enc.Encode(out[:n], raw)
-		return string(out[:n])
-	}
-	return enc.EncodeToString(raw)
+	return string(appendID(out[:0], typ, op, key))
 }
 
 // ID is a decoded global id. For items, Key is the operation key and
