@@ -1206,7 +1206,12 @@ type Batch implements Node @key(fields: "id") @key(fields: "batchId") {
   removalTime: DateTime
   "Whether the batch has ended, i.e. ` + "`" + `endTime` + "`" + ` is set."
   completed: Boolean!
-  "The job statistics, or ` + "`" + `null` + "`" + ` until statistics were imported."
+  """
+  The job statistics, or ` + "`" + `null` + "`" + ` until statistics were imported. Camunda 7
+  reports statistics for running batches only, so an ended batch keeps the last
+  statistics imported while it ran (final; ` + "`" + `failedJobs` + "`" + ` are the jobs that had
+  failed when it was last seen running).
+  """
   statistics: BatchStatistics
 }
 
@@ -1219,7 +1224,10 @@ type BatchStatistics {
   remainingJobs: Int!
   "Jobs completed (aborted or deleted jobs count as completed)."
   completedJobs: Int!
-  "Execution jobs without retries left (they block completion)."
+  """
+  Execution jobs without retries left (they block completion). For an ended
+  batch: the count of the last statistics imported while it ran, final.
+  """
   failedJobs: Int!
 }
 
@@ -1268,7 +1276,7 @@ input BatchOrder {
 """
 Selects batches: every given field must match (AND). Camunda 7's query
 parameters map as: ` + "`" + `tenantIdIn` + "`" + ` → ` + "`" + `tenantId: {in: [...]}` + "`" + `, ` + "`" + `withoutTenantId` + "`" + ` →
-` + "`" + `tenantId: {exists: false}` + "`" + `, ` + "`" + `withFailures` + "`" + ` → ` + "`" + `failedJobs: {gt: 0}` + "`" + `,
+` + "`" + `tenantId: {exists: false}` + "`" + `, ` + "`" + `withFailures` + "`" + ` → ` + "`" + `failedJobs: {gt: 0}, completed: false` + "`" + `,
 ` + "`" + `startedAfter` + "`" + ` → ` + "`" + `startTime: {gte: ...}` + "`" + `, ` + "`" + `startedBefore` + "`" + ` → ` + "`" + `startTime: {lte: ...}` + "`" + `,
 ` + "`" + `createdBy` + "`" + ` → ` + "`" + `createUserId: {eq: ...}` + "`" + `.
 """
@@ -1289,7 +1297,12 @@ input BatchFilter {
   startTime: DateTimeFilter
   "The end time; ` + "`" + `{exists: false}` + "`" + ` selects running batches."
   endTime: DateTimeFilter
-  "The failed job count from the statistics; batches without statistics never match."
+  """
+  The failed job count from the statistics; batches without statistics never
+  match. An ended batch keeps the count of the last statistics imported while
+  it ran, so it can match although Camunda 7's ` + "`" + `withFailures` + "`" + ` (running batches
+  only) would not list it: add ` + "`" + `completed: false` + "`" + ` for that.
+  """
   failedJobs: IntFilter
 }
 
@@ -1531,9 +1544,15 @@ type BatchOperationItem implements Node @key(fields: "id") @key(fields: "batchOp
   itemKey: ID!
   "The operation type."
   operationType: BatchOperationType!
-  "The process instance the item acted on, or ` + "`" + `null` + "`" + ` (e.g. decision items)."
+  """
+  The process instance the item acted on, or ` + "`" + `null` + "`" + ` (e.g. decision items).
+  Zeebe's "no key" ` + "`" + `"-1"` + "`" + ` (camunda/camunda#45988) is imported as ` + "`" + `null` + "`" + `.
+  """
   processInstanceKey: ID
-  "The root process instance, or ` + "`" + `null` + "`" + ` (data created before Camunda 8.9)."
+  """
+  The root process instance, or ` + "`" + `null` + "`" + ` (data created before Camunda 8.9).
+  Zeebe's "no key" ` + "`" + `"-1"` + "`" + ` (camunda/camunda#45988) is imported as ` + "`" + `null` + "`" + `.
+  """
   rootProcessInstanceKey: ID
   """
   The process instance the item acted on (` + "`" + `processInstanceKey` + "`" + `), or ` + "`" + `null` + "`" + ` when
@@ -1602,9 +1621,15 @@ input BatchOperationItemFilter {
   batchOperationKey: IDFilter
   "The item key."
   itemKey: IDFilter
-  "The process instance key."
+  """
+  The process instance key. ` + "`" + `"-1"` + "`" + ` keys (Zeebe's "no key") are stored as
+  ` + "`" + `null` + "`" + `: ` + "`" + `{exists: false}` + "`" + ` selects them, ` + "`" + `{eq: "-1"}` + "`" + ` matches nothing.
+  """
   processInstanceKey: IDFilter
-  "The root process instance key."
+  """
+  The root process instance key. ` + "`" + `"-1"` + "`" + ` keys (Zeebe's "no key") are stored as
+  ` + "`" + `null` + "`" + `: ` + "`" + `{exists: false}` + "`" + ` selects them, ` + "`" + `{eq: "-1"}` + "`" + ` matches nothing.
+  """
   rootProcessInstanceKey: IDFilter
   "The operation type."
   operationType: BatchOperationTypeFilter
