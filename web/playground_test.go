@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"io"
@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// cdnPlayground is the default playground handler (no --playground-assets).
+// cdnPlayground is the playground handler of --playground-cdn.
 func cdnPlayground(t *testing.T) http.Handler {
 	t.Helper()
-	h, err := newPlayground("")
+	h, err := NewPlayground(PlaygroundOptions{CDN: true})
 	require.NoError(t, err)
 	return h
 }
@@ -56,7 +56,7 @@ func TestPlaygroundCDN(t *testing.T) {
 
 func TestPlaygroundLocalAssets(t *testing.T) {
 	dir := fakeNodeModules(t)
-	h, err := newPlayground(dir)
+	h, err := NewPlayground(PlaygroundOptions{AssetsDir: dir})
 	require.NoError(t, err)
 
 	rec := serveGet(h, "/")
@@ -98,62 +98,18 @@ func TestPlaygroundLocalAssets(t *testing.T) {
 	assert.Equal(t, "/playground_test.go", rec.Header().Get("Location"))
 
 	// A directory without the packages is refused.
-	_, err = newPlayground(t.TempDir())
+	_, err = NewPlayground(PlaygroundOptions{AssetsDir: t.TempDir()})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "react/umd/react.production.min.js is missing")
 }
 
-func TestServePlaygroundAssetsFlag(t *testing.T) {
-	dir := fakeNodeModules(t)
-	tmp := t.TempDir()
-
-	for _, how := range []struct {
-		name string
-		env  []string
-		args []string
-	}{
-		{"flag", nil, []string{"--playground-assets", dir}},
-		{"env", []string{"BATCHQL_PLAYGROUND_ASSETS=" + dir}, nil},
-	} {
-		t.Run(how.name, func(t *testing.T) {
-			srv := startServer(t, how.env, append([]string{"--db", filepath.Join(tmp, how.name+".db")}, how.args...)...)
-			resp, body := srv.get("/")
-			assert.Equal(t, http.StatusOK, resp.StatusCode)
-			assert.Contains(t, body, `src="/playground/graphiql/graphiql.min.js"`)
-			assert.NotContains(t, body, "cdn.jsdelivr.net")
-
-			resp, body = srv.get("/playground/react-dom/umd/react-dom.production.min.js")
-			assert.Equal(t, http.StatusOK, resp.StatusCode)
-			assert.Equal(t, "/* react-dom */", body)
-			resp, _ = srv.get("/playground/graphiql/package.json")
-			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-		})
-	}
-
-	t.Run("missing packages", func(t *testing.T) {
-		r := batchql(t, nil, "", "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(tmp, "bad.db"),
-			"--playground-assets", filepath.Join(tmp, "nope"))
-		assert.Equal(t, 2, r.code)
-		assert.Contains(t, r.stderr, "--playground-assets")
-		assert.Contains(t, r.stderr, "npm ci")
-	})
-
-	t.Run("playground off", func(t *testing.T) {
-		srv := startServer(t, nil, "--db", filepath.Join(tmp, "off.db"), "--playground=false", "--playground-assets", dir)
-		resp, _ := srv.get("/")
-		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-		resp, _ = srv.get("/playground/graphiql/graphiql.min.js")
-		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-	})
-}
-
 // The real packages of e2e/node_modules, when installed, satisfy the flag.
 func TestPlaygroundAssetsOfE2E(t *testing.T) {
-	dir := filepath.Join("e2e", "node_modules")
+	dir := filepath.Join("..", "e2e", "node_modules")
 	if _, err := os.Stat(filepath.Join(dir, "graphiql")); err != nil {
 		t.Skip("e2e/node_modules not installed (npm ci in e2e)")
 	}
-	h, err := newPlayground(dir)
+	h, err := NewPlayground(PlaygroundOptions{AssetsDir: dir})
 	require.NoError(t, err)
 	rec := serveGet(h, "/playground/graphiql/graphiql.min.js")
 	require.Equal(t, http.StatusOK, rec.Code)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -27,7 +25,6 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -41,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "batchql")
-	build := exec.Command("go", "build", "-o", binPath, ".")
+	build := exec.Command("go", "build", "-o", binPath, "..")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building batchql:", err)
@@ -528,95 +525,19 @@ func TestDemoCommand(t *testing.T) {
 
 // In-process tests of the pieces the binary tests cannot see.
 
-func TestOperationNamePeek(t *testing.T) {
-	big := strings.Repeat(" ", peekLimit)
-	for _, tc := range []struct {
-		name, body, want string
-	}{
-		{"named", `{"query":"query A { x }","operationName":"A","variables":{"a":[1,{"b":2}]}}`, "A"},
-		{"first", `{"operationName":"B","query":"query B { x }"}`, "B"},
-		{"null", `{"query":"{ x }","operationName":null}`, ""},
-		{"absent", `{"query":"{ x }"}`, ""},
-		{"from query", `{"query":"# list\n query  Ops($a: Int) { x }","variables":{}}`, "Ops"},
-		{"from query, null name", `{"query":"query Q { x }","operationName":null}`, "Q"},
-		{"name wins", `{"query":"query Q { x } query R { x }","operationName":"R"}`, "R"},
-		{"anonymous", `{"query":"query { x }"}`, ""},
-		{"fragment first", `{"query":"fragment F on X { y } query Q { ...F }"}`, ""},
-		{"batch", `[{"query":"{ x }","operationName":"C"}]`, ""},
-		{"garbage", `not json`, ""},
-		{"long", `{"operationName":"D","query":"` + big + `"}`, "D"},
-		{"cut", `{"query":"` + big + `","operationName":"E"}`, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, "http://x/query", strings.NewReader(tc.body))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json; charset=utf-8")
-			assert.Equal(t, tc.want, operationName(req))
-			rest, err := io.ReadAll(req.Body)
-			require.NoError(t, err)
-			assert.Equal(t, tc.body, string(rest), "the body is restored")
-			require.NoError(t, req.Body.Close())
-		})
-	}
-	req, _ := http.NewRequest(http.MethodGet, "http://x/query?query=%7Bx%7D&operationName=G", nil)
-	assert.Equal(t, "G", operationName(req))
-	req, _ = http.NewRequest(http.MethodGet, "http://x/query?"+url.Values{"query": {"query Named { x }"}}.Encode(), nil)
-	assert.Equal(t, "Named", operationName(req))
-	req, _ = http.NewRequest(http.MethodPost, "http://x/other", strings.NewReader(`{"operationName":"H"}`))
-	req.Header.Set("Content-Type", "application/json")
-	assert.Equal(t, "", operationName(req))
-}
-
 func TestRunInProcess(t *testing.T) {
 	var out, errb bytes.Buffer
-	std := &stdio{in: strings.NewReader(""), out: &out, err: &errb}
+	std := Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}
 	getenv := func(k string) string { return map[string]string{"BATCHQL_LOCK_TIMEOUT": "-1s"}[k] }
-	assert.Equal(t, exitUsage, run(context.Background(), []string{"demo", "--db", filepath.Join(t.TempDir(), "x.db")}, std, getenv))
+	assert.Equal(t, ExitUsage, Run(context.Background(), []string{"demo", "--db", filepath.Join(t.TempDir(), "x.db")}, std, getenv))
 	assert.Contains(t, errb.String(), "--lock-timeout must be positive")
 
 	out.Reset()
 	errb.Reset()
-	assert.Equal(t, exitOK, run(context.Background(), []string{"help", "demo"}, std, func(string) string { return "" }))
+	assert.Equal(t, ExitOK, Run(context.Background(), []string{"help", "demo"}, std, func(string) string { return "" }))
 	assert.Contains(t, out.String(), "Usage: batchql demo")
 	assert.Empty(t, errb.String())
 
-	assert.Equal(t, exitUsage, run(context.Background(), []string{"help", "nope"}, std, func(string) string { return "" }))
+	assert.Equal(t, ExitUsage, Run(context.Background(), []string{"help", "nope"}, std, func(string) string { return "" }))
 	assert.Contains(t, errb.String(), `unknown command "nope"`)
-}
-
-func TestRouter(t *testing.T) {
-	store, err := storage.Open(filepath.Join(t.TempDir(), "r.db"), storage.Options{NoSync: true})
-	require.NoError(t, err)
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := newRouter(store, graph.Config{MaxPageSize: 10, Introspection: true}, cdnPlayground(t), log)
-	serve := func(method, target, body string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(method, target, strings.NewReader(body))
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
-
-	rec := serve(http.MethodGet, "/healthz", "")
-	assert.Equal(t, http.StatusOK, rec.Code)
-	assert.JSONEq(t, `{"status":"ok"}`, rec.Body.String())
-	assert.Equal(t, http.StatusMethodNotAllowed, serve(http.MethodPost, "/healthz", "").Code)
-	assert.Equal(t, http.StatusOK, serve(http.MethodGet, "/", "").Code)
-	assert.Equal(t, http.StatusNotFound, serve(http.MethodGet, "/index.html", "").Code)
-
-	// The configured page size reaches the GraphQL layer.
-	rec = serve(http.MethodPost, "/query", `{"query":"query Big { batches(first: 11) { totalCount } }"}`)
-	assert.Contains(t, rec.Body.String(), "BAD_USER_INPUT")
-	assert.Contains(t, logs.String(), "operation=Big")
-
-	// A store that cannot read makes /healthz fail.
-	require.NoError(t, store.Close())
-	rec = serve(http.MethodGet, "/healthz", "")
-	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
-	assert.JSONEq(t, `{"status":"unavailable"}`, rec.Body.String())
-	assert.Contains(t, logs.String(), "healthz: read transaction failed")
-	assert.Contains(t, logs.String(), "path=/healthz status=503")
 }
