@@ -71,9 +71,16 @@ type result struct {
 // batchql runs the binary to completion.
 func batchql(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
+	return batchqlIn(t, "", env, stdin, args...)
+}
+
+// batchqlIn runs the binary to completion in the working directory dir.
+func batchqlIn(t *testing.T, dir string, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Dir = dir
 	cmd.Env = cmdEnv(env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
@@ -123,7 +130,14 @@ var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // its "listening" log line.
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
+	return startServerIn(t, "", env, args...)
+}
+
+// startServerIn is startServer in the working directory dir.
+func startServerIn(t *testing.T, dir string, env []string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
 	cmd.Env = cmdEnv(env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -540,4 +554,62 @@ func TestRunInProcess(t *testing.T) {
 
 	assert.Equal(t, ExitUsage, Run(context.Background(), []string{"help", "nope"}, std, func(string) string { return "" }))
 	assert.Contains(t, errb.String(), `unknown command "nope"`)
+}
+
+// Without --db or BATCHQL_DB, the demo data goes into batchql-demo.db and
+// real data into batchql.db: demo and serve --demo never write into the
+// file import fills.
+func TestDemoDatabaseIsSeparate(t *testing.T) {
+	dir := t.TempDir()
+	r := batchqlIn(t, dir, nil, "", "demo", "--batches", "2", "--operations", "3", "--items-per-operation", "2")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "database batchql-demo.db: ")
+	assert.FileExists(t, filepath.Join(dir, "batchql-demo.db"))
+	assert.NoFileExists(t, filepath.Join(dir, "batchql.db"))
+
+	// serve --demo serves that file (not empty, so left alone).
+	srv := startServerIn(t, dir, nil, "--demo")
+	assert.Contains(t, srv.logs.String(), "db=batchql-demo.db")
+	assert.Contains(t, srv.logs.String(), "not empty")
+	var page opsPage
+	srv.query(opsQuery, "", &page)
+	assert.Equal(t, 3, page.BatchOperations.TotalCount)
+	assert.Equal(t, 0, srv.stop())
+	assert.NoFileExists(t, filepath.Join(dir, "batchql.db"))
+
+	// import and serve without --demo use batchql.db.
+	ops := writeFile(t, dir, "ops.json", c8Operations)
+	r = batchqlIn(t, dir, nil, "", "import", ops)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "database batchql.db: ")
+	srv = startServerIn(t, dir, nil)
+	assert.Contains(t, srv.logs.String(), "db=batchql.db")
+	srv.query(opsQuery, "", &page)
+	assert.Equal(t, 2, page.BatchOperations.TotalCount)
+	assert.Equal(t, 0, srv.stop())
+	_, counts := dbState(t, filepath.Join(dir, "batchql-demo.db"))
+	assert.EqualValues(t, 3, counts["o"], "the demo file is untouched")
+
+	// serve --demo in an empty directory fills batchql-demo.db.
+	fresh := t.TempDir()
+	srv = startServerIn(t, fresh, nil, "--demo")
+	assert.Contains(t, srv.logs.String(), "demo: done")
+	assert.Equal(t, 0, srv.stop())
+	assert.FileExists(t, filepath.Join(fresh, "batchql-demo.db"))
+	assert.NoFileExists(t, filepath.Join(fresh, "batchql.db"))
+
+	// --db and BATCHQL_DB still choose the file.
+	mine := filepath.Join(fresh, "mine.db")
+	srv = startServerIn(t, fresh, []string{"BATCHQL_DB=" + mine}, "--demo")
+	assert.Contains(t, srv.logs.String(), "db="+mine)
+	assert.Equal(t, 0, srv.stop())
+	r = batchqlIn(t, fresh, nil, "", "demo", "--db", "other.db", "--batches", "1", "--operations", "1", "--items-per-operation", "1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.FileExists(t, filepath.Join(fresh, "other.db"))
+
+	// --help says so.
+	for _, cmd := range []string{"serve", "demo"} {
+		r = batchql(t, nil, "", cmd, "--help")
+		assert.Contains(t, r.stdout, "batchql-demo.db", cmd)
+	}
 }

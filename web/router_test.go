@@ -2,6 +2,8 @@ package web
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -52,6 +54,9 @@ func TestOperationNamePeek(t *testing.T) {
 	assert.Equal(t, "G", operationName(req))
 	req, _ = http.NewRequest(http.MethodGet, "http://x/query?"+url.Values{"query": {"query Named { x }"}}.Encode(), nil)
 	assert.Equal(t, "Named", operationName(req))
+	req, _ = http.NewRequest(http.MethodPost, "http://x/graphql", strings.NewReader(`{"operationName":"I"}`))
+	req.Header.Set("Content-Type", "application/json")
+	assert.Equal(t, "I", operationName(req))
 	req, _ = http.NewRequest(http.MethodPost, "http://x/other", strings.NewReader(`{"operationName":"H"}`))
 	req.Header.Set("Content-Type", "application/json")
 	assert.Equal(t, "", operationName(req))
@@ -85,6 +90,19 @@ func TestRouter(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), "BAD_USER_INPUT")
 	assert.Contains(t, logs.String(), "operation=Big")
 
+	// /graphql is the same endpoint as /query, GET and POST.
+	rec = serve(http.MethodPost, "/graphql", `{"query":"query Small { batches(first: 2) { totalCount } }"}`)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.JSONEq(t, `{"data":{"batches":{"totalCount":0}}}`, rec.Body.String())
+	assert.Contains(t, logs.String(), "path=/graphql status=200")
+	assert.Contains(t, logs.String(), "operation=Small")
+	rec = serve(http.MethodGet, "/graphql?"+url.Values{"query": {"query Got { batchOperations { totalCount } }"}}.Encode(), "")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.JSONEq(t, `{"data":{"batchOperations":{"totalCount":0}}}`, rec.Body.String())
+	assert.Contains(t, logs.String(), "operation=Got")
+	rec = serve(http.MethodPost, "/graphql", `{"query":"query Big { batches(first: 11) { totalCount } }"}`)
+	assert.Contains(t, rec.Body.String(), "BAD_USER_INPUT", "the same configuration")
+
 	// A store that cannot read makes /healthz fail.
 	require.NoError(t, store.Close())
 	rec = serve(http.MethodGet, "/healthz", "")
@@ -92,4 +110,52 @@ func TestRouter(t *testing.T) {
 	assert.JSONEq(t, `{"status":"unavailable"}`, rec.Body.String())
 	assert.Contains(t, logs.String(), "healthz: read transaction failed")
 	assert.Contains(t, logs.String(), "path=/healthz status=503")
+}
+
+// The playground's default query, with its variables, finds records in the
+// demo data set.
+func TestPlaygroundDefaultQueryRunsOnDemoData(t *testing.T) {
+	store, err := storage.Open(filepath.Join(t.TempDir(), "demo.db"), storage.Options{NoSync: true})
+	require.NoError(t, err)
+	defer store.Close()
+	_, err = store.Demo(context.Background(), storage.DefaultDemoConfig())
+	require.NoError(t, err)
+	h := NewRouter(store, graph.Config{MaxPageSize: 1000}, nil, slog.New(slog.DiscardHandler))
+
+	body, err := json.Marshal(map[string]any{"query": DefaultQuery, "variables": json.RawMessage(DefaultVariables)})
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var resp struct {
+		Data struct {
+			BatchOperations struct {
+				TotalCount int
+				Nodes      []struct {
+					BatchOperationKey, State string
+					Items                    struct{ TotalCount int }
+				}
+			}
+			Batches struct {
+				TotalCount int
+				Nodes      []struct{ BatchID string }
+			}
+		}
+		Errors []any
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp), rec.Body.String())
+	require.Empty(t, resp.Errors, rec.Body.String())
+	ops := resp.Data.BatchOperations
+	assert.Greater(t, ops.TotalCount, 5)
+	require.Len(t, ops.Nodes, 5, "first: 5 from the variables")
+	failedItems := 0
+	for _, n := range ops.Nodes {
+		assert.Contains(t, []string{"FAILED", "PARTIALLY_COMPLETED"}, n.State, n.BatchOperationKey)
+		failedItems += n.Items.TotalCount
+	}
+	assert.Positive(t, failedItems, "the operations shown have failed items")
+	assert.Positive(t, resp.Data.Batches.TotalCount)
+	assert.Len(t, resp.Data.Batches.Nodes, 3)
 }
