@@ -81,9 +81,10 @@ var playgroundSourceMaps = []string{"graphiql/graphiql.min.js.map", "graphiql/gr
 // DefaultQuery and DefaultVariables open the playground (in a browser that
 // has no saved tabs): a query that finds records in the demo data set.
 const (
-	DefaultQuery = `# batchql: GraphQL over Camunda 7 batches and Camunda 8 batch operations.
-# Run it with the ▶ button or Ctrl-Enter; the variables are below.
-# The Docs panel (top left) shows the whole schema.
+	DefaultQuery = `# The newest failed or partially completed
+# Camunda 8 batch operations, and Camunda 7
+# batches. Run with ▶ or Ctrl-Enter; the
+# Docs panel (top left) shows the schema.
 query Trouble($states: [BatchOperationState!], $first: Int = 5) {
   batchOperations(
     first: $first
@@ -247,11 +248,14 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
   <script>
     const fetcher = GraphiQL.createFetcher({ url: location.origin + {{.Endpoint}} });
     const defaultQuery = {{.DefaultQuery}};
+    // A first visit (no saved tabs) opens on the example and its variables;
+    // GraphiQL 3 fills the variables editor only from the variables prop.
+    const example = localStorage.getItem('graphiql:tabState') ? {} : { query: defaultQuery, variables: {{.DefaultVariables}} };
     ReactDOM.createRoot(document.getElementById('graphiql')).render(
       React.createElement(GraphiQL, {
         fetcher,
         defaultQuery,
-        defaultTabs: [{ query: defaultQuery, variables: {{.DefaultVariables}} }],
+        ...example,
         defaultEditorToolsVisibility: 'variables',
         isHeadersEditorEnabled: true,
         shouldPersistHeaders: true,

@@ -114,7 +114,7 @@ func TestPlaygroundEmbedded(t *testing.T) {
 	}
 
 	// GraphiQL opens on the default query and its variables.
-	for _, want := range []string{"defaultQuery", "defaultTabs", "query Trouble(", `\"states\": [\"FAILED\", \"PARTIALLY_COMPLETED\"]`} {
+	for _, want := range []string{"defaultQuery", "variables: ", "query Trouble(", `\"states\": [\"FAILED\", \"PARTIALLY_COMPLETED\"]`} {
 		assert.Contains(t, page, want)
 	}
 }
