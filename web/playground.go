@@ -33,13 +33,9 @@ import (
 // The embedded copies are the files of the versions e2e/package.json pins
 // (graphiql 3.8.2, react 18.3.1, react-dom 18.3.1); e2e/playground-assets.test.mjs
 // fails when they differ from e2e/node_modules. To refresh them after a
-// version bump there (npm install in e2e/), copy the four files of
-// playgroundAssets from e2e/node_modules into web/assets and change the
-// versions below:
-//
-//	cd e2e && npm ci && for f in graphiql/graphiql.min.js graphiql/graphiql.min.css \
-//	  react/umd/react.production.min.js react-dom/umd/react-dom.production.min.js; do
-//	  cp node_modules/$f ../web/assets/$f; done
+// version bump there, copy the files of playgroundAssets and the packages'
+// LICENSE files from e2e/node_modules into web/assets and change the
+// versions below (README.md, "Configuration", has the command).
 
 // Versions of the embedded packages (for the CDN URLs).
 const (
