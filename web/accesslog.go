@@ -87,11 +87,11 @@ func logRequests(next http.Handler, log *slog.Logger) http.Handler {
 const peekLimit = 64 << 10
 
 // operationName returns the GraphQL operationName of a request to one of
-// the Endpoints: the GET parameter, or for a JSON POST the top-level "operationName" found in
+// the endpoints: the GET parameter, or for a JSON POST the top-level "operationName" found in
 // the first peekLimit bytes of the body. The body is restored for the
 // handler. Empty when unknown.
 func operationName(r *http.Request) string {
-	if !slices.Contains(Endpoints, r.URL.Path) {
+	if !slices.Contains(endpoints, r.URL.Path) {
 		return ""
 	}
 	if r.Method == http.MethodGet {

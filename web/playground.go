@@ -164,7 +164,11 @@ func NewPlayground(opts PlaygroundOptions) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
-		mux.Handle("GET "+playgroundAssetPrefix+"{path...}", embeddedFiles(assets, required))
+		files, err := embeddedFiles(assets, required)
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("GET "+playgroundAssetPrefix+"{path...}", files)
 	}
 
 	var page bytes.Buffer
@@ -196,7 +200,7 @@ func NewPlayground(opts PlaygroundOptions) (http.Handler, error) {
 
 // embeddedFiles serves the files of names from fsys (and nothing else),
 // with an ETag of their content: they change only with the binary.
-func embeddedFiles(fsys fs.FS, names []string) http.Handler {
+func embeddedFiles(fsys fs.FS, names []string) (http.Handler, error) {
 	type file struct {
 		content []byte
 		etag    string
@@ -205,7 +209,7 @@ func embeddedFiles(fsys fs.FS, names []string) http.Handler {
 	for _, n := range names {
 		b, err := fs.ReadFile(fsys, n)
 		if err != nil {
-			panic(fmt.Sprintf("web: embedded playground asset %s: %v", n, err)) // the go:embed lines list them
+			return nil, fmt.Errorf("embedded playground file: %w", err)
 		}
 		sum := sha256.Sum256(b)
 		files[n] = file{b, `"` + hex.EncodeToString(sum[:16]) + `"`}
@@ -219,7 +223,7 @@ func embeddedFiles(fsys fs.FS, names []string) http.Handler {
 		w.Header().Set("ETag", f.etag)
 		w.Header().Set("Cache-Control", "no-cache") // revalidate: a new binary may bring new files
 		http.ServeContent(w, r, path.Base(r.URL.Path), time.Time{}, bytes.NewReader(f.content))
-	})
+	}), nil
 }
 
 // playgroundPage is GraphiQL 3 on React 18; the SRI fields are empty for

@@ -12,17 +12,17 @@ import (
 	"github.com/batchql/batchql/storage"
 )
 
-// Endpoints of the GraphQL API: /query is the historical one (and the one
+// endpoints of the GraphQL API: /query is the historical one (and the one
 // the playground uses), /graphql the conventional one. Both take GET and
 // POST and share one handler.
-var Endpoints = []string{"/query", "/graphql"}
+var endpoints = []string{"/query", "/graphql"}
 
 // NewRouter wires the HTTP routes and the request log. play serves the
 // playground (GET / and /playground/...; see NewPlayground), nil for none.
 func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	api := graph.NewHandler(store, cfg, log)
-	for _, p := range Endpoints {
+	for _, p := range endpoints {
 		mux.Handle(p, api)
 	}
 	mux.HandleFunc("GET /healthz", healthz(store, log))
