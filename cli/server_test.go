@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -27,7 +25,6 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -41,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "batchql")
-	build := exec.Command("go", "build", "-o", binPath, ".")
+	build := exec.Command("go", "build", "-o", binPath, "..")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building batchql:", err)
@@ -74,9 +71,16 @@ type result struct {
 // batchql runs the binary to completion.
 func batchql(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
+	return batchqlIn(t, "", env, stdin, args...)
+}
+
+// batchqlIn runs the binary to completion in the working directory dir.
+func batchqlIn(t *testing.T, dir string, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd.Dir = dir
 	cmd.Env = cmdEnv(env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
@@ -126,7 +130,14 @@ var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // its "listening" log line.
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
+	return startServerIn(t, "", env, args...)
+}
+
+// startServerIn is startServer in the working directory dir.
+func startServerIn(t *testing.T, dir string, env []string, args ...string) *server {
+	t.Helper()
 	cmd := exec.Command(binPath, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
 	cmd.Env = cmdEnv(env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -528,95 +539,77 @@ func TestDemoCommand(t *testing.T) {
 
 // In-process tests of the pieces the binary tests cannot see.
 
-func TestOperationNamePeek(t *testing.T) {
-	big := strings.Repeat(" ", peekLimit)
-	for _, tc := range []struct {
-		name, body, want string
-	}{
-		{"named", `{"query":"query A { x }","operationName":"A","variables":{"a":[1,{"b":2}]}}`, "A"},
-		{"first", `{"operationName":"B","query":"query B { x }"}`, "B"},
-		{"null", `{"query":"{ x }","operationName":null}`, ""},
-		{"absent", `{"query":"{ x }"}`, ""},
-		{"from query", `{"query":"# list\n query  Ops($a: Int) { x }","variables":{}}`, "Ops"},
-		{"from query, null name", `{"query":"query Q { x }","operationName":null}`, "Q"},
-		{"name wins", `{"query":"query Q { x } query R { x }","operationName":"R"}`, "R"},
-		{"anonymous", `{"query":"query { x }"}`, ""},
-		{"fragment first", `{"query":"fragment F on X { y } query Q { ...F }"}`, ""},
-		{"batch", `[{"query":"{ x }","operationName":"C"}]`, ""},
-		{"garbage", `not json`, ""},
-		{"long", `{"operationName":"D","query":"` + big + `"}`, "D"},
-		{"cut", `{"query":"` + big + `","operationName":"E"}`, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, "http://x/query", strings.NewReader(tc.body))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json; charset=utf-8")
-			assert.Equal(t, tc.want, operationName(req))
-			rest, err := io.ReadAll(req.Body)
-			require.NoError(t, err)
-			assert.Equal(t, tc.body, string(rest), "the body is restored")
-			require.NoError(t, req.Body.Close())
-		})
-	}
-	req, _ := http.NewRequest(http.MethodGet, "http://x/query?query=%7Bx%7D&operationName=G", nil)
-	assert.Equal(t, "G", operationName(req))
-	req, _ = http.NewRequest(http.MethodGet, "http://x/query?"+url.Values{"query": {"query Named { x }"}}.Encode(), nil)
-	assert.Equal(t, "Named", operationName(req))
-	req, _ = http.NewRequest(http.MethodPost, "http://x/other", strings.NewReader(`{"operationName":"H"}`))
-	req.Header.Set("Content-Type", "application/json")
-	assert.Equal(t, "", operationName(req))
-}
-
 func TestRunInProcess(t *testing.T) {
 	var out, errb bytes.Buffer
-	std := &stdio{in: strings.NewReader(""), out: &out, err: &errb}
+	std := Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}
 	getenv := func(k string) string { return map[string]string{"BATCHQL_LOCK_TIMEOUT": "-1s"}[k] }
-	assert.Equal(t, exitUsage, run(context.Background(), []string{"demo", "--db", filepath.Join(t.TempDir(), "x.db")}, std, getenv))
+	assert.Equal(t, ExitUsage, Run(context.Background(), []string{"demo", "--db", filepath.Join(t.TempDir(), "x.db")}, std, getenv))
 	assert.Contains(t, errb.String(), "--lock-timeout must be positive")
 
 	out.Reset()
 	errb.Reset()
-	assert.Equal(t, exitOK, run(context.Background(), []string{"help", "demo"}, std, func(string) string { return "" }))
+	assert.Equal(t, ExitOK, Run(context.Background(), []string{"help", "demo"}, std, func(string) string { return "" }))
 	assert.Contains(t, out.String(), "Usage: batchql demo")
 	assert.Empty(t, errb.String())
 
-	assert.Equal(t, exitUsage, run(context.Background(), []string{"help", "nope"}, std, func(string) string { return "" }))
+	assert.Equal(t, ExitUsage, Run(context.Background(), []string{"help", "nope"}, std, func(string) string { return "" }))
 	assert.Contains(t, errb.String(), `unknown command "nope"`)
 }
 
-func TestRouter(t *testing.T) {
-	store, err := storage.Open(filepath.Join(t.TempDir(), "r.db"), storage.Options{NoSync: true})
-	require.NoError(t, err)
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := newRouter(store, graph.Config{MaxPageSize: 10, Introspection: true}, cdnPlayground(t), log)
-	serve := func(method, target, body string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(method, target, strings.NewReader(body))
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
+// Without --db or BATCHQL_DB, the demo data goes into batchql-demo.db and
+// real data into batchql.db: demo and serve --demo never write into the
+// file import fills.
+func TestDemoDatabaseIsSeparate(t *testing.T) {
+	dir := t.TempDir()
+	r := batchqlIn(t, dir, nil, "", "demo", "--batches", "2", "--operations", "3", "--items-per-operation", "2")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "database batchql-demo.db: ")
+	assert.FileExists(t, filepath.Join(dir, "batchql-demo.db"))
+	assert.NoFileExists(t, filepath.Join(dir, "batchql.db"))
+
+	// serve --demo serves that file (not empty, so left alone).
+	srv := startServerIn(t, dir, nil, "--demo")
+	assert.Contains(t, srv.logs.String(), "db=batchql-demo.db")
+	assert.Contains(t, srv.logs.String(), "not empty")
+	var page opsPage
+	srv.query(opsQuery, "", &page)
+	assert.Equal(t, 3, page.BatchOperations.TotalCount)
+	assert.Equal(t, 0, srv.stop())
+	assert.NoFileExists(t, filepath.Join(dir, "batchql.db"))
+
+	// import and serve without --demo use batchql.db.
+	ops := writeFile(t, dir, "ops.json", c8Operations)
+	r = batchqlIn(t, dir, nil, "", "import", ops)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "database batchql.db: ")
+	srv = startServerIn(t, dir, nil)
+	assert.Contains(t, srv.logs.String(), "db=batchql.db")
+	srv.query(opsQuery, "", &page)
+	assert.Equal(t, 2, page.BatchOperations.TotalCount)
+	assert.Equal(t, 0, srv.stop())
+	_, counts := dbState(t, filepath.Join(dir, "batchql-demo.db"))
+	assert.EqualValues(t, 3, counts["o"], "the demo file is untouched")
+
+	// serve --demo in an empty directory fills batchql-demo.db.
+	fresh := t.TempDir()
+	srv = startServerIn(t, fresh, nil, "--demo")
+	assert.Contains(t, srv.logs.String(), "demo: done")
+	assert.Equal(t, 0, srv.stop())
+	assert.FileExists(t, filepath.Join(fresh, "batchql-demo.db"))
+	assert.NoFileExists(t, filepath.Join(fresh, "batchql.db"))
+
+	// --db and BATCHQL_DB still choose the file.
+	mine := filepath.Join(fresh, "mine.db")
+	srv = startServerIn(t, fresh, []string{"BATCHQL_DB=" + mine}, "--demo")
+	assert.Contains(t, srv.logs.String(), "db="+mine)
+	assert.Equal(t, 0, srv.stop())
+	r = batchqlIn(t, fresh, nil, "", "demo", "--db", "other.db", "--batches", "1", "--operations", "1", "--items-per-operation", "1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.FileExists(t, filepath.Join(fresh, "other.db"))
+
+	// --help says so.
+	for _, cmd := range []string{"serve", "demo"} {
+		r = batchql(t, nil, "", cmd, "--help")
+		assert.Contains(t, r.stdout, "batchql-demo.db", cmd)
 	}
-
-	rec := serve(http.MethodGet, "/healthz", "")
-	assert.Equal(t, http.StatusOK, rec.Code)
-	assert.JSONEq(t, `{"status":"ok"}`, rec.Body.String())
-	assert.Equal(t, http.StatusMethodNotAllowed, serve(http.MethodPost, "/healthz", "").Code)
-	assert.Equal(t, http.StatusOK, serve(http.MethodGet, "/", "").Code)
-	assert.Equal(t, http.StatusNotFound, serve(http.MethodGet, "/index.html", "").Code)
-
-	// The configured page size reaches the GraphQL layer.
-	rec = serve(http.MethodPost, "/query", `{"query":"query Big { batches(first: 11) { totalCount } }"}`)
-	assert.Contains(t, rec.Body.String(), "BAD_USER_INPUT")
-	assert.Contains(t, logs.String(), "operation=Big")
-
-	// A store that cannot read makes /healthz fail.
-	require.NoError(t, store.Close())
-	rec = serve(http.MethodGet, "/healthz", "")
-	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
-	assert.JSONEq(t, `{"status":"unavailable"}`, rec.Body.String())
-	assert.Contains(t, logs.String(), "healthz: read transaction failed")
-	assert.Contains(t, logs.String(), "path=/healthz status=503")
 }

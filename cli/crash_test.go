@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -171,7 +171,7 @@ func checkDB(t *testing.T, path string, variant int) int {
 // imported in turn and killed at a random delay within the write phase
 // (measured on a clean import). Long variant:
 //
-//	go test -run TestImportSurvivesSIGKILL -crash.kills=50 -crash.items=2000000 -timeout 2h .
+//	go test -run TestImportSurvivesSIGKILL -crash.kills=50 -crash.items=2000000 -timeout 2h ./cli/
 func TestImportSurvivesSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	files := [2]string{filepath.Join(dir, "a.ndjson"), filepath.Join(dir, "b.ndjson")}

@@ -1,6 +1,10 @@
-package main
+package web
 
 import (
+	"bytes"
+	"crypto/sha512"
+	"encoding/base64"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// cdnPlayground is the default playground handler (no --playground-assets).
+// cdnPlayground is the playground handler of --playground-cdn.
 func cdnPlayground(t *testing.T) http.Handler {
 	t.Helper()
-	h, err := newPlayground("")
+	h, err := NewPlayground(PlaygroundOptions{CDN: true})
 	require.NoError(t, err)
 	return h
 }
@@ -52,11 +56,72 @@ func TestPlaygroundCDN(t *testing.T) {
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.Contains(t, rec.Body.String(), "https://cdn.jsdelivr.net/npm/graphiql")
 	assert.Equal(t, http.StatusNotFound, serveGet(h, "/playground/graphiql/graphiql.min.js").Code)
+
+	// The CDN serves the versions embedded, checked by their hashes.
+	page := html.UnescapeString(rec.Body.String())
+	for _, f := range []string{"graphiql/graphiql.min.js", "graphiql/graphiql.min.css", "react/umd/react.production.min.js", "react-dom/umd/react-dom.production.min.js"} {
+		b, err := os.ReadFile(filepath.Join("assets", filepath.FromSlash(f)))
+		require.NoError(t, err)
+		sum := sha512.Sum384(b)
+		assert.Contains(t, page, `integrity="sha384-`+base64.StdEncoding.EncodeToString(sum[:])+`"`, f)
+	}
+	for _, u := range []string{"https://cdn.jsdelivr.net/npm/graphiql@3.8.2/graphiql.min.js", "https://cdn.jsdelivr.net/npm/graphiql@3.8.2/graphiql.min.css",
+		"https://cdn.jsdelivr.net/npm/react@18.3.1/umd/react.production.min.js", "https://cdn.jsdelivr.net/npm/react-dom@18.3.1/umd/react-dom.production.min.js"} {
+		assert.Contains(t, page, `"`+u+`"`)
+	}
+
+	_, err := NewPlayground(PlaygroundOptions{CDN: true, AssetsDir: fakeNodeModules(t)})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exclude each other")
+}
+
+// By default the playground's files come from the binary: the page works
+// without internet access.
+func TestPlaygroundEmbedded(t *testing.T) {
+	h, err := NewPlayground(PlaygroundOptions{})
+	require.NoError(t, err)
+	rec := serveGet(h, "/")
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "text/html; charset=utf-8", rec.Header().Get("Content-Type"))
+	page := rec.Body.String()
+	assert.NotContains(t, page, "https://", "the page loads nothing from elsewhere")
+	assert.NotContains(t, page, "integrity=")
+
+	for _, a := range []struct{ file, ref, ctype string }{
+		{"graphiql/graphiql.min.js", `<script src="/playground/graphiql/graphiql.min.js">`, "text/javascript"},
+		{"graphiql/graphiql.min.css", `<link rel="stylesheet" href="/playground/graphiql/graphiql.min.css">`, "text/css"},
+		{"react/umd/react.production.min.js", `<script src="/playground/react/umd/react.production.min.js">`, "text/javascript"},
+		{"react-dom/umd/react-dom.production.min.js", `<script src="/playground/react-dom/umd/react-dom.production.min.js">`, "text/javascript"},
+	} {
+		assert.Contains(t, page, a.ref)
+		want, err := os.ReadFile(filepath.Join("assets", filepath.FromSlash(a.file)))
+		require.NoError(t, err)
+		rec := serveGet(h, "/playground/"+a.file)
+		require.Equal(t, http.StatusOK, rec.Code, a.file)
+		assert.True(t, bytes.Equal(want, rec.Body.Bytes()), "%s: the embedded copy of web/assets", a.file)
+		assert.Contains(t, rec.Header().Get("Content-Type"), a.ctype, a.file)
+		etag := rec.Header().Get("ETag")
+		require.NotEmpty(t, etag)
+
+		req := httptest.NewRequest(http.MethodGet, "/playground/"+a.file, nil)
+		req.Header.Set("If-None-Match", etag)
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusNotModified, rec.Code, a.file)
+	}
+	for _, p := range []string{"/playground/graphiql/LICENSE", "/playground/graphiql/", "/playground/", "/playground/graphiql/graphiql.min.js.map"} {
+		assert.Equal(t, http.StatusNotFound, serveGet(h, p).Code, p)
+	}
+
+	// GraphiQL opens on the default query and its variables.
+	for _, want := range []string{"defaultQuery", "variables: ", "query Trouble(", `\"states\": [\"FAILED\", \"PARTIALLY_COMPLETED\"]`} {
+		assert.Contains(t, page, want)
+	}
 }
 
 func TestPlaygroundLocalAssets(t *testing.T) {
 	dir := fakeNodeModules(t)
-	h, err := newPlayground(dir)
+	h, err := NewPlayground(PlaygroundOptions{AssetsDir: dir})
 	require.NoError(t, err)
 
 	rec := serveGet(h, "/")
@@ -98,62 +163,18 @@ func TestPlaygroundLocalAssets(t *testing.T) {
 	assert.Equal(t, "/playground_test.go", rec.Header().Get("Location"))
 
 	// A directory without the packages is refused.
-	_, err = newPlayground(t.TempDir())
+	_, err = NewPlayground(PlaygroundOptions{AssetsDir: t.TempDir()})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "react/umd/react.production.min.js is missing")
 }
 
-func TestServePlaygroundAssetsFlag(t *testing.T) {
-	dir := fakeNodeModules(t)
-	tmp := t.TempDir()
-
-	for _, how := range []struct {
-		name string
-		env  []string
-		args []string
-	}{
-		{"flag", nil, []string{"--playground-assets", dir}},
-		{"env", []string{"BATCHQL_PLAYGROUND_ASSETS=" + dir}, nil},
-	} {
-		t.Run(how.name, func(t *testing.T) {
-			srv := startServer(t, how.env, append([]string{"--db", filepath.Join(tmp, how.name+".db")}, how.args...)...)
-			resp, body := srv.get("/")
-			assert.Equal(t, http.StatusOK, resp.StatusCode)
-			assert.Contains(t, body, `src="/playground/graphiql/graphiql.min.js"`)
-			assert.NotContains(t, body, "cdn.jsdelivr.net")
-
-			resp, body = srv.get("/playground/react-dom/umd/react-dom.production.min.js")
-			assert.Equal(t, http.StatusOK, resp.StatusCode)
-			assert.Equal(t, "/* react-dom */", body)
-			resp, _ = srv.get("/playground/graphiql/package.json")
-			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-		})
-	}
-
-	t.Run("missing packages", func(t *testing.T) {
-		r := batchql(t, nil, "", "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(tmp, "bad.db"),
-			"--playground-assets", filepath.Join(tmp, "nope"))
-		assert.Equal(t, 2, r.code)
-		assert.Contains(t, r.stderr, "--playground-assets")
-		assert.Contains(t, r.stderr, "npm ci")
-	})
-
-	t.Run("playground off", func(t *testing.T) {
-		srv := startServer(t, nil, "--db", filepath.Join(tmp, "off.db"), "--playground=false", "--playground-assets", dir)
-		resp, _ := srv.get("/")
-		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-		resp, _ = srv.get("/playground/graphiql/graphiql.min.js")
-		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-	})
-}
-
 // The real packages of e2e/node_modules, when installed, satisfy the flag.
 func TestPlaygroundAssetsOfE2E(t *testing.T) {
-	dir := filepath.Join("e2e", "node_modules")
+	dir := filepath.Join("..", "e2e", "node_modules")
 	if _, err := os.Stat(filepath.Join(dir, "graphiql")); err != nil {
 		t.Skip("e2e/node_modules not installed (npm ci in e2e)")
 	}
-	h, err := newPlayground(dir)
+	h, err := NewPlayground(PlaygroundOptions{AssetsDir: dir})
 	require.NoError(t, err)
 	rec := serveGet(h, "/playground/graphiql/graphiql.min.js")
 	require.Equal(t, http.StatusOK, rec.Code)

@@ -1,4 +1,4 @@
-package main
+package web
 
 import (
 	"bufio"
@@ -188,7 +188,7 @@ type loadResp struct {
 // its totalCount. Latencies are logged; the long variant also requires every
 // request to finish within 1s (a stall detector):
 //
-//	go test -run TestLoadWithConcurrentWrites -load.long -timeout 30m .
+//	go test -run TestLoadWithConcurrentWrites -load.long -timeout 30m ./web/
 func TestLoadWithConcurrentWrites(t *testing.T) {
 	duration, items := 5*time.Second, 40_000
 	if *loadLong {
@@ -212,7 +212,7 @@ func TestLoadWithConcurrentWrites(t *testing.T) {
 	_, err = store.ImportFile(ctx, files[0], storage.ImportOptions{})
 	require.NoError(t, err)
 
-	srv := httptest.NewServer(newRouter(store, graph.Config{}, nil, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(NewRouter(store, graph.Config{}, nil, slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *loadClients}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()

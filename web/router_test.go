@@ -1,0 +1,161 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/graph"
+	"github.com/batchql/batchql/storage"
+)
+
+func TestOperationNamePeek(t *testing.T) {
+	big := strings.Repeat(" ", peekLimit)
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"named", `{"query":"query A { x }","operationName":"A","variables":{"a":[1,{"b":2}]}}`, "A"},
+		{"first", `{"operationName":"B","query":"query B { x }"}`, "B"},
+		{"null", `{"query":"{ x }","operationName":null}`, ""},
+		{"absent", `{"query":"{ x }"}`, ""},
+		{"from query", `{"query":"# list\n query  Ops($a: Int) { x }","variables":{}}`, "Ops"},
+		{"from query, null name", `{"query":"query Q { x }","operationName":null}`, "Q"},
+		{"name wins", `{"query":"query Q { x } query R { x }","operationName":"R"}`, "R"},
+		{"anonymous", `{"query":"query { x }"}`, ""},
+		{"fragment first", `{"query":"fragment F on X { y } query Q { ...F }"}`, ""},
+		{"batch", `[{"query":"{ x }","operationName":"C"}]`, ""},
+		{"garbage", `not json`, ""},
+		{"long", `{"operationName":"D","query":"` + big + `"}`, "D"},
+		{"cut", `{"query":"` + big + `","operationName":"E"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, "http://x/query", strings.NewReader(tc.body))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json; charset=utf-8")
+			assert.Equal(t, tc.want, operationName(req))
+			rest, err := io.ReadAll(req.Body)
+			require.NoError(t, err)
+			assert.Equal(t, tc.body, string(rest), "the body is restored")
+			require.NoError(t, req.Body.Close())
+		})
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://x/query?query=%7Bx%7D&operationName=G", nil)
+	assert.Equal(t, "G", operationName(req))
+	req, _ = http.NewRequest(http.MethodGet, "http://x/query?"+url.Values{"query": {"query Named { x }"}}.Encode(), nil)
+	assert.Equal(t, "Named", operationName(req))
+	req, _ = http.NewRequest(http.MethodPost, "http://x/graphql", strings.NewReader(`{"operationName":"I"}`))
+	req.Header.Set("Content-Type", "application/json")
+	assert.Equal(t, "I", operationName(req))
+	req, _ = http.NewRequest(http.MethodPost, "http://x/other", strings.NewReader(`{"operationName":"H"}`))
+	req.Header.Set("Content-Type", "application/json")
+	assert.Equal(t, "", operationName(req))
+}
+
+func TestRouter(t *testing.T) {
+	store, err := storage.Open(filepath.Join(t.TempDir(), "r.db"), storage.Options{NoSync: true})
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := NewRouter(store, graph.Config{MaxPageSize: 10, Introspection: true}, cdnPlayground(t), log)
+	serve := func(method, target, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+
+	rec := serve(http.MethodGet, "/healthz", "")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.JSONEq(t, `{"status":"ok"}`, rec.Body.String())
+	assert.Equal(t, http.StatusMethodNotAllowed, serve(http.MethodPost, "/healthz", "").Code)
+	assert.Equal(t, http.StatusOK, serve(http.MethodGet, "/", "").Code)
+	assert.Equal(t, http.StatusNotFound, serve(http.MethodGet, "/index.html", "").Code)
+
+	// The configured page size reaches the GraphQL layer.
+	rec = serve(http.MethodPost, "/query", `{"query":"query Big { batches(first: 11) { totalCount } }"}`)
+	assert.Contains(t, rec.Body.String(), "BAD_USER_INPUT")
+	assert.Contains(t, logs.String(), "operation=Big")
+
+	// /graphql is the same endpoint as /query, GET and POST.
+	rec = serve(http.MethodPost, "/graphql", `{"query":"query Small { batches(first: 2) { totalCount } }"}`)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.JSONEq(t, `{"data":{"batches":{"totalCount":0}}}`, rec.Body.String())
+	assert.Contains(t, logs.String(), "path=/graphql status=200")
+	assert.Contains(t, logs.String(), "operation=Small")
+	rec = serve(http.MethodGet, "/graphql?"+url.Values{"query": {"query Got { batchOperations { totalCount } }"}}.Encode(), "")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.JSONEq(t, `{"data":{"batchOperations":{"totalCount":0}}}`, rec.Body.String())
+	assert.Contains(t, logs.String(), "operation=Got")
+	rec = serve(http.MethodPost, "/graphql", `{"query":"query Big { batches(first: 11) { totalCount } }"}`)
+	assert.Contains(t, rec.Body.String(), "BAD_USER_INPUT", "the same configuration")
+
+	// A store that cannot read makes /healthz fail.
+	require.NoError(t, store.Close())
+	rec = serve(http.MethodGet, "/healthz", "")
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.JSONEq(t, `{"status":"unavailable"}`, rec.Body.String())
+	assert.Contains(t, logs.String(), "healthz: read transaction failed")
+	assert.Contains(t, logs.String(), "path=/healthz status=503")
+}
+
+// The playground's default query, with its variables, finds records in the
+// demo data set.
+func TestPlaygroundDefaultQueryRunsOnDemoData(t *testing.T) {
+	store, err := storage.Open(filepath.Join(t.TempDir(), "demo.db"), storage.Options{NoSync: true})
+	require.NoError(t, err)
+	defer store.Close()
+	_, err = store.Demo(context.Background(), storage.DefaultDemoConfig())
+	require.NoError(t, err)
+	h := NewRouter(store, graph.Config{MaxPageSize: 1000}, nil, slog.New(slog.DiscardHandler))
+
+	body, err := json.Marshal(map[string]any{"query": DefaultQuery, "variables": json.RawMessage(DefaultVariables)})
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var resp struct {
+		Data struct {
+			BatchOperations struct {
+				TotalCount int
+				Nodes      []struct {
+					BatchOperationKey, State string
+					Items                    struct{ TotalCount int }
+				}
+			}
+			Batches struct {
+				TotalCount int
+				Nodes      []struct{ BatchID string }
+			}
+		}
+		Errors []any
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp), rec.Body.String())
+	require.Empty(t, resp.Errors, rec.Body.String())
+	ops := resp.Data.BatchOperations
+	assert.Greater(t, ops.TotalCount, 5)
+	require.Len(t, ops.Nodes, 5, "first: 5 from the variables")
+	failedItems := 0
+	for _, n := range ops.Nodes {
+		assert.Contains(t, []string{"FAILED", "PARTIALLY_COMPLETED"}, n.State, n.BatchOperationKey)
+		failedItems += n.Items.TotalCount
+	}
+	assert.Positive(t, failedItems, "the operations shown have failed items")
+	assert.Positive(t, resp.Data.Batches.TotalCount)
+	assert.Len(t, resp.Data.Batches.Nodes, 3)
+}
