@@ -1,4 +1,4 @@
-package storage
+package importer
 
 import (
 	"bytes"
@@ -151,13 +151,13 @@ func (s *jsonScanner) syntaxErr(format string, args ...any) error {
 		rec++
 	}
 	if s.rerr == errRecordTooLarge {
-		return &ImportError{Record: rec, Line: s.line, Reason: errRecordTooLarge.Error()}
+		return &Error{Record: rec, Line: s.line, Reason: errRecordTooLarge.Error()}
 	}
 	if s.rerr != nil && s.rerr != io.EOF {
 		return s.rerr
 	}
 	col := s.offset() - s.lineStart + 1
-	return &ImportError{Record: rec, Line: s.line,
+	return &Error{Record: rec, Line: s.line,
 		Reason: fmt.Sprintf("malformed JSON at column %d: %s", col, fmt.Sprintf(format, args...))}
 }
 
@@ -463,7 +463,7 @@ func (s *jsonScanner) keyName(base, start, end int, esc bool) []byte {
 }
 
 // next returns the next record, io.EOF after the last, or an error (an
-// *ImportError for bad input). The record is valid until the next call.
+// *Error for bad input). The record is valid until the next call.
 func (s *jsonScanner) next() (*rawRecord, error) {
 	s.mark = -1
 	s.inRec = false
@@ -564,7 +564,7 @@ func (s *jsonScanner) nonObject(reason string) error {
 	if err := s.scanValue(0); err != nil {
 		return err
 	}
-	return &ImportError{Record: s.records, Line: line, Value: shorten(s.buf[s.mark:s.pos]),
+	return &Error{Record: s.records, Line: line, Value: shorten(s.buf[s.mark:s.pos]),
 		Reason: reason + ", not " + jsonType(s.buf[s.mark:s.pos])}
 }
 
