@@ -13,27 +13,6 @@ import (
 	"github.com/batchql/batchql/storage"
 )
 
-// An import reads the engines' JSON (contract §5) into the store.
-//
-// A file is read twice. The check pass parses and validates every record and
-// checks the rules that depend on stored state (a record that lacks a field a
-// new record needs must update a record that is stored or comes earlier in
-// the file); it writes nothing, so bad input leaves the database untouched.
-// The write pass reads the file again and upserts the records in write
-// transactions of Options.BatchSize records. Upserts are idempotent, so
-// when the write pass stops part-way (crash, cancelled context) the database
-// is consistent and importing the file again completes it.
-//
-// Neither pass holds the file in memory: a small hand-written JSON scanner
-// streams it (a top-level array or the "items" of a search response are read
-// one element at a time) and splits each record once into one json.RawMessage
-// per known field, sub-slices of its read buffer, without allocating.
-// encoding/json (json.Decoder into a struct of json.RawMessage) was measured
-// at ~360k item records/s for decoding alone, too slow for two passes within
-// the import's speed target (300k records/s); the scanner, validation
-// included, is more than twice as fast, and it knows the line of every field
-// for error messages.
-
 // Options tune File and Reader.
 type Options struct {
 	// BatchSize is the number of records per write transaction; 0 means 10000.

@@ -226,8 +226,9 @@ func appendOptTime(b []byte, t *time.Time) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString writes s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 as U+FFFD.
+// appendJSONString writes s as a JSON string: quotes, backslashes, control
+// characters and the line and paragraph separators escaped, invalid UTF-8
+// as U+FFFD.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -235,9 +236,18 @@ func appendJSONString(b []byte, s string) []byte {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
+			if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+				// U+2028 and U+2029 escaped as encoding/json does, so that
+				// its output and ours agree
 				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
+				switch r {
+				case '\u2028':
+					b = append(b, `\u2028`...)
+				case '\u2029':
+					b = append(b, `\u2029`...)
+				default:
+					b = append(b, `\ufffd`...)
+				}
 				i += size
 				start = i
 				continue
