@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/progress"
@@ -600,7 +601,7 @@ func fillDemo(ctx context.Context, store *storage.Store, log *slog.Logger) error
 		return nil
 	}
 	log.Info("demo: filling the empty database")
-	st, err := store.Demo(ctx, storage.DefaultDemoConfig())
+	st, err := demo.Write(ctx, store, demo.DefaultConfig())
 	if err != nil {
 		return err
 	}
@@ -957,7 +958,7 @@ func rate(n int64, d time.Duration) float64 {
 // ---------------------------------------------------------------- demo
 
 func runDemo(ctx context.Context, args []string, std *stdio, getenv func(string) string) int {
-	def := storage.DefaultDemoConfig()
+	def := demo.DefaultConfig()
 	fs := newFlagSet("demo", `Usage: batchql demo [flags]
 
 Writes a synthetic data set that obeys the engines' invariants: Camunda 7
@@ -995,7 +996,7 @@ same flags changes nothing.
 			bar.Update("demo", done, total, progress.Count(done)+" / "+progress.Count(total)+" records")
 		}
 	}
-	st, err := store.Demo(ctx, cfg)
+	st, err := demo.Write(ctx, store, cfg)
 	if bar != nil {
 		bar.Done()
 	}
