@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/progress"
-	"github.com/batchql/batchql/storage"
 )
 
 func runDemo(ctx context.Context, args []string, std *Stdio, getenv func(string) string) int {
-	def := storage.DefaultDemoConfig()
+	def := demo.DefaultConfig()
 	fs := newFlagSet("demo", `Usage: batchql demo [flags]
 
 Writes a synthetic data set that obeys the engines' invariants: Camunda 7
@@ -52,7 +52,7 @@ names another: "batchql serve --demo" serves that file, and real data
 			bar.Update("demo", done, total, progress.Count(done)+" / "+progress.Count(total)+" records")
 		}
 	}
-	st, err := store.Demo(ctx, cfg)
+	st, err := demo.Write(ctx, store, cfg)
 	if bar != nil {
 		bar.Done()
 	}

@@ -9,8 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/progress"
-	"github.com/batchql/batchql/storage"
 )
 
 func runImport(ctx context.Context, args []string, std *Stdio, getenv func(string) string) int {
@@ -56,16 +56,16 @@ field and value, writes nothing from that file and exits with status 1
 	}
 	defer store.Close()
 
-	total := &storage.ImportStats{Kinds: map[string]*storage.KindCounts{}}
+	total := &importer.Stats{Kinds: map[string]*importer.KindCounts{}}
 	for _, f := range files {
 		name := f
 		if f == "-" {
 			name = "<stdin>"
 		}
 		bar := progressBar(*prog, std)
-		opts := storage.ImportOptions{BatchSize: *batchSize}
+		opts := importer.Options{BatchSize: *batchSize}
 		if bar != nil {
-			opts.Progress = func(p storage.ImportProgress) {
+			opts.Progress = func(p importer.Progress) {
 				detail := progress.Count(p.Records) + " records  " + progress.Bytes(p.Bytes)
 				if p.TotalBytes > 0 {
 					detail += " / " + progress.Bytes(p.TotalBytes)
@@ -73,19 +73,19 @@ field and value, writes nothing from that file and exits with status 1
 				bar.Update(p.Phase, p.Bytes, p.TotalBytes, detail)
 			}
 		}
-		var st *storage.ImportStats
+		var st *importer.Stats
 		var err error
 		if f == "-" {
-			st, err = store.ImportReader(ctx, name, std.In, opts)
+			st, err = importer.Reader(ctx, store, name, std.In, opts)
 		} else {
-			st, err = store.ImportFile(ctx, f, opts)
+			st, err = importer.File(ctx, store, f, opts)
 		}
 		if bar != nil {
 			bar.Done()
 		}
 		if err != nil {
-			fmt.Fprintf(std.Err, "batchql: %v\n", err) // storage's errors start with "import FILE"
-			var ie *storage.ImportError
+			fmt.Fprintf(std.Err, "batchql: %v\n", err) // the importer's errors start with "import FILE"
+			var ie *importer.Error
 			if errors.As(err, &ie) {
 				fmt.Fprintf(std.Err, "batchql: nothing from %s was written\n", name)
 			}
@@ -96,10 +96,11 @@ field and value, writes nothing from that file and exits with status 1
 		total.Elapsed += st.Elapsed
 		for k, c := range st.Kinds {
 			if total.Kinds[k] == nil {
-				total.Kinds[k] = &storage.KindCounts{}
+				total.Kinds[k] = &importer.KindCounts{}
 			}
 			total.Kinds[k].New += c.New
 			total.Kinds[k].Updated += c.Updated
+			total.Kinds[k].Unchanged += c.Unchanged
 		}
 	}
 	if len(files) > 1 {
@@ -111,23 +112,24 @@ field and value, writes nothing from that file and exits with status 1
 	return ExitOK
 }
 
-func printImportStats(w io.Writer, name string, st *storage.ImportStats) {
+func printImportStats(w io.Writer, name string, st *importer.Stats) {
 	fmt.Fprintf(w, "%s: %s in %s (%s records/s)\n", name, plural(st.Records, "record"),
 		st.Elapsed.Round(time.Millisecond), progress.Count(int64(rate(st.Records, st.Elapsed))))
 	for _, k := range kindOrder(st.Kinds) {
 		c := st.Kinds[k]
-		if c == nil || c.New+c.Updated == 0 {
+		if c == nil || c.New+c.Updated+c.Unchanged == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "  %-22s %10s new %10s updated\n", k, progress.Count(c.New), progress.Count(c.Updated))
+		fmt.Fprintf(w, "  %-22s %10s new %10s updated %10s unchanged\n", k,
+			progress.Count(c.New), progress.Count(c.Updated), progress.Count(c.Unchanged))
 	}
 }
 
-// kindOrder lists the kinds of an import report: storage's kinds in their
+// kindOrder lists the kinds of an import report: the importer's kinds in their
 // natural order, then any others by name.
-func kindOrder(kinds map[string]*storage.KindCounts) []string {
-	known := []string{storage.KindBatch, storage.KindBatchStats, storage.KindHistoricBatch,
-		storage.KindBatchOperation, storage.KindItem}
+func kindOrder(kinds map[string]*importer.KindCounts) []string {
+	known := []string{importer.KindBatch, importer.KindBatchStats, importer.KindHistoricBatch,
+		importer.KindBatchOperation, importer.KindItem}
 	var rest []string
 	for k := range kinds {
 		if !slices.Contains(known, k) {

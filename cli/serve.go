@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
 	"github.com/batchql/batchql/web"
@@ -201,7 +202,7 @@ func fillDemo(ctx context.Context, store *storage.Store, log *slog.Logger) error
 		return nil
 	}
 	log.Info("demo: filling the empty database")
-	st, err := store.Demo(ctx, storage.DefaultDemoConfig())
+	st, err := demo.Write(ctx, store, demo.DefaultConfig())
 	if err != nil {
 		return err
 	}

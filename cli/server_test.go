@@ -463,21 +463,21 @@ func TestImport(t *testing.T) {
 	assert.Contains(t, r.stdout, items+": 2 records in ")
 	assert.Contains(t, r.stdout, "total: 4 records in ")
 	assert.Contains(t, r.stdout, "records/s)")
-	assert.Regexp(t, `(?m)^\s+\S.*\s2 new\s+0 updated$`, r.stdout)
+	assert.Regexp(t, `(?m)^\s+\S.*\s2 new\s+0 updated\s+0 unchanged$`, r.stdout)
 	assert.Contains(t, r.stdout, "database "+db)
 	assert.NotContains(t, r.stderr, "\r", "no progress bar when stderr is not a terminal")
 
-	// Standard input; importing the same records again updates them.
+	// Standard input; importing the same records again leaves them unchanged.
 	r = batchql(t, nil, c8Operations, "import", "--db", db, "-")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "<stdin>: 2 records in ")
-	assert.Regexp(t, `(?m)^\s+\S.*\s0 new\s+2 updated$`, r.stdout)
+	assert.Regexp(t, `(?m)^\s+\S.*\s0 new\s+0 updated\s+2 unchanged$`, r.stdout)
 
 	// Env var for the database; Camunda 7.
 	c7 := writeFile(t, dir, "batches.json", c7Batches)
 	r = batchql(t, []string{"BATCHQL_DB=" + db}, "", "import", c7)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Regexp(t, `(?m)^\s+\S.*\s1 new\s+0 updated$`, r.stdout)
+	assert.Regexp(t, `(?m)^\s+\S.*\s1 new\s+0 updated\s+0 unchanged$`, r.stdout)
 
 	before, counts := dbState(t, db)
 	assert.EqualValues(t, map[string]int64{"b": 1, "o": 2, "i": 2}, map[string]int64{"b": counts["b"], "o": counts["o"], "i": counts["i"]})

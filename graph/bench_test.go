@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/storage"
 )
@@ -35,7 +36,7 @@ func BenchmarkQueries(b *testing.B) {
 	} else {
 		store, err = storage.Open(filepath.Join(b.TempDir(), "bench.db"), storage.Options{NoSync: true})
 		require.NoError(b, err)
-		_, err = store.Demo(context.Background(), storage.DemoConfig{Batches: 2000, Operations: 2000, ItemsPerOperation: 100, Seed: 1})
+		_, err = demo.Write(context.Background(), store, demo.Config{Batches: 2000, Operations: 2000, ItemsPerOperation: 100, Seed: 1})
 		require.NoError(b, err)
 	}
 	defer store.Close()

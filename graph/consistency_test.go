@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -71,7 +72,7 @@ func TestConnectionReadsOneSnapshotDuringImport(t *testing.T) {
 		defer wg.Done()
 		defer done.Store(true)
 		for _, p := range paths {
-			if _, err := e.store.ImportFile(context.Background(), p, storage.ImportOptions{BatchSize: perTx}); err != nil {
+			if _, err := importer.File(context.Background(), e.store, p, importer.Options{BatchSize: perTx}); err != nil {
 				t.Errorf("import %s: %v", p, err)
 				return
 			}

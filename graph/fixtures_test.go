@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -160,7 +161,7 @@ var fixtureFiles = []string{
 func importFixtures(t *testing.T, store *storage.Store) {
 	t.Helper()
 	for _, f := range fixtureFiles {
-		_, err := store.ImportFile(context.Background(), filepath.Join("testdata", f), storage.ImportOptions{})
+		_, err := importer.File(context.Background(), store, filepath.Join("testdata", f), importer.Options{})
 		require.NoError(t, err, f)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -53,7 +54,7 @@ func FuzzQueryHandler(f *testing.F) {
 	require.NoError(f, err)
 	f.Cleanup(func() { store.Close() })
 	for _, name := range fixtureFiles {
-		_, err := store.ImportFile(context.Background(), filepath.Join("testdata", name), storage.ImportOptions{})
+		_, err := importer.File(context.Background(), store, filepath.Join("testdata", name), importer.Options{})
 		require.NoError(f, err, name)
 	}
 	logs := &syncBuffer{}

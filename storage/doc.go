@@ -46,14 +46,29 @@
 //
 // # Transactions
 //
-// Every write — PutBatch, PutBatchOperation, PutItem — updates the record,
-// its index entries and the counters in the same read-write transaction, so
-// a committed database is always consistent (Verify checks it). Imports
-// (ImportFile, ImportOptions.BatchSize records a transaction, 10,000 by
-// default) and the demo generator (20,000) write in bounded transactions: a
-// crash or a cancelled import leaves a consistent database holding whole
-// transactions, and because records are upserted by natural key, running the
-// import again completes it.
+// Every write updates the record, its index entries and the counters in the
+// same read-write transaction, so a committed database is always
+// consistent (Verify checks it). There are two ways to write, both inside a
+// caller's Store.Update, whose size is the caller's choice:
+//
+//   - the upsert seam, Writer.UpsertBatch, UpsertBatchOperation and
+//     UpsertItem (upsert.go): the caller names a record by its natural key
+//     and gives a merge function, which gets a copy of the stored record
+//     (nil when there is none) and returns the record to store. The upsert
+//     reports an Outcome: New, Updated, or Unchanged when the merged
+//     record encodes to the stored value, and then nothing is written (no
+//     record, index or counter write). Every change of a record passes
+//     through it, one record at a time in bbolt's single writer, which is
+//     where a change feed (the records changed by a commit, in commit
+//     order) would collect its entries. The importer (package importer)
+//     writes this way, 10,000 records a transaction by default.
+//   - PutBatch, PutBatchOperation and PutItem store whole records; the demo
+//     generator (package demo) writes this way, 20,000 records a
+//     transaction.
+//
+// Bounded transactions mean a crash or a cancelled import leaves a
+// consistent database holding whole transactions, and because records are
+// upserted by natural key, running the import again completes it.
 //
 // Reads map onto requests as one read transaction per connection field: the
 // Store's Batches, BatchOperations and Items methods compute a connection's

@@ -182,7 +182,8 @@ func (s *Store) View(ctx context.Context, fn func(*Reader) error) error {
 // gathered and written once at the end of the transaction.
 type Writer struct {
 	Reader
-	deltas map[string]int64
+	deltas  map[string]int64
+	scratch []byte // reused by upsert for the merged record's key
 }
 
 // Update runs fn in one read-write transaction; nothing is written when fn
@@ -279,15 +280,20 @@ func putRecord[R any](w *Writer, k *kind[R], rec *R) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%s %s: %w", k.name, k.describe(rec), err)
 	}
-	primary := w.tx.Bucket(k.primary.bucket)
 	var old *R
-	if v := primary.Get(pk); v != nil {
+	if v := w.tx.Bucket(k.primary.bucket).Get(pk); v != nil {
 		if old, err = k.decode(pk, v); err != nil {
 			return false, err
 		}
 	}
-	if err := primary.Put(pk, val); err != nil {
-		return false, err
+	return old == nil, storeRecord(w, k, pk, val, old, rec)
+}
+
+// storeRecord writes rec (encoded val, primary key pk) over old (nil when
+// new) and moves its index entries and counters from old's values to rec's.
+func storeRecord[R any](w *Writer, k *kind[R], pk, val []byte, old, rec *R) error {
+	if err := w.tx.Bucket(k.primary.bucket).Put(pk, val); err != nil {
+		return err
 	}
 	var buf, oldBuf []byte
 	for _, ix := range k.indexes[1:] {
@@ -298,11 +304,11 @@ func putRecord[R any](w *Writer, k *kind[R], rec *R) (bool, error) {
 				continue
 			}
 			if err := w.tx.Bucket(ix.bucket).Delete(oldBuf); err != nil {
-				return false, err
+				return err
 			}
 		}
 		if err := w.tx.Bucket(ix.bucket).Put(buf, nil); err != nil {
-			return false, err
+			return err
 		}
 	}
 	if old != nil {
@@ -313,7 +319,7 @@ func putRecord[R any](w *Writer, k *kind[R], rec *R) (bool, error) {
 	for _, c := range recordCounters(k, rec) {
 		w.deltas[c]++
 	}
-	return old == nil, nil
+	return nil
 }
 
 func (w *Writer) flushCounters() error {

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchql/batchql/graph"
+	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -209,7 +210,7 @@ func TestLoadWithConcurrentWrites(t *testing.T) {
 	require.NoError(t, err)
 	defer store.Close()
 	ctx := context.Background()
-	_, err = store.ImportFile(ctx, files[0], storage.ImportOptions{})
+	_, err = importer.File(ctx, store, files[0], importer.Options{})
 	require.NoError(t, err)
 
 	srv := httptest.NewServer(NewRouter(store, graph.Config{}, nil, slog.New(slog.DiscardHandler)))
@@ -239,7 +240,7 @@ func TestLoadWithConcurrentWrites(t *testing.T) {
 	go func() { // the writer: imports the variants in turn until the clients stop
 		defer wg.Done()
 		for v := 1; time.Now().Before(deadline); v++ {
-			if _, err := store.ImportFile(ctx, files[v%2], storage.ImportOptions{}); err != nil {
+			if _, err := importer.File(ctx, store, files[v%2], importer.Options{}); err != nil {
 				importErrs.Add(1)
 				fail("import: %v", err)
 				return

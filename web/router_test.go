@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
 )
@@ -118,7 +119,7 @@ func TestPlaygroundDefaultQueryRunsOnDemoData(t *testing.T) {
 	store, err := storage.Open(filepath.Join(t.TempDir(), "demo.db"), storage.Options{NoSync: true})
 	require.NoError(t, err)
 	defer store.Close()
-	_, err = store.Demo(context.Background(), storage.DefaultDemoConfig())
+	_, err = demo.Write(context.Background(), store, demo.DefaultConfig())
 	require.NoError(t, err)
 	h := NewRouter(store, graph.Config{MaxPageSize: 1000}, nil, slog.New(slog.DiscardHandler))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The performance harness: e2e/bench/run.sh [S|M|L]
 #
-# Builds the data set (storage.GenerateDemo via `batchql demo`, and the same
+# Builds the data set (demo.Generate via `batchql demo`, and the same
 # records as NDJSON and CSV via datagen), times `batchql demo` and
 # `batchql import`, loads PostgreSQL for the peer (PostGraphile 5), then
 # measures side by side on this machine:

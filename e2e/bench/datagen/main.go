@@ -1,4 +1,4 @@
-// Command datagen writes the demo data set (storage.GenerateDemo, the same
+// Command datagen writes the demo data set (demo.Generate, the same
 // records `batchql demo` writes for the same flags) in two other forms for
 // the performance harness (e2e/bench/run.sh):
 //
@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -54,7 +55,7 @@ type Params struct {
 }
 
 func main() {
-	def := storage.DefaultDemoConfig()
+	def := demo.DefaultConfig()
 	out := flag.String("out", "", "output `dir` (created)")
 	batches := flag.Int("batches", def.Batches, "Camunda 7 batches")
 	ops := flag.Int("operations", def.Operations, "Camunda 8 batch operations")
@@ -68,7 +69,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "datagen: --out is required")
 		os.Exit(2)
 	}
-	cfg := storage.DemoConfig{Batches: *batches, Operations: *ops, ItemsPerOperation: *per, Seed: *seed}
+	cfg := demo.Config{Batches: *batches, Operations: *ops, ItemsPerOperation: *per, Seed: *seed}
 	began := time.Now()
 	p, err := generate(*out, cfg, *sample, !*noNDJSON, !*noCSV)
 	if err != nil {
@@ -101,7 +102,7 @@ func (s *sink) close() error {
 	return errors.Join(s.w.Flush(), s.f.Close())
 }
 
-func generate(dir string, cfg storage.DemoConfig, sampleN int, withNDJSON, withCSV bool) (*Params, error) {
+func generate(dir string, cfg demo.Config, sampleN int, withNDJSON, withCSV bool) (*Params, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -211,7 +212,7 @@ func generate(dir string, cfg storage.DemoConfig, sampleN int, withNDJSON, withC
 		}
 		return nil
 	}
-	if err := storage.GenerateDemo(context.Background(), cfg, emit); err != nil {
+	if err := demo.Generate(context.Background(), cfg, emit); err != nil {
 		return nil, err
 	}
 	endOp()

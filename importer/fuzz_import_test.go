@@ -1,4 +1,4 @@
-package storage
+package importer
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/storage"
 )
 
 // FuzzImportFile feeds arbitrary files (one record, arrays, search responses,
@@ -17,7 +19,7 @@ import (
 // holds the fixtures, written in transactions of 3 records. Properties:
 //
 //   - no panic;
-//   - a failed import returns an *ImportError naming the file and leaves the
+//   - a failed import returns an *Error naming the file and leaves the
 //     database byte-for-byte unchanged;
 //   - a successful one leaves a consistent database (Verify), and importing
 //     the same file again changes nothing.
@@ -46,10 +48,10 @@ func FuzzImportFile(f *testing.F) {
 
 	dir := f.TempDir()
 	base := filepath.Join(dir, "base.db")
-	s, err := Open(base, Options{NoSync: true, InitialMmapSize: 1 << 16})
+	s, err := storage.Open(base, storage.Options{NoSync: true, InitialMmapSize: 1 << 16})
 	require.NoError(f, err)
 	for _, name := range impAll {
-		_, err := s.ImportFile(context.Background(), impFixture(name), ImportOptions{})
+		_, err := File(context.Background(), s, impFixture(name), Options{})
 		require.NoError(f, err, name)
 	}
 	require.NoError(f, s.Close())
@@ -59,7 +61,7 @@ func FuzzImportFile(f *testing.F) {
 	// store is a copy of base, replaced after resetEvery imports that wrote
 	// so that it stays small.
 	const resetEvery = 50
-	var store *Store
+	var store *storage.Store
 	var written int
 	dbPath, input := filepath.Join(dir, "fuzz.db"), filepath.Join(dir, "input.json")
 	f.Cleanup(func() {
@@ -71,14 +73,14 @@ func FuzzImportFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if store == nil {
 			require.NoError(t, os.WriteFile(dbPath, baseBytes, 0o600))
-			store, err = Open(dbPath, Options{NoSync: true, InitialMmapSize: 1 << 16})
+			store, err = storage.Open(dbPath, storage.Options{NoSync: true, InitialMmapSize: 1 << 16})
 			require.NoError(t, err)
 		}
 		require.NoError(t, os.WriteFile(input, data, 0o600))
 		before := impDigest(t, store)
-		_, err := store.ImportFile(ctx, input, ImportOptions{BatchSize: 3})
+		_, err := File(ctx, store, input, Options{BatchSize: 3})
 		if err != nil {
-			var ie *ImportError
+			var ie *Error
 			require.True(t, errors.As(err, &ie), "untyped error %T: %v", err, err)
 			assert.Equal(t, input, ie.File)
 			assert.True(t, strings.HasPrefix(err.Error(), "import "+input), err.Error())
@@ -90,7 +92,7 @@ func FuzzImportFile(f *testing.F) {
 		}
 		require.NoError(t, store.Verify(ctx))
 		after := impDigest(t, store)
-		st, err := store.ImportFile(ctx, input, ImportOptions{BatchSize: 3})
+		st, err := File(ctx, store, input, Options{BatchSize: 3})
 		require.NoError(t, err, "the second import of an accepted file failed")
 		for k, c := range st.Kinds {
 			assert.Zero(t, c.New, "kind %s: the second import found new records", k)

@@ -1,4 +1,4 @@
-package storage
+package importer
 
 import (
 	"bufio"
@@ -6,10 +6,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,12 +17,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/storage"
 	bolt "go.etcd.io/bbolt"
 )
 
-func impOpen(tb testing.TB) *Store {
+func impOpen(tb testing.TB) *storage.Store {
 	tb.Helper()
-	s, err := Open(filepath.Join(tb.TempDir(), "t.db"), Options{})
+	s, err := storage.Open(filepath.Join(tb.TempDir(), "t.db"), storage.Options{})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { s.Close() })
 	return s
@@ -40,9 +40,9 @@ func impFile(tb testing.TB, name, content string) string {
 	return p
 }
 
-func impRun(t *testing.T, s *Store, path string) *ImportStats {
+func impRun(t *testing.T, s *storage.Store, path string) *Stats {
 	t.Helper()
-	st, err := s.ImportFile(context.Background(), path, ImportOptions{})
+	st, err := File(context.Background(), s, path, Options{})
 	require.NoError(t, err, path)
 	return st
 }
@@ -56,7 +56,7 @@ var impAll = []string{
 }
 
 // impDigest hashes every bucket's keys and values.
-func impDigest(t *testing.T, s *Store) string {
+func impDigest(t *testing.T, s *storage.Store) string {
 	t.Helper()
 	h := sha256.New()
 	require.NoError(t, s.DB().View(func(tx *bolt.Tx) error {
@@ -71,46 +71,43 @@ func impDigest(t *testing.T, s *Store) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// impSnapshot is every record, read back through the Reader's getters, and
+// impSnapshot is every record, read back through the storage.Reader's getters, and
 // the counters.
 type impSnapshot struct {
-	Batches  map[string]*Batch
-	Ops      map[string]*BatchOperation
-	Items    map[string]*BatchOperationItem
+	Batches  map[string]*storage.Batch
+	Ops      map[string]*storage.BatchOperation
+	Items    map[string]*storage.BatchOperationItem
 	Counters map[string]int64
 }
 
-func impSnap(t *testing.T, s *Store) *impSnapshot {
+func impSnap(t *testing.T, s *storage.Store) *impSnapshot {
 	t.Helper()
-	snap := &impSnapshot{Batches: map[string]*Batch{}, Ops: map[string]*BatchOperation{}, Items: map[string]*BatchOperationItem{}}
-	require.NoError(t, s.View(context.Background(), func(r *Reader) error {
-		require.NoError(t, r.tx.Bucket(batchKind.primary.bucket).ForEach(func(pk, _ []byte) error {
-			id, _, err := readKey(pk)
-			require.NoError(t, err)
-			snap.Batches[id], err = r.Batch(id)
-			require.NoError(t, err)
+	snap := &impSnapshot{Batches: map[string]*storage.Batch{}, Ops: map[string]*storage.BatchOperation{}, Items: map[string]*storage.BatchOperationItem{}}
+	require.NoError(t, s.View(context.Background(), func(r *storage.Reader) error {
+		require.NoError(t, r.EachBatch(func(b *storage.Batch) error {
+			snap.Batches[b.BatchID] = b
 			return nil
 		}))
-		require.NoError(t, r.tx.Bucket(operationKind.primary.bucket).ForEach(func(pk, _ []byte) error {
-			key, _, err := readKey(pk)
-			require.NoError(t, err)
-			snap.Ops[key], err = r.BatchOperation(key)
-			require.NoError(t, err)
+		require.NoError(t, r.EachBatchOperation(func(o *storage.BatchOperation) error {
+			snap.Ops[o.BatchOperationKey] = o
 			return nil
 		}))
-		require.NoError(t, r.tx.Bucket(itemKind.primary.bucket).ForEach(func(pk, _ []byte) error {
-			op, rest, err := readKey(pk)
-			require.NoError(t, err)
-			item, _, err := readKey(rest)
-			require.NoError(t, err)
-			snap.Items[op+"/"+item], err = r.Item(op, item)
-			require.NoError(t, err)
+		require.NoError(t, r.EachItem(func(it *storage.BatchOperationItem) error {
+			snap.Items[it.BatchOperationKey+"/"+it.ItemKey] = it
 			return nil
 		}))
 		snap.Counters = r.Counters()
 		return nil
 	}))
 	return snap
+}
+
+// checkConsistent requires that every index and counter equal a rebuild
+// from the records (storage.Store.Verify, whose own tests corrupt a
+// database).
+func checkConsistent(t *testing.T, s *storage.Store) {
+	t.Helper()
+	require.NoError(t, s.Verify(context.Background()))
 }
 
 func impTime(s string) *time.Time {
@@ -125,10 +122,10 @@ func impTime(s string) *time.Time {
 func impStr(s string) *string { return &s }
 func impInt(v int) *int       { return &v }
 
-func impCounts(st *ImportStats) map[string]KindCounts {
+func impCounts(st *Stats) map[string]KindCounts {
 	out := map[string]KindCounts{}
 	for k, c := range st.Kinds {
-		if c.New != 0 || c.Updated != 0 {
+		if c.New != 0 || c.Updated != 0 || c.Unchanged != 0 {
 			out[k] = *c
 		}
 	}
@@ -173,25 +170,25 @@ func TestImportFormats(t *testing.T) {
 	cases := []struct {
 		name, content string
 		keys          []string // operations stored afterwards, with state of the last record
-		states        []OperationState
+		states        []storage.OperationState
 	}{
-		{"single object", op("1", "ACTIVE"), []string{"1"}, []OperationState{"ACTIVE"}},
-		{"array", "[" + op("1", "ACTIVE") + ",\n" + op("2", "CREATED") + "]", []string{"1", "2"}, []OperationState{"ACTIVE", "CREATED"}},
+		{"single object", op("1", "ACTIVE"), []string{"1"}, []storage.OperationState{"ACTIVE"}},
+		{"array", "[" + op("1", "ACTIVE") + ",\n" + op("2", "CREATED") + "]", []string{"1", "2"}, []storage.OperationState{"ACTIVE", "CREATED"}},
 		{"empty array", "[]", nil, nil},
 		{"empty file", "", nil, nil},
 		{"whitespace only", " \n\t\r\n", nil, nil},
-		{"search response", `{"items":[` + op("1", "ACTIVE") + `],"page":{"totalItems":1,"hasMoreTotalItems":false,"startCursor":null,"endCursor":null}}`, []string{"1"}, []OperationState{"ACTIVE"}},
-		{"search response, page first", `{"page":{"totalItems":2,"x":[1,{"y":[]}]}, "items" : [ ` + op("1", "ACTIVE") + ` , ` + op("2", "FAILED") + ` ] }`, []string{"1", "2"}, []OperationState{"ACTIVE", "FAILED"}},
+		{"search response", `{"items":[` + op("1", "ACTIVE") + `],"page":{"totalItems":1,"hasMoreTotalItems":false,"startCursor":null,"endCursor":null}}`, []string{"1"}, []storage.OperationState{"ACTIVE"}},
+		{"search response, page first", `{"page":{"totalItems":2,"x":[1,{"y":[]}]}, "items" : [ ` + op("1", "ACTIVE") + ` , ` + op("2", "FAILED") + ` ] }`, []string{"1", "2"}, []storage.OperationState{"ACTIVE", "FAILED"}},
 		{"search response, empty items", `{"items":[],"page":{"totalItems":0}}`, nil, nil},
 		{"search response, null items", `{"items":null,"page":{"totalItems":0}}`, nil, nil},
-		{"two search responses", `{"items":[` + op("1", "ACTIVE") + `]}` + "\n" + `{"items":[` + op("2", "ACTIVE") + `]}`, []string{"1", "2"}, []OperationState{"ACTIVE", "ACTIVE"}},
-		{"ndjson", op("1", "ACTIVE") + "\n" + op("2", "CREATED") + "\n" + op("1", "COMPLETED") + "\n", []string{"1", "2"}, []OperationState{"COMPLETED", "CREATED"}},
-		{"ndjson with CRLF and blank lines", op("1", "ACTIVE") + "\r\n\r\n" + op("2", "CREATED") + "\r\n", []string{"1", "2"}, []OperationState{"ACTIVE", "CREATED"}},
-		{"concatenated objects", op("1", "ACTIVE") + op("2", "CREATED"), []string{"1", "2"}, []OperationState{"ACTIVE", "CREATED"}},
-		{"pretty printed stream", "{\n  \"batchOperationKey\": \"1\",\n  \"batchOperationType\": \"CANCEL_PROCESS_INSTANCE\",\n  \"state\": \"ACTIVE\"\n}\n{\n  \"batchOperationKey\": 2,\n  \"batchOperationType\": \"CANCEL_PROCESS_INSTANCE\",\n  \"state\": \"CREATED\"\n}\n", []string{"1", "2"}, []OperationState{"ACTIVE", "CREATED"}},
-		{"byte order mark", "\xEF\xBB\xBF" + op("1", "ACTIVE"), []string{"1"}, []OperationState{"ACTIVE"}},
-		{"escapes in keys and values", `{"batchOperation\u004bey":"\u0031","batchOperationType":"CANCEL_PROCESS_INSTANCE","state":"\u0041CTIVE","actorId":"a\"b\\c\/\u00e9\ud83d\ude00"}`, []string{"1"}, []OperationState{"ACTIVE"}},
-		{"unknown fields are ignored", `{"batchOperationKey":"1","batchOperationType":"CANCEL_PROCESS_INSTANCE","state":"ACTIVE","future":{"a":[1,2.5e3,-0.1E-2,true,false,null,"x"]},"n":-0}`, []string{"1"}, []OperationState{"ACTIVE"}},
+		{"two search responses", `{"items":[` + op("1", "ACTIVE") + `]}` + "\n" + `{"items":[` + op("2", "ACTIVE") + `]}`, []string{"1", "2"}, []storage.OperationState{"ACTIVE", "ACTIVE"}},
+		{"ndjson", op("1", "ACTIVE") + "\n" + op("2", "CREATED") + "\n" + op("1", "COMPLETED") + "\n", []string{"1", "2"}, []storage.OperationState{"COMPLETED", "CREATED"}},
+		{"ndjson with CRLF and blank lines", op("1", "ACTIVE") + "\r\n\r\n" + op("2", "CREATED") + "\r\n", []string{"1", "2"}, []storage.OperationState{"ACTIVE", "CREATED"}},
+		{"concatenated objects", op("1", "ACTIVE") + op("2", "CREATED"), []string{"1", "2"}, []storage.OperationState{"ACTIVE", "CREATED"}},
+		{"pretty printed stream", "{\n  \"batchOperationKey\": \"1\",\n  \"batchOperationType\": \"CANCEL_PROCESS_INSTANCE\",\n  \"state\": \"ACTIVE\"\n}\n{\n  \"batchOperationKey\": 2,\n  \"batchOperationType\": \"CANCEL_PROCESS_INSTANCE\",\n  \"state\": \"CREATED\"\n}\n", []string{"1", "2"}, []storage.OperationState{"ACTIVE", "CREATED"}},
+		{"byte order mark", "\xEF\xBB\xBF" + op("1", "ACTIVE"), []string{"1"}, []storage.OperationState{"ACTIVE"}},
+		{"escapes in keys and values", `{"batchOperation\u004bey":"\u0031","batchOperationType":"CANCEL_PROCESS_INSTANCE","state":"\u0041CTIVE","actorId":"a\"b\\c\/\u00e9\ud83d\ude00"}`, []string{"1"}, []storage.OperationState{"ACTIVE"}},
+		{"unknown fields are ignored", `{"batchOperationKey":"1","batchOperationType":"CANCEL_PROCESS_INSTANCE","state":"ACTIVE","future":{"a":[1,2.5e3,-0.1E-2,true,false,null,"x"]},"n":-0}`, []string{"1"}, []storage.OperationState{"ACTIVE"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -232,7 +229,7 @@ func TestImportC7MergeIntoOneBatch(t *testing.T) {
 	require.Len(t, first.Batches, 3)
 
 	running := first.Batches["3f0c8a52-1b2d-11ef-8a4e-0242ac130003"]
-	assert.Equal(t, &Batch{
+	assert.Equal(t, &storage.Batch{
 		BatchID:                "3f0c8a52-1b2d-11ef-8a4e-0242ac130003",
 		Type:                   "instance-migration",
 		TotalJobs:              250,
@@ -249,13 +246,13 @@ func TestImportC7MergeIntoOneBatch(t *testing.T) {
 		ExecutionStartTime:     impTime("2024-05-14T07:12:05.902Z"),
 		EndTime:                nil,
 		RemovalTime:            nil,
-		Statistics:             &BatchStatistics{RemainingJobs: 130, CompletedJobs: 120, FailedJobs: 3},
+		Statistics:             &storage.BatchStatistics{RemainingJobs: 130, CompletedJobs: 120, FailedJobs: 3},
 	}, running)
 	assert.False(t, running.Completed())
 
 	// Only history is known: not suspended, no jobsCreated, no statistics.
 	done := first.Batches["8d41e0a7-19f0-11ef-9b1c-0242ac130003"]
-	assert.Equal(t, &Batch{
+	assert.Equal(t, &storage.Batch{
 		BatchID:                "8d41e0a7-19f0-11ef-9b1c-0242ac130003",
 		Type:                   "set-job-retries",
 		TotalJobs:              12,
@@ -278,7 +275,7 @@ func TestImportC7MergeIntoOneBatch(t *testing.T) {
 	assert.Equal(t, impStr("tenant-b"), susp.TenantID)
 	assert.Nil(t, susp.CreateUserID)
 	assert.Nil(t, susp.ExecutionStartTime)
-	assert.Equal(t, &BatchStatistics{RemainingJobs: 40}, susp.Statistics)
+	assert.Equal(t, &storage.BatchStatistics{RemainingJobs: 40}, susp.Statistics)
 
 	// A later historic record with an end time completes the batch and
 	// keeps what only the runtime record and the statistics had.
@@ -291,7 +288,7 @@ func TestImportC7MergeIntoOneBatch(t *testing.T) {
 	b := impSnap(t, s).Batches["3f0c8a52-1b2d-11ef-8a4e-0242ac130003"]
 	assert.Equal(t, impTime("2024-05-14T07:20:00Z"), b.EndTime)
 	assert.Equal(t, impInt(200), b.JobsCreated)
-	assert.Equal(t, &BatchStatistics{RemainingJobs: 130, CompletedJobs: 120, FailedJobs: 3}, b.Statistics)
+	assert.Equal(t, &storage.BatchStatistics{RemainingJobs: 130, CompletedJobs: 120, FailedJobs: 3}, b.Statistics)
 	assert.True(t, b.Completed())
 	checkConsistent(t, s)
 }
@@ -302,9 +299,9 @@ func TestImportC8Values(t *testing.T) {
 		impRun(t, s, impFixture(f))
 	}
 	snap := impSnap(t, s)
-	user, client := ActorType("USER"), ActorType("CLIENT")
+	user, client := storage.ActorType("USER"), storage.ActorType("CLIENT")
 
-	assert.Equal(t, &BatchOperation{
+	assert.Equal(t, &storage.BatchOperation{
 		BatchOperationKey:        "2251799813685249",
 		BatchOperationType:       "CANCEL_PROCESS_INSTANCE",
 		State:                    "PARTIALLY_COMPLETED",
@@ -315,9 +312,9 @@ func TestImportC8Values(t *testing.T) {
 		OperationsTotalCount:     3,
 		OperationsFailedCount:    1,
 		OperationsCompletedCount: 2,
-		Errors:                   []BatchOperationError{{PartitionID: 2, Type: "QUERY_FAILED", Message: "Failed to query process instances"}},
+		Errors:                   []storage.BatchOperationError{{PartitionID: 2, Type: "QUERY_FAILED", Message: "Failed to query process instances"}},
 	}, snap.Ops["2251799813685249"])
-	assert.Equal(t, &BatchOperation{
+	assert.Equal(t, &storage.BatchOperation{
 		BatchOperationKey:        "2251799813685301",
 		BatchOperationType:       "MIGRATE_PROCESS_INSTANCE",
 		State:                    "ACTIVE",
@@ -326,18 +323,18 @@ func TestImportC8Values(t *testing.T) {
 		ActorID:                  impStr("zeebe-migrator"),
 		OperationsTotalCount:     4,
 		OperationsCompletedCount: 1,
-		Errors:                   []BatchOperationError{},
+		Errors:                   []storage.BatchOperationError{},
 	}, snap.Ops["2251799813685301"])
 	o := snap.Ops["2251799813685377"]
 	assert.Equal(t, impTime("2025-06-05T05:59:58.000000001Z"), o.StartDate, "nanoseconds and +02:00")
 	assert.Nil(t, o.ActorType)
 	assert.Nil(t, o.ActorID)
-	assert.Equal(t, []BatchOperationError{
+	assert.Equal(t, []storage.BatchOperationError{
 		{PartitionID: 1, Type: "RESULT_BUFFER_SIZE_EXCEEDED", Message: "Result buffer size exceeded"},
 		{PartitionID: 3, Type: "QUERY_FAILED", Message: "Failed to query process instances"},
 	}, o.Errors)
 	legacy := snap.Ops["8f2b0c5e-1d3a-4b7e-9c41-6a0d2f9e7b13"]
-	assert.Equal(t, &BatchOperation{
+	assert.Equal(t, &storage.BatchOperation{
 		BatchOperationKey:        "8f2b0c5e-1d3a-4b7e-9c41-6a0d2f9e7b13",
 		BatchOperationType:       "ADD_VARIABLE",
 		State:                    "COMPLETED",
@@ -345,10 +342,10 @@ func TestImportC8Values(t *testing.T) {
 		EndDate:                  impTime("2024-11-20T14:02:19.001Z"),
 		OperationsTotalCount:     1,
 		OperationsCompletedCount: 1,
-		Errors:                   []BatchOperationError{},
+		Errors:                   []storage.BatchOperationError{},
 	}, legacy)
 
-	assert.Equal(t, &BatchOperationItem{
+	assert.Equal(t, &storage.BatchOperationItem{
 		BatchOperationKey:      "2251799813685249",
 		ItemKey:                "2251799813690746",
 		OperationType:          "CANCEL_PROCESS_INSTANCE",
@@ -358,7 +355,7 @@ func TestImportC8Values(t *testing.T) {
 		ProcessedDate:          impTime("2025-06-04T11:13:59.004Z"),
 		ErrorMessage:           impStr("Expected to cancel a process instance ..., but it is a child process instance."),
 	}, snap.Items["2251799813685249/2251799813690746"])
-	assert.Equal(t, &BatchOperationItem{
+	assert.Equal(t, &storage.BatchOperationItem{
 		BatchOperationKey:  "2251799813685249",
 		ItemKey:            "2251799813690801",
 		OperationType:      "CANCEL_PROCESS_INSTANCE",
@@ -368,11 +365,11 @@ func TestImportC8Values(t *testing.T) {
 	dec := snap.Items["2251799813685420/2251799813692200"]
 	assert.Nil(t, dec.ProcessInstanceKey, `decision item's "-1" is stored as null`)
 	assert.Equal(t, impTime("2025-06-06T10:00:00.5Z"), dec.ProcessedDate)
-	assert.Equal(t, ItemState("ACTIVE"), snap.Items["8f2b0c5e-1d3a-4b7e-9c41-6a0d2f9e7b13/2251799813680011"].State, "legacy SCHEDULED is ACTIVE")
+	assert.Equal(t, storage.ItemState("ACTIVE"), snap.Items["8f2b0c5e-1d3a-4b7e-9c41-6a0d2f9e7b13/2251799813680011"].State, "legacy SCHEDULED is ACTIVE")
 	it88 := snap.Items["2251799813685377/2251799813693002"]
-	assert.Equal(t, OperationType("MIGRATE_PROCESS_INSTANCE"), it88.OperationType, "8.8 item takes its operation's type")
+	assert.Equal(t, storage.OperationType("MIGRATE_PROCESS_INSTANCE"), it88.OperationType, "8.8 item takes its operation's type")
 	assert.Nil(t, it88.RootProcessInstanceKey)
-	assert.Equal(t, ItemState("COMPLETED"), it88.State)
+	assert.Equal(t, storage.ItemState("COMPLETED"), it88.State)
 	assert.Len(t, snap.Items, 9)
 	assert.Len(t, snap.Ops, 4, "the decision items' operation is not imported")
 	checkConsistent(t, s)
@@ -388,16 +385,17 @@ func TestImportTwiceGivesSameState(t *testing.T) {
 		}
 	}
 	snap, digest := impSnap(t, s), impDigest(t, s)
-	var records, updated int64
+	var records, unchanged int64
 	for _, f := range impAll {
 		st := impRun(t, s, impFixture(f))
 		records += st.Records
 		for k, c := range st.Kinds {
 			assert.Zero(t, c.New, "%s %s", f, k)
-			updated += c.Updated
+			assert.Zero(t, c.Updated, "%s %s", f, k)
+			unchanged += c.Unchanged
 		}
 	}
-	assert.Equal(t, records, updated, "the second run reports every record as updated")
+	assert.Equal(t, records, unchanged, "the second run reports every record as unchanged")
 	assert.Equal(t, int64(3+4+9), firstNew, "distinct records")
 	assert.Equal(t, snap, impSnap(t, s))
 	assert.Equal(t, digest, impDigest(t, s), "nothing was rewritten")
@@ -419,21 +417,21 @@ func TestImportMergeRules(t *testing.T) {
 	assert.Equal(t, map[string]KindCounts{KindBatchOperation: {Updated: 1}, KindItem: {Updated: 2}}, impCounts(st))
 	snap := impSnap(t, s)
 	o := snap.Ops["2251799813685249"]
-	assert.Equal(t, OperationState("COMPLETED"), o.State)
+	assert.Equal(t, storage.OperationState("COMPLETED"), o.State)
 	assert.Nil(t, o.EndDate)
 	assert.Nil(t, o.ActorID)
-	assert.Equal(t, ActorType("USER"), *o.ActorType, "absent field kept")
+	assert.Equal(t, storage.ActorType("USER"), *o.ActorType, "absent field kept")
 	assert.Equal(t, impTime("2025-06-04T11:13:43.123Z"), o.StartDate)
 	assert.Equal(t, 3, o.OperationsTotalCount)
 	assert.Empty(t, o.Errors)
 	it := snap.Items["2251799813685249/2251799813690801"]
-	assert.Equal(t, ItemState("COMPLETED"), it.State)
+	assert.Equal(t, storage.ItemState("COMPLETED"), it.State)
 	assert.Equal(t, impTime("2025-06-04T11:14:00Z"), it.ProcessedDate)
-	assert.Equal(t, OperationType("CANCEL_PROCESS_INSTANCE"), it.OperationType)
+	assert.Equal(t, storage.OperationType("CANCEL_PROCESS_INSTANCE"), it.OperationType)
 	it = snap.Items["2251799813685249/2251799813690746"]
 	assert.Nil(t, it.ErrorMessage)
 	assert.Nil(t, it.RootProcessInstanceKey)
-	assert.Equal(t, ItemState("FAILED"), it.State)
+	assert.Equal(t, storage.ItemState("FAILED"), it.State)
 	assert.Equal(t, impStr("2251799813690746"), it.ProcessInstanceKey)
 	checkConsistent(t, s)
 
@@ -456,12 +454,12 @@ func TestImportMergeRules(t *testing.T) {
 		KindBatch: {New: 1}, KindBatchStats: {Updated: 1},
 	}, impCounts(st))
 	snap = impSnap(t, s)
-	assert.Equal(t, &BatchOperation{BatchOperationKey: "7", BatchOperationType: "RESOLVE_INCIDENT", State: "CREATED",
-		OperationsTotalCount: 2, Errors: []BatchOperationError{}}, snap.Ops["7"])
-	assert.Equal(t, OperationType("RESOLVE_INCIDENT"), snap.Items["7/70"].OperationType)
-	assert.Equal(t, ItemState("COMPLETED"), snap.Items["7/70"].State)
+	assert.Equal(t, &storage.BatchOperation{BatchOperationKey: "7", BatchOperationType: "RESOLVE_INCIDENT", State: "CREATED",
+		OperationsTotalCount: 2, Errors: []storage.BatchOperationError{}}, snap.Ops["7"])
+	assert.Equal(t, storage.OperationType("RESOLVE_INCIDENT"), snap.Items["7/70"].OperationType)
+	assert.Equal(t, storage.ItemState("COMPLETED"), snap.Items["7/70"].State)
 	assert.Equal(t, impStr("800"), snap.Items["8/80"].ProcessInstanceKey)
-	assert.Equal(t, &Batch{BatchID: "b1", Type: "set-variables", TotalJobs: 2, Statistics: &BatchStatistics{FailedJobs: 1}}, snap.Batches["b1"])
+	assert.Equal(t, &storage.Batch{BatchID: "b1", Type: "set-variables", TotalJobs: 2, Statistics: &storage.BatchStatistics{FailedJobs: 1}}, snap.Batches["b1"])
 	checkConsistent(t, s)
 }
 
@@ -566,10 +564,10 @@ func TestImportBadInput(t *testing.T) {
 			impRun(t, s, impFixture("c7_batch.json"))
 			before, snap := impDigest(t, s), impSnap(t, s)
 			path := impFile(t, "bad.json", c.content)
-			st, err := s.ImportFile(context.Background(), path, ImportOptions{BatchSize: 1})
+			st, err := File(context.Background(), s, path, Options{BatchSize: 1})
 			require.Error(t, err)
 			assert.Nil(t, st)
-			var ie *ImportError
+			var ie *Error
 			require.True(t, errors.As(err, &ie), "%T %v", err, err)
 			assert.Equal(t, path, ie.File)
 			assert.Equal(t, c.record, ie.Record, "record: %v", err)
@@ -593,14 +591,14 @@ func TestImportErrorMessage(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "data.json")
 	require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o600))
-	_, err := s.ImportFile(context.Background(), path, ImportOptions{})
+	_, err := File(context.Background(), s, path, Options{})
 	require.Error(t, err)
 	assert.Equal(t, "import "+path+` record 17 (line 17): field "state": value "DONE": unknown BatchOperationState `+
 		`(want one of CREATED, ACTIVE, SUSPENDED, COMPLETED, PARTIALLY_COMPLETED, CANCELED, FAILED)`, err.Error())
 
-	e := &ImportError{File: "-", Record: 3, Reason: "record of no known kind: it has no fields"}
+	e := &Error{File: "-", Record: 3, Reason: "record of no known kind: it has no fields"}
 	assert.Equal(t, "import - record 3: record of no known kind: it has no fields", e.Error())
-	e = &ImportError{File: "f", Record: 1, Line: 2, Field: "state", Reason: "is missing"}
+	e = &Error{File: "f", Record: 1, Line: 2, Field: "state", Reason: "is missing"}
 	assert.Equal(t, `import f record 1 (line 2): field "state": is missing`, e.Error())
 }
 
@@ -616,10 +614,11 @@ func TestImportPartialRecordsAgainstStore(t *testing.T) {
 		`{"batchOperationKey":"2251799813685377","batchOperationType":"MIGRATE_PROCESS_INSTANCE","operationsFailedCount":2}`,
 		`{"id":"3f0c8a52-1b2d-11ef-8a4e-0242ac130003","totalJobs":251}`,
 	}, "\n")))
-	assert.Equal(t, map[string]KindCounts{KindItem: {New: 1, Updated: 1}, KindBatchOperation: {Updated: 1}, KindBatch: {Updated: 1}}, impCounts(st))
+	// the second item record repeats the first's values: unchanged
+	assert.Equal(t, map[string]KindCounts{KindItem: {New: 1, Unchanged: 1}, KindBatchOperation: {Updated: 1}, KindBatch: {Updated: 1}}, impCounts(st))
 	snap := impSnap(t, s)
-	assert.Equal(t, OperationType("MIGRATE_PROCESS_INSTANCE"), snap.Items["2251799813685301/1"].OperationType)
-	assert.Equal(t, OperationState("SUSPENDED"), snap.Ops["2251799813685377"].State)
+	assert.Equal(t, storage.OperationType("MIGRATE_PROCESS_INSTANCE"), snap.Items["2251799813685301/1"].OperationType)
+	assert.Equal(t, storage.OperationState("SUSPENDED"), snap.Ops["2251799813685377"].State)
 	assert.Equal(t, 2, snap.Ops["2251799813685377"].OperationsFailedCount)
 	assert.Equal(t, 251, snap.Batches["3f0c8a52-1b2d-11ef-8a4e-0242ac130003"].TotalJobs)
 	assert.Equal(t, "instance-migration", snap.Batches["3f0c8a52-1b2d-11ef-8a4e-0242ac130003"].Type)
@@ -667,31 +666,31 @@ func TestImportLargeSearchResponse(t *testing.T) {
 	impWriteItems(t, path, n, true)
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
-	var phases []ImportProgress
-	st, err := s.ImportFile(context.Background(), path, ImportOptions{BatchSize: 7000, Progress: func(p ImportProgress) {
+	var phases []Progress
+	st, err := File(context.Background(), s, path, Options{BatchSize: 7000, Progress: func(p Progress) {
 		phases = append(phases, p)
 	}})
 	require.NoError(t, err)
 	assert.Equal(t, int64(n), st.Records)
 	assert.Equal(t, map[string]KindCounts{KindItem: {New: n}}, impCounts(st))
-	require.NoError(t, s.View(context.Background(), func(r *Reader) error {
+	require.NoError(t, s.View(context.Background(), func(r *storage.Reader) error {
 		c := r.Counters()
 		assert.Equal(t, int64(n), c["i"])
 		it, err := r.Item("2251799813685042", "2251799813749942")
 		require.NoError(t, err)
 		require.NotNil(t, it)
-		assert.Equal(t, ItemState("FAILED"), it.State)
+		assert.Equal(t, storage.ItemState("FAILED"), it.State)
 		return nil
 	}))
 	// progress: phase ends are reported with the whole file
 	require.NotEmpty(t, phases)
-	var ends []ImportProgress
+	var ends []Progress
 	for i, p := range phases {
 		if i+1 == len(phases) || phases[i+1].Phase != p.Phase {
 			ends = append(ends, p)
 		}
 	}
-	assert.Equal(t, []ImportProgress{
+	assert.Equal(t, []Progress{
 		{Phase: "check", Records: n, Bytes: fi.Size(), TotalBytes: fi.Size()},
 		{Phase: "write", Records: n, Bytes: fi.Size(), TotalBytes: fi.Size()},
 	}, ends)
@@ -702,18 +701,18 @@ func TestImportReader(t *testing.T) {
 	s := impOpen(t)
 	data, err := os.ReadFile(impFixture("c8_items.ndjson"))
 	require.NoError(t, err)
-	st, err := s.ImportReader(context.Background(), "-", bytes.NewReader(data), ImportOptions{})
+	st, err := Reader(context.Background(), s, "-", bytes.NewReader(data), Options{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), st.Records)
 	assert.Equal(t, map[string]KindCounts{KindItem: {New: 5}}, impCounts(st))
 
-	_, err = s.ImportReader(context.Background(), "-", iotest.OneByteReader(strings.NewReader(`{"x":1}`)), ImportOptions{})
-	var ie *ImportError
+	_, err = Reader(context.Background(), s, "-", iotest.OneByteReader(strings.NewReader(`{"x":1}`)), Options{})
+	var ie *Error
 	require.True(t, errors.As(err, &ie))
 	assert.Equal(t, "-", ie.File)
 	assert.True(t, strings.HasPrefix(err.Error(), "import - record 1 (line 1): record of no known kind"), err.Error())
 
-	_, err = s.ImportReader(context.Background(), "-", iotest.ErrReader(errors.New("pipe broke")), ImportOptions{})
+	_, err = Reader(context.Background(), s, "-", iotest.ErrReader(errors.New("pipe broke")), Options{})
 	assert.ErrorContains(t, err, "import -: read: pipe broke")
 }
 
@@ -722,11 +721,11 @@ func TestImportCanceled(t *testing.T) {
 	before := impDigest(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := s.ImportFile(ctx, impFixture("c8_items.ndjson"), ImportOptions{})
+	_, err := File(ctx, s, impFixture("c8_items.ndjson"), Options{})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, before, impDigest(t, s))
 
-	_, err = s.ImportFile(context.Background(), filepath.Join(t.TempDir(), "nope.json"), ImportOptions{})
+	_, err = File(context.Background(), s, filepath.Join(t.TempDir(), "nope.json"), Options{})
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -745,14 +744,14 @@ func TestImportResumesAfterInterruption(t *testing.T) {
 	defer cancel()
 	// The first report of a phase comes after 64 records: the first
 	// transaction of 50 is committed, the second is rolled back.
-	_, err := s.ImportFile(ctx, path, ImportOptions{BatchSize: 50, Progress: func(p ImportProgress) {
+	_, err := File(ctx, s, path, Options{BatchSize: 50, Progress: func(p Progress) {
 		if p.Phase == "write" {
 			cancel()
 		}
 	}})
 	require.ErrorIs(t, err, context.Canceled)
 	var stored int64
-	require.NoError(t, s.View(context.Background(), func(r *Reader) error {
+	require.NoError(t, s.View(context.Background(), func(r *storage.Reader) error {
 		stored = r.Counters()["i"]
 		return nil
 	}))
@@ -760,220 +759,7 @@ func TestImportResumesAfterInterruption(t *testing.T) {
 	checkConsistent(t, s)
 
 	st := impRun(t, s, path)
-	assert.Equal(t, KindCounts{New: n - stored, Updated: stored}, *st.Kinds[KindItem])
+	assert.Equal(t, KindCounts{New: n - stored, Unchanged: stored}, *st.Kinds[KindItem])
 	assert.Equal(t, impSnap(t, clean), impSnap(t, s))
 	checkConsistent(t, s)
-}
-
-func TestParseDate(t *testing.T) {
-	good := map[string]string{
-		"2024-05-14T09:12:03.417+0200":        "2024-05-14T07:12:03.417Z",
-		"2024-05-14T09:12:03.417-0130":        "2024-05-14T10:42:03.417Z",
-		"2025-06-04T11:13:43.123Z":            "2025-06-04T11:13:43.123Z",
-		"2025-06-04T11:13:43Z":                "2025-06-04T11:13:43Z",
-		"2025-06-04T11:13:43.1Z":              "2025-06-04T11:13:43.1Z",
-		"2025-06-04T11:13:43.123456789Z":      "2025-06-04T11:13:43.123456789Z",
-		"2025-06-04T11:13:43.123456789+02:00": "2025-06-04T09:13:43.123456789Z",
-		"2025-06-04t11:13:43z":                "2025-06-04T11:13:43Z",
-		"2024-02-29T00:00:00+00:00":           "2024-02-29T00:00:00Z",
-		"2024-12-31T23:30:00-01:00":           "2025-01-01T00:30:00Z",
-	}
-	for in, want := range good {
-		got, ok := parseDate([]byte(in))
-		if assert.True(t, ok, in) {
-			assert.Equal(t, *impTime(want), got, in)
-			assert.Equal(t, time.UTC, got.Location(), in)
-		}
-	}
-	for _, in := range []string{
-		"", "2025-06-04", "2025-06-04T11:13:43", "2025-06-04T11:13:43.Z", "2025-06-04T11:13:43.1234567890Z",
-		"2025-06-04 11:13:43Z", "2025-02-29T11:13:43Z", "2025-06-31T11:13:43Z", "2025-00-04T11:13:43Z",
-		"2025-06-04T24:00:00Z", "2025-06-04T11:60:00Z", "2025-06-04T11:13:60Z", "2025-06-04T11:13:43+2:00",
-		"2025-06-04T11:13:43+02", "2025-06-04T11:13:43+02:0x", "2025-06-04T11:13:43+24:00", "2025-06-04T11:13:43UTC",
-		"2025-6-04T11:13:43Z", "+2025-06-04T11:13:43Z", "2025-06-04T11:13:43.12a3Z", "2025-06-04T11:13:43Z ",
-	} {
-		_, ok := parseDate([]byte(in))
-		assert.False(t, ok, in)
-	}
-	// dates beyond the stored range are an error, not a silent wrap
-	s := impOpen(t)
-	_, err := s.ImportFile(context.Background(), impFile(t, "d.json",
-		`{"id":"b","type":"t","totalJobs":1,"startTime":"2300-01-01T00:00:00Z"}`), ImportOptions{})
-	var ie *ImportError
-	require.True(t, errors.As(err, &ie))
-	assert.Equal(t, "startTime", ie.Field)
-	assert.Contains(t, ie.Reason, "out of range")
-}
-
-// The scanner accepts exactly what encoding/json accepts, also when the
-// input arrives one byte at a time and the buffer is tiny.
-func TestImportScannerMatchesEncodingJSON(t *testing.T) {
-	values := []string{
-		`0`, `-0`, `1`, `-1`, `12.5`, `1e3`, `1E+3`, `1e-3`, `-0.0e0`, `01`, `1.`, `.5`, `-`, `1e`, `1e+`, `+1`, `0x1`, `1.5.2`,
-		`""`, `"a"`, `"\""`, `"\\"`, `"\/"`, `"\b\f\n\r\t"`, `"\u00e9"`, `"\u00E9"`, `"\u00g9"`, `"\x"`, `"a` + "\n" + `"`, `"é😀"`,
-		`"unterminated`, `true`, `false`, `null`, `tru`, `nul`, `nulll`, `True`,
-		`[]`, `[1,2]`, `[1,]`, `[,1]`, `[1 2]`, `{}`, `{"a":1}`, `{"a":1,}`, `{"a" 1}`, `{a:1}`, `{"a":}`, `{"a":1 "b":2}`,
-		`[[[[[]]]]]`, `{"a":{"b":{"c":[{"d":null}]}}}`, `[1,{"a":[true,false]}]`, "[\n1\r\n,\t2 ]", `{"a":1}}`, `[1]]`,
-	}
-	for _, v := range values {
-		doc := `{"k":` + v + `}`
-		want := json.Valid([]byte(doc))
-		for _, size := range []int{1, 4, 256 << 10} {
-			sc := newJSONScannerSize(iotest.OneByteReader(strings.NewReader(doc)), size)
-			var err error
-			n := 0
-			for err == nil {
-				_, err = sc.next()
-				n++
-			}
-			var ie *ImportError
-			malformed := errors.As(err, &ie) && strings.Contains(ie.Reason, "malformed JSON")
-			if want {
-				assert.Equal(t, 2, n, "%s (buffer %d): one record, then EOF: %v", doc, size, err)
-			}
-			assert.Equal(t, !want, malformed, "%s (buffer %d): %v", doc, size, err)
-		}
-	}
-	// keys and values survive buffer compaction and growth
-	doc := `{"batchOperationKey":"` + strings.Repeat("k", 300) + `","batchOperationType":"ADD_VARIABLE","state":"ACTIVE","pad":"` +
-		strings.Repeat("p", 1000) + `","actorId":"\u0061` + strings.Repeat("a", 50) + `"}` + "\n"
-	sc := newJSONScannerSize(iotest.HalfReader(strings.NewReader(doc+doc+doc)), 8)
-	var p parsed
-	for i := 0; i < 3; i++ {
-		rec, err := sc.next()
-		require.NoError(t, err)
-		require.NoError(t, p.parse(rec))
-		assert.Equal(t, strings.Repeat("k", 300), p.o.BatchOperationKey)
-		assert.Equal(t, strings.Repeat("a", 51), *p.o.ActorID)
-		assert.Equal(t, int64(i+1), rec.line)
-	}
-}
-
-func BenchmarkImportNDJSON(b *testing.B) {
-	const n = 200000
-	path := filepath.Join(b.TempDir(), "items.ndjson")
-	impWriteItems(b, path, n, false)
-	b.ResetTimer()
-	var total time.Duration
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		s, err := Open(filepath.Join(b.TempDir(), fmt.Sprintf("b%d.db", i)), Options{})
-		require.NoError(b, err)
-		b.StartTimer()
-		start := time.Now()
-		st, err := s.ImportFile(context.Background(), path, ImportOptions{})
-		total += time.Since(start)
-		b.StopTimer()
-		require.NoError(b, err)
-		require.Equal(b, int64(n), st.Records)
-		s.Close()
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(n)*float64(b.N)/total.Seconds(), "records/s")
-}
-
-// BenchmarkImportParseNDJSON measures one pass of scanning and validating,
-// without the database.
-func BenchmarkImportParseNDJSON(b *testing.B) {
-	const n = 200000
-	path := filepath.Join(b.TempDir(), "items.ndjson")
-	impWriteItems(b, path, n, false)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		f, err := os.Open(path)
-		require.NoError(b, err)
-		sc := newJSONScanner(f)
-		var p parsed
-		for {
-			rec, err := sc.next()
-			if err != nil {
-				break
-			}
-			if err := p.parse(rec); err != nil {
-				b.Fatal(err)
-			}
-		}
-		f.Close()
-	}
-	b.ReportMetric(float64(n)*float64(b.N)/time.Since(start).Seconds(), "records/s")
-}
-
-// FuzzImportScanner checks that the scanner accepts exactly the documents
-// encoding/json accepts, whatever the read sizes, and never panics.
-func FuzzImportScanner(f *testing.F) {
-	for _, s := range []string{`1`, `"a\u00e9"`, `{"a":[1,{"b":null}]}`, `[1,]`, `tru`, `-0.5e+3`, `"\ud83d"`} {
-		f.Add(s, uint8(3))
-	}
-	f.Fuzz(func(t *testing.T, v string, size uint8) {
-		doc := `{"k":` + v + `}`
-		want := json.Valid([]byte(doc))
-		sc := newJSONScannerSize(iotest.HalfReader(strings.NewReader(doc)), int(size)+1)
-		rec, err := sc.next()
-		if want {
-			if err != nil {
-				t.Fatalf("%q: %v", doc, err)
-			}
-			if rec.num != 1 {
-				t.Fatalf("%q: record %d", doc, rec.num)
-			}
-			if _, err := sc.next(); err != io.EOF {
-				t.Fatalf("%q: want EOF, got %v", doc, err)
-			}
-			return
-		}
-		for err == nil {
-			_, err = sc.next()
-		}
-		if err != io.EOF {
-			var ie *ImportError
-			if !errors.As(err, &ie) {
-				t.Fatalf("%q: not an ImportError: %v", doc, err)
-			}
-			return
-		}
-		// accepted: only right when the document is a run of valid values
-		dec := json.NewDecoder(strings.NewReader(doc))
-		for {
-			var x json.RawMessage
-			if derr := dec.Decode(&x); derr == io.EOF {
-				return
-			} else if derr != nil {
-				t.Fatalf("%q: invalid (%v), but the scanner accepted it", doc, derr)
-			}
-		}
-	})
-}
-
-// FuzzImportRecords feeds arbitrary input through the scanner and the
-// record validation: bad input must give an ImportError, never a panic.
-func FuzzImportRecords(f *testing.F) {
-	for _, name := range impAll {
-		data, err := os.ReadFile(impFixture(name))
-		require.NoError(f, err)
-		f.Add(data)
-	}
-	f.Add([]byte(`{"id":"b","totalJobs":1,"type":"t","startTime":"2024-05-14T09:12:03.417+0200","failedJobs":1}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		sc := newJSONScannerSize(bytes.NewReader(data), 16)
-		var p parsed
-		for {
-			rec, err := sc.next()
-			if err == io.EOF {
-				return
-			}
-			if err == nil {
-				err = p.parse(rec)
-			}
-			if err != nil {
-				var ie *ImportError
-				if !errors.As(err, &ie) {
-					t.Fatalf("not an ImportError: %v", err)
-				}
-				_ = ie.Error()
-				return
-			}
-		}
-	})
 }

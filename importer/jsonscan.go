@@ -1,4 +1,4 @@
-package storage
+package importer
 
 import (
 	"bytes"
@@ -45,6 +45,7 @@ type jsonScanner struct {
 	first     bool  // no element yet in the current array
 	records   int64 // records started so far
 	inRec     bool  // reading record number records
+	utf16     bool  // the input is UTF-16: refused with a hint
 	rec       rawRecord
 }
 
@@ -59,8 +60,31 @@ func newJSONScannerSize(r io.Reader, size int) *jsonScanner {
 		s.pos = 3
 		s.lineStart = 3
 	}
+	s.utf16 = isUTF16(s.buf)
 	return s
 }
+
+// isUTF16 reports whether a file starts like UTF-16 text: with its byte
+// order mark (FF FE or FE FF; PowerShell's Out-File writes one), or with a
+// JSON opening bracket as a UTF-16 code unit.
+func isUTF16(b []byte) bool {
+	if len(b) < 2 {
+		return false
+	}
+	switch {
+	case b[0] == 0xFF && b[1] == 0xFE, b[0] == 0xFE && b[1] == 0xFF:
+		return true
+	case (b[0] == '{' || b[0] == '[') && b[1] == 0:
+		return true
+	case b[0] == 0 && (b[1] == '{' || b[1] == '['):
+		return true
+	}
+	return false
+}
+
+// errUTF16 explains how to convert a UTF-16 file.
+const errUTF16 = "the file is UTF-16 (PowerShell's Out-File and > write that), not UTF-8: convert it, " +
+	"e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8.json, or write it in PowerShell with Out-File -Encoding utf8"
 
 // offset is the file offset of the next byte to read.
 func (s *jsonScanner) offset() int64 { return s.base + int64(s.pos) }
@@ -151,13 +175,13 @@ func (s *jsonScanner) syntaxErr(format string, args ...any) error {
 		rec++
 	}
 	if s.rerr == errRecordTooLarge {
-		return &ImportError{Record: rec, Line: s.line, Reason: errRecordTooLarge.Error()}
+		return &Error{Record: rec, Line: s.line, Reason: errRecordTooLarge.Error()}
 	}
 	if s.rerr != nil && s.rerr != io.EOF {
 		return s.rerr
 	}
 	col := s.offset() - s.lineStart + 1
-	return &ImportError{Record: rec, Line: s.line,
+	return &Error{Record: rec, Line: s.line,
 		Reason: fmt.Sprintf("malformed JSON at column %d: %s", col, fmt.Sprintf(format, args...))}
 }
 
@@ -463,8 +487,11 @@ func (s *jsonScanner) keyName(base, start, end int, esc bool) []byte {
 }
 
 // next returns the next record, io.EOF after the last, or an error (an
-// *ImportError for bad input). The record is valid until the next call.
+// *Error for bad input). The record is valid until the next call.
 func (s *jsonScanner) next() (*rawRecord, error) {
+	if s.utf16 {
+		return nil, &Error{Reason: errUTF16}
+	}
 	s.mark = -1
 	s.inRec = false
 	for {
@@ -564,7 +591,7 @@ func (s *jsonScanner) nonObject(reason string) error {
 	if err := s.scanValue(0); err != nil {
 		return err
 	}
-	return &ImportError{Record: s.records, Line: line, Value: shorten(s.buf[s.mark:s.pos]),
+	return &Error{Record: s.records, Line: line, Value: shorten(s.buf[s.mark:s.pos]),
 		Reason: reason + ", not " + jsonType(s.buf[s.mark:s.pos])}
 }
 

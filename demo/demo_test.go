@@ -1,7 +1,6 @@
-package storage
+package demo
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -15,19 +14,21 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/storage"
 )
 
 // modestDemoConfig is the set the invariant tests check.
-func modestDemoConfig() DemoConfig {
-	return DemoConfig{Batches: 400, Operations: 300, ItemsPerOperation: 30, Seed: 42}
+func modestDemoConfig() Config {
+	return Config{Batches: 400, Operations: 300, ItemsPerOperation: 30, Seed: 42}
 }
 
 // demoDigest hashes every emitted record, tagged with its kind.
-func demoDigest(t *testing.T, cfg DemoConfig) (string, int) {
+func demoDigest(t *testing.T, cfg Config) (string, int) {
 	t.Helper()
 	h := sha256.New()
 	n := 0
-	err := GenerateDemo(context.Background(), cfg, func(rec any) error {
+	err := Generate(context.Background(), cfg, func(rec any) error {
 		n++
 		fmt.Fprintf(h, "%T", rec)
 		return json.NewEncoder(h).Encode(rec)
@@ -37,17 +38,17 @@ func demoDigest(t *testing.T, cfg DemoConfig) (string, int) {
 }
 
 func TestGenerateDemoDeterministic(t *testing.T) {
-	base := DemoConfig{Batches: 60, Operations: 80, ItemsPerOperation: 20, Seed: 7}
-	other := func(f func(*DemoConfig)) DemoConfig { c := base; f(&c); return c }
+	base := Config{Batches: 60, Operations: 80, ItemsPerOperation: 20, Seed: 7}
+	other := func(f func(*Config)) Config { c := base; f(&c); return c }
 	tests := []struct {
 		name string
-		b    DemoConfig
+		b    Config
 		same bool
 	}{
 		{"same seed", base, true},
-		{"same seed, other tx size and progress", other(func(c *DemoConfig) { c.TxSize = 3; c.Progress = func(int64, int64) {} }), true},
-		{"other seed", other(func(c *DemoConfig) { c.Seed = 8 }), false},
-		{"negative seed", other(func(c *DemoConfig) { c.Seed = -7 }), false},
+		{"same seed, other tx size and progress", other(func(c *Config) { c.TxSize = 3; c.Progress = func(int64, int64) {} }), true},
+		{"other seed", other(func(c *Config) { c.Seed = 8 }), false},
+		{"negative seed", other(func(c *Config) { c.Seed = -7 }), false},
 	}
 	want, n := demoDigest(t, base)
 	require.Greater(t, n, 60+80)
@@ -71,9 +72,9 @@ var (
 // demoSet is a generated set: batches and operations copied, items checked
 // as they stream by and summarised per operation.
 type demoSet struct {
-	batches []Batch
-	ops     []BatchOperation
-	items   map[string]*[5]int // per operation: items per state (ItemStates order)
+	batches []storage.Batch
+	ops     []storage.BatchOperation
+	items   map[string]*[5]int // per operation: items per state (storage.ItemStates order)
 	nItems  int
 	// process instance key → operations whose items touch it
 	piOps map[string]map[string]bool
@@ -81,9 +82,19 @@ type demoSet struct {
 	withPI, withRoot int
 }
 
+// numericKey reports whether k is a decimal integer within int64, the
+// contract's test for keys that compare as numbers.
+func numericKey(k string) (int64, bool) {
+	if k == "" || k[0] == '+' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(k, 10, 64)
+	return n, err == nil
+}
+
 func demoMustNum(t *testing.T, what, k string) int64 {
 	t.Helper()
-	n, ok := parseNumericKey(k)
+	n, ok := numericKey(k)
 	require.True(t, ok, "%s %q is not numeric", what, k)
 	require.Equal(t, strconv.FormatInt(n, 10), k, "%s is canonical", what)
 	return n
@@ -102,43 +113,44 @@ func demoCheckTime(t *testing.T, what string, tm *time.Time, lo, hi time.Time) {
 
 // generateDemoSet generates cfg and checks every per-record invariant on
 // the way; set-wide properties are checked by the callers.
-func generateDemoSet(t *testing.T, cfg DemoConfig) *demoSet {
+func generateDemoSet(t *testing.T, cfg Config) *demoSet {
 	t.Helper()
 	s := &demoSet{items: map[string]*[5]int{}, piOps: map[string]map[string]bool{}}
 	lo, hi := demoBaseTime.Add(-91*24*time.Hour), demoBaseTime
-	var cur *BatchOperation
+	var cur *storage.BatchOperation
 	var lastItemKey int64
-	var lastOpKey []byte
+	var lastOpKey string
 	roots := map[string]string{}
 	seenBatch := map[string]bool{}
-	err := GenerateDemo(context.Background(), cfg, func(rec any) error {
+	err := Generate(context.Background(), cfg, func(rec any) error {
 		switch r := rec.(type) {
-		case *Batch:
+		case *storage.Batch:
 			require.Empty(t, s.ops, "batches come first")
 			b := *r
 			s.batches = append(s.batches, b)
 			require.False(t, seenBatch[b.BatchID], "duplicate batch id %s", b.BatchID)
 			seenBatch[b.BatchID] = true
 			checkDemoBatch(t, &b, lo, hi)
-		case *BatchOperation:
+		case *storage.BatchOperation:
 			o := *r
 			o.Errors = slices.Clone(r.Errors)
 			s.ops = append(s.ops, o)
 			cur = &s.ops[len(s.ops)-1]
 			s.items[o.BatchOperationKey] = &[5]int{}
-			pk := appendKey(nil, o.BatchOperationKey)
-			require.Positive(t, bytes.Compare(pk, lastOpKey), "operations come in key order: %s", o.BatchOperationKey)
-			lastOpKey, lastItemKey = pk, -1
+			if lastOpKey != "" {
+				require.Positive(t, storage.CompareKeys(o.BatchOperationKey, lastOpKey), "operations come in key order: %s", o.BatchOperationKey)
+			}
+			lastOpKey, lastItemKey = o.BatchOperationKey, -1
 			checkDemoOperation(t, cur, lo, hi)
-		case *BatchOperationItem:
+		case *storage.BatchOperationItem:
 			require.NotNil(t, cur, "an item follows its operation")
 			require.Equal(t, cur.BatchOperationKey, r.BatchOperationKey, "items follow their operation")
 			k := demoMustNum(t, "itemKey", r.ItemKey)
 			require.Greater(t, k, lastItemKey, "items of %s come in key order", cur.BatchOperationKey)
 			lastItemKey = k
 			checkDemoItem(t, cur, r)
-			st, ok := enumCode(ItemStates, r.State)
-			require.True(t, ok)
+			st := slices.Index(storage.ItemStates, r.State)
+			require.GreaterOrEqual(t, st, 0)
 			s.items[cur.BatchOperationKey][st]++
 			s.nItems++
 			if pi := r.ProcessInstanceKey; pi != nil {
@@ -146,7 +158,7 @@ func generateDemoSet(t *testing.T, cfg DemoConfig) *demoSet {
 					s.piOps[*pi] = map[string]bool{}
 				}
 				s.piOps[*pi][cur.BatchOperationKey] = true
-				if _, ok := parseNumericKey(cur.BatchOperationKey); ok && cur.ActorType != nil {
+				if _, ok := numericKey(cur.BatchOperationKey); ok && cur.ActorType != nil {
 					s.withPI++ // 8.9+ (actors are set from 8.9 on)
 					if r.RootProcessInstanceKey != nil {
 						s.withRoot++
@@ -168,7 +180,7 @@ func generateDemoSet(t *testing.T, cfg DemoConfig) *demoSet {
 	return s
 }
 
-func checkDemoBatch(t *testing.T, b *Batch, lo, hi time.Time) {
+func checkDemoBatch(t *testing.T, b *storage.Batch, lo, hi time.Time) {
 	t.Helper()
 	require.Regexp(t, demoReUUIDv1, b.BatchID)
 	require.NotNil(t, b.SeedJobDefinitionID)
@@ -229,7 +241,7 @@ func checkDemoBatch(t *testing.T, b *Batch, lo, hi time.Time) {
 	}
 }
 
-func checkDemoOperation(t *testing.T, o *BatchOperation, lo, hi time.Time) {
+func checkDemoOperation(t *testing.T, o *storage.BatchOperation, lo, hi time.Time) {
 	t.Helper()
 	require.True(t, o.BatchOperationType.Valid())
 	require.True(t, o.State.Valid())
@@ -249,15 +261,15 @@ func checkDemoOperation(t *testing.T, o *BatchOperation, lo, hi time.Time) {
 		require.Empty(t, o.Errors)
 		require.NotNil(t, o.StartDate)
 		if o.EndDate != nil {
-			require.Equal(t, OperationState("COMPLETED"), o.State)
+			require.Equal(t, storage.OperationState("COMPLETED"), o.State)
 		} else {
-			require.Equal(t, OperationState("ACTIVE"), o.State)
+			require.Equal(t, storage.OperationState("ACTIVE"), o.State)
 		}
 		return
 	}
 	k := demoMustNum(t, "batchOperationKey", o.BatchOperationKey)
 	require.GreaterOrEqual(t, k, int64(2251799813685249))
-	require.NotContains(t, []OperationType{"ADD_VARIABLE", "UPDATE_VARIABLE"}, o.BatchOperationType, "legacy-only types")
+	require.NotContains(t, []storage.OperationType{"ADD_VARIABLE", "UPDATE_VARIABLE"}, o.BatchOperationType, "legacy-only types")
 	if o.ActorType == nil {
 		require.Nil(t, o.ActorID)
 	} else if *o.ActorType == "USER" || *o.ActorType == "CLIENT" {
@@ -299,7 +311,7 @@ func checkDemoOperation(t *testing.T, o *BatchOperation, lo, hi time.Time) {
 	}
 }
 
-func checkDemoItem(t *testing.T, o *BatchOperation, it *BatchOperationItem) {
+func checkDemoItem(t *testing.T, o *storage.BatchOperation, it *storage.BatchOperationItem) {
 	t.Helper()
 	require.Equal(t, o.BatchOperationType, it.OperationType, "operationType is the operation's")
 	require.True(t, it.State.Valid())
@@ -324,7 +336,7 @@ func checkDemoItem(t *testing.T, o *BatchOperation, it *BatchOperationItem) {
 	}
 	if demoReUUIDv4.MatchString(o.BatchOperationKey) {
 		require.Nil(t, it.RootProcessInstanceKey, "legacy items have no root key")
-		require.Contains(t, []ItemState{"ACTIVE", "COMPLETED"}, it.State, "legacy item states")
+		require.Contains(t, []storage.ItemState{"ACTIVE", "COMPLETED"}, it.State, "legacy item states")
 	}
 	if it.State == "ACTIVE" {
 		require.Nil(t, it.ProcessedDate)
@@ -345,15 +357,15 @@ func checkDemoItem(t *testing.T, o *BatchOperation, it *BatchOperationItem) {
 	}
 	switch o.State {
 	case "CREATED":
-		require.Equal(t, ItemState("ACTIVE"), it.State)
+		require.Equal(t, storage.ItemState("ACTIVE"), it.State)
 	case "COMPLETED":
-		require.Contains(t, []ItemState{"COMPLETED", "SKIPPED"}, it.State)
+		require.Contains(t, []storage.ItemState{"COMPLETED", "SKIPPED"}, it.State)
 	case "PARTIALLY_COMPLETED", "FAILED":
-		require.Contains(t, []ItemState{"COMPLETED", "SKIPPED", "FAILED"}, it.State)
+		require.Contains(t, []storage.ItemState{"COMPLETED", "SKIPPED", "FAILED"}, it.State)
 	case "CANCELED":
-		require.NotEqual(t, ItemState("ACTIVE"), it.State)
+		require.NotEqual(t, storage.ItemState("ACTIVE"), it.State)
 	case "ACTIVE", "SUSPENDED":
-		require.NotEqual(t, ItemState("CANCELED"), it.State)
+		require.NotEqual(t, storage.ItemState("CANCELED"), it.State)
 	}
 }
 
@@ -433,9 +445,9 @@ func TestGenerateDemoInvariants(t *testing.T) {
 	})
 
 	t.Run("operations and items", func(t *testing.T) {
-		states, actors := map[OperationState]int{}, map[string]int{}
+		states, actors := map[storage.OperationState]int{}, map[string]int{}
 		var legacy, withErrors, small, total int
-		var largest *BatchOperation
+		var largest *storage.BatchOperation
 		for i := range s.ops {
 			o := &s.ops[i]
 			c := s.items[o.BatchOperationKey]
@@ -469,7 +481,7 @@ func TestGenerateDemoInvariants(t *testing.T) {
 				largest = o
 			}
 		}
-		for _, st := range OperationStates {
+		for _, st := range storage.OperationStates {
 			assert.Positive(t, states[st], "state %s appears", st)
 		}
 		for _, a := range []string{"<nil>", "USER", "CLIENT"} {
@@ -485,7 +497,7 @@ func TestGenerateDemoInvariants(t *testing.T) {
 
 		require.NotNil(t, largest)
 		assert.GreaterOrEqual(t, largest.OperationsTotalCount, 2000)
-		assert.Contains(t, []OperationState{"ACTIVE", "PARTIALLY_COMPLETED"}, largest.State)
+		assert.Contains(t, []storage.OperationState{"ACTIVE", "PARTIALLY_COMPLETED"}, largest.State)
 		assert.Greater(t, largest.OperationsFailedCount, largest.OperationsTotalCount/20, "the largest operation has plenty of failures")
 
 		shared := 0
@@ -515,7 +527,7 @@ func TestPlanDemoSkew(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := planDemo(DemoConfig{Operations: tc.ops, ItemsPerOperation: tc.mean, Seed: 1}, base)
+			p := planDemo(Config{Operations: tc.ops, ItemsPerOperation: tc.mean, Seed: 1}, base)
 			target := int64(tc.ops) * int64(tc.mean)
 			assert.InDelta(t, target, p.items, float64(target)/1000, "total items")
 			var small, big int
@@ -533,7 +545,7 @@ func TestPlanDemoSkew(t *testing.T) {
 			}
 			assert.Greater(t, small, tc.ops*3/4, "most operations are small")
 			assert.GreaterOrEqual(t, big, tc.giants, "giants")
-			assert.Contains(t, []OperationState{"ACTIVE", "PARTIALLY_COMPLETED"}, largest.state)
+			assert.Contains(t, []storage.OperationState{"ACTIVE", "PARTIALLY_COMPLETED"}, largest.state)
 			assert.False(t, largest.legacy)
 		})
 	}
@@ -542,18 +554,18 @@ func TestPlanDemoSkew(t *testing.T) {
 func TestGenerateDemoEdgeConfigs(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  DemoConfig
+		cfg  Config
 	}{
-		{"empty", DemoConfig{}},
-		{"batches only", DemoConfig{Batches: 5}},
-		{"one operation", DemoConfig{Operations: 1, ItemsPerOperation: 10}},
-		{"one item each", DemoConfig{Operations: 50, ItemsPerOperation: 1}},
-		{"no items", DemoConfig{Operations: 20}},
+		{"empty", Config{}},
+		{"batches only", Config{Batches: 5}},
+		{"one operation", Config{Operations: 1, ItemsPerOperation: 10}},
+		{"one item each", Config{Operations: 50, ItemsPerOperation: 1}},
+		{"no items", Config{Operations: 20}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			counts := map[string]int{}
-			require.NoError(t, GenerateDemo(context.Background(), tc.cfg, func(rec any) error {
+			require.NoError(t, Generate(context.Background(), tc.cfg, func(rec any) error {
 				counts[fmt.Sprintf("%T", rec)]++
 				return nil
 			}))
@@ -561,19 +573,19 @@ func TestGenerateDemoEdgeConfigs(t *testing.T) {
 			assert.Equal(t, tc.cfg.Operations, counts["*storage.BatchOperation"])
 		})
 	}
-	err := GenerateDemo(context.Background(), DemoConfig{Operations: -1}, func(any) error { return nil })
+	err := Generate(context.Background(), Config{Operations: -1}, func(any) error { return nil })
 	assert.Error(t, err)
 }
 
 func TestGenerateDemoStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := GenerateDemo(ctx, modestDemoConfig(), func(any) error { return nil })
+	err := Generate(ctx, modestDemoConfig(), func(any) error { return nil })
 	assert.ErrorIs(t, err, context.Canceled)
 
 	stop := fmt.Errorf("enough")
 	n := 0
-	err = GenerateDemo(context.Background(), modestDemoConfig(), func(any) error {
+	err = Generate(context.Background(), modestDemoConfig(), func(any) error {
 		if n++; n == 10 {
 			return stop
 		}
@@ -583,19 +595,19 @@ func TestGenerateDemoStops(t *testing.T) {
 	assert.Equal(t, 10, n)
 }
 
-func openDemoStore(tb testing.TB) *Store {
+func openDemoStore(tb testing.TB) *storage.Store {
 	tb.Helper()
-	s, err := Open(filepath.Join(tb.TempDir(), "demo.db"), Options{NoSync: true, InitialMmapSize: 64 << 20})
+	s, err := storage.Open(filepath.Join(tb.TempDir(), "demo.db"), storage.Options{NoSync: true, InitialMmapSize: 64 << 20})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { s.Close() })
 	return s
 }
 
 func TestDemoWritesWhatGenerateEmits(t *testing.T) {
-	cfg := DemoConfig{Batches: 80, Operations: 60, ItemsPerOperation: 25, Seed: 3, TxSize: 333}
-	var batches []Batch
-	var ops []BatchOperation
-	var items []BatchOperationItem
+	cfg := Config{Batches: 80, Operations: 60, ItemsPerOperation: 25, Seed: 3, TxSize: 333}
+	var batches []storage.Batch
+	var ops []storage.BatchOperation
+	var items []storage.BatchOperationItem
 	clonePtr := func(p *string) *string {
 		if p == nil {
 			return nil
@@ -603,13 +615,13 @@ func TestDemoWritesWhatGenerateEmits(t *testing.T) {
 		v := *p
 		return &v
 	}
-	require.NoError(t, GenerateDemo(context.Background(), cfg, func(rec any) error {
+	require.NoError(t, Generate(context.Background(), cfg, func(rec any) error {
 		switch r := rec.(type) {
-		case *Batch:
+		case *storage.Batch:
 			batches = append(batches, *r)
-		case *BatchOperation:
+		case *storage.BatchOperation:
 			ops = append(ops, *r)
-		case *BatchOperationItem:
+		case *storage.BatchOperationItem:
 			it := *r
 			it.ProcessInstanceKey = clonePtr(r.ProcessInstanceKey)
 			it.RootProcessInstanceKey = clonePtr(r.RootProcessInstanceKey)
@@ -627,7 +639,7 @@ func TestDemoWritesWhatGenerateEmits(t *testing.T) {
 	var calls []int64
 	var lastTotal int64
 	cfg.Progress = func(done, total int64) { calls = append(calls, done); lastTotal = total }
-	stats, err := s.Demo(context.Background(), cfg)
+	stats, err := Write(context.Background(), s, cfg)
 	require.NoError(t, err)
 	assert.Equal(t, int64(len(batches)), stats.Batches)
 	assert.Equal(t, int64(len(ops)), stats.Operations)
@@ -641,7 +653,7 @@ func TestDemoWritesWhatGenerateEmits(t *testing.T) {
 	assert.True(t, slices.IsSorted(calls))
 
 	check := func() {
-		require.NoError(t, s.View(context.Background(), func(r *Reader) error {
+		require.NoError(t, s.View(context.Background(), func(r *storage.Reader) error {
 			c := r.Counters()
 			assert.Equal(t, int64(len(batches)), c["b"])
 			assert.Equal(t, int64(len(ops)), c["o"])
@@ -668,7 +680,7 @@ func TestDemoWritesWhatGenerateEmits(t *testing.T) {
 
 	// Writing the same set again is an upsert of identical records.
 	cfg.Progress = nil
-	_, err = s.Demo(context.Background(), cfg)
+	_, err = Write(context.Background(), s, cfg)
 	require.NoError(t, err)
 	check()
 }
@@ -684,10 +696,10 @@ func TestDemoCanceled(t *testing.T) {
 			cancel()
 		}
 	}
-	stats, err := s.Demo(ctx, cfg)
+	stats, err := Write(ctx, s, cfg)
 	require.ErrorIs(t, err, context.Canceled)
 	require.NotNil(t, stats)
-	require.NoError(t, s.View(context.Background(), func(r *Reader) error {
+	require.NoError(t, s.View(context.Background(), func(r *storage.Reader) error {
 		c := r.Counters()
 		assert.Equal(t, int64(300), c["b"]+c["o"]+c["i"], "three whole transactions")
 		return nil
@@ -695,11 +707,11 @@ func TestDemoCanceled(t *testing.T) {
 }
 
 func TestDefaultDemoConfig(t *testing.T) {
-	cfg := DefaultDemoConfig()
+	cfg := DefaultConfig()
 	sizes := map[string]int{}
 	var items int
-	require.NoError(t, GenerateDemo(context.Background(), cfg, func(rec any) error {
-		if it, ok := rec.(*BatchOperationItem); ok {
+	require.NoError(t, Generate(context.Background(), cfg, func(rec any) error {
+		if it, ok := rec.(*storage.BatchOperationItem); ok {
 			sizes[it.BatchOperationKey]++
 			items++
 		}
@@ -714,7 +726,7 @@ func TestDefaultDemoConfig(t *testing.T) {
 	assert.Less(t, items, 20000)
 
 	s := openDemoStore(t)
-	stats, err := s.Demo(context.Background(), cfg)
+	stats, err := Write(context.Background(), s, cfg)
 	require.NoError(t, err)
 	assert.Equal(t, int64(items), stats.Items)
 	assert.Less(t, stats.Elapsed, 10*time.Second, "serve --demo writes it in a few seconds")
@@ -724,15 +736,15 @@ func TestDefaultDemoConfig(t *testing.T) {
 // BenchmarkDemo writes a set of 200,000 items (plus 1000 batches and 2000
 // operations) per iteration into a fresh store.
 func BenchmarkDemo(b *testing.B) {
-	cfg := DemoConfig{Batches: 1000, Operations: 2000, ItemsPerOperation: 100, Seed: 1}
+	cfg := Config{Batches: 1000, Operations: 2000, ItemsPerOperation: 100, Seed: 1}
 	var records int64
 	var elapsed time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		s, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true})
+		s, err := storage.Open(filepath.Join(b.TempDir(), "bench.db"), storage.Options{NoSync: true})
 		require.NoError(b, err)
 		b.StartTimer()
-		stats, err := s.Demo(context.Background(), cfg)
+		stats, err := Write(context.Background(), s, cfg)
 		require.NoError(b, err)
 		b.StopTimer()
 		records += stats.Batches + stats.Operations + stats.Items
@@ -745,11 +757,11 @@ func BenchmarkDemo(b *testing.B) {
 
 // BenchmarkGenerateDemo measures the generator alone (no store).
 func BenchmarkGenerateDemo(b *testing.B) {
-	cfg := DemoConfig{Batches: 1000, Operations: 2000, ItemsPerOperation: 100, Seed: 1}
+	cfg := Config{Batches: 1000, Operations: 2000, ItemsPerOperation: 100, Seed: 1}
 	var records int64
 	start := time.Now()
 	for b.Loop() {
-		require.NoError(b, GenerateDemo(context.Background(), cfg, func(any) error { records++; return nil }))
+		require.NoError(b, Generate(context.Background(), cfg, func(any) error { records++; return nil }))
 	}
 	b.ReportMetric(float64(records)/time.Since(start).Seconds(), "records/s")
 }

@@ -1,0 +1,159 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// Upserts are the write seam for everything that merges partial records
+// into the store (the importer today; live sync and replication later): the
+// caller names a record by its natural key and gives a merge function, the
+// store reads the stored record, merges, and writes the result together
+// with its index entries and counters, all in the caller's write
+// transaction (Store.Update), whose size stays the caller's choice.
+//
+// Every change of a record goes through upsert below, one record at a time,
+// inside bbolt's single writer, and reports an Outcome. That is the hook a
+// change feed ("which records changed in a commit, in commit order") needs:
+// the Writer can collect (kind, key, Outcome) for the changed records and
+// hand them on after the commit.
+
+// Outcome is what an upsert did to its record.
+type Outcome uint8
+
+const (
+	// Unchanged: the record was stored and merging left its encoded value
+	// as it was; nothing was written (no record, index or counter write).
+	Unchanged Outcome = iota
+	// New: no record with that key was stored; the merged one was added.
+	New
+	// Updated: the stored record was replaced by the merged one, which
+	// differs from it.
+	Updated
+)
+
+// Changed reports whether the upsert wrote (New or Updated).
+func (o Outcome) Changed() bool { return o != Unchanged }
+
+func (o Outcome) String() string {
+	switch o {
+	case Unchanged:
+		return "unchanged"
+	case New:
+		return "new"
+	case Updated:
+		return "updated"
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
+}
+
+// errNoRecord is returned when a merge function returns neither a record
+// nor an error.
+var errNoRecord = errors.New("merge returned no record")
+
+// UpsertBatch merges into the batch with that id: merge gets the stored
+// batch (a copy it may change and return), or nil when there is none, and
+// returns the batch to store, whose BatchID must be id. An error from
+// merge is returned as is and nothing is written.
+func (w *Writer) UpsertBatch(id string, merge func(old *Batch) (*Batch, error)) (Outcome, error) {
+	return upsert(w, batchKind, appendKey(nil, id), merge)
+}
+
+// UpsertBatchOperation merges into the operation with that key; see
+// UpsertBatch.
+func (w *Writer) UpsertBatchOperation(key string, merge func(old *BatchOperation) (*BatchOperation, error)) (Outcome, error) {
+	return upsert(w, operationKind, appendKey(nil, key), merge)
+}
+
+// UpsertItem merges into the item (opKey, itemKey); see UpsertBatch.
+func (w *Writer) UpsertItem(opKey, itemKey string, merge func(old *BatchOperationItem) (*BatchOperationItem, error)) (Outcome, error) {
+	return upsert(w, itemKind, appendKey(appendKey(nil, opKey), itemKey), merge)
+}
+
+func upsert[R any](w *Writer, k *kind[R], pk []byte, merge func(*R) (*R, error)) (Outcome, error) {
+	stored := w.tx.Bucket(k.primary.bucket).Get(pk)
+	var old *R
+	if stored != nil {
+		var err error
+		if old, err = k.decode(pk, stored); err != nil {
+			return Unchanged, err
+		}
+	}
+	rec, err := merge(old)
+	if err != nil {
+		return Unchanged, err
+	}
+	if rec == nil {
+		return Unchanged, fmt.Errorf("%s: %w", k.name, errNoRecord)
+	}
+	w.scratch = k.pk(w.scratch[:0], rec)
+	if !bytes.Equal(w.scratch, pk) {
+		return Unchanged, fmt.Errorf("%s %s: merge changed the key", k.name, k.describe(rec))
+	}
+	if err := k.validate(rec); err != nil {
+		return Unchanged, err
+	}
+	val, err := k.encode(rec)
+	if err != nil {
+		return Unchanged, fmt.Errorf("%s %s: %w", k.name, k.describe(rec), err)
+	}
+	if stored == nil {
+		return New, storeRecord(w, k, pk, val, nil, rec)
+	}
+	if bytes.Equal(val, stored) {
+		return Unchanged, nil
+	}
+	// merge may have changed old in place: the index entries and counters
+	// to remove are those of the stored value.
+	if old, err = k.decode(pk, stored); err != nil {
+		return Unchanged, err
+	}
+	return Updated, storeRecord(w, k, pk, val, old, rec)
+}
+
+// HasBatch reports whether a batch with that id is stored, without
+// decoding it.
+func (r *Reader) HasBatch(id string) bool {
+	return r.tx.Bucket(batchKind.primary.bucket).Get(appendKey(nil, id)) != nil
+}
+
+// HasBatchOperation reports whether an operation with that key is stored.
+func (r *Reader) HasBatchOperation(key string) bool {
+	return r.tx.Bucket(operationKind.primary.bucket).Get(appendKey(nil, key)) != nil
+}
+
+// HasItem reports whether the item (opKey, itemKey) is stored.
+func (r *Reader) HasItem(opKey, itemKey string) bool {
+	return r.tx.Bucket(itemKind.primary.bucket).Get(appendKey(appendKey(nil, opKey), itemKey)) != nil
+}
+
+// EachBatch calls fn with every stored batch in key order (a copy); an
+// error from fn stops the walk and is returned.
+func (r *Reader) EachBatch(fn func(*Batch) error) error { return eachRecord(r, batchKind, fn) }
+
+// EachBatchOperation calls fn with every stored operation; see EachBatch.
+func (r *Reader) EachBatchOperation(fn func(*BatchOperation) error) error {
+	return eachRecord(r, operationKind, fn)
+}
+
+// EachItem calls fn with every stored item, by operation and item key; see
+// EachBatch.
+func (r *Reader) EachItem(fn func(*BatchOperationItem) error) error {
+	return eachRecord(r, itemKind, fn)
+}
+
+func eachRecord[R any](r *Reader, k *kind[R], fn func(*R) error) error {
+	return r.tx.Bucket(k.primary.bucket).ForEach(func(pk, v []byte) error {
+		rec, err := k.decode(pk, v)
+		if err != nil {
+			return err
+		}
+		return fn(rec)
+	})
+}
+
+// CompareKeys compares two natural keys (ids, operation or item keys) in
+// the order the store keeps them: numeric keys first, as numbers, then the
+// others bytewise. It returns -1, 0 or +1.
+func CompareKeys(a, b string) int { return bytes.Compare(appendKey(nil, a), appendKey(nil, b)) }
