@@ -132,11 +132,11 @@ type cond struct {
 }
 
 type searchReq struct {
-	limit, from   int
-	shape         string // "limit", "offset", "after", "before"
-	cursor        []any
-	keys          []sortKey
-	conds         []cond
+	limit, from int
+	shape       string // "limit", "offset", "after", "before"
+	cursor      []any
+	keys        []sortKey
+	conds       []cond
 }
 
 // badRequest is a 400 INVALID_ARGUMENT with its detail.
