@@ -174,8 +174,12 @@ func (c *Camunda8) route(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// problem writes an RFC 9457 problem detail as Camunda 8 does.
+// problem writes an RFC 9457 problem detail as Camunda 8 does; an empty
+// title is the status text in upper snake case.
 func (c *Camunda8) problem(w http.ResponseWriter, r *http.Request, status int, title, detail string) {
+	if title == "" {
+		title = statusTitle(status)
+	}
 	writeJSONType(w, status, "application/problem+json", map[string]any{
 		"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": r.URL.Path,
 	})

@@ -17,7 +17,8 @@ type Fault struct {
 	// other statuses get a proxy's HTML page.
 	Status int `json:"status,omitempty"`
 	// Title is the problem title (Camunda 8, e.g. RESOURCE_EXHAUSTED) or the
-	// exception type (Camunda 7). Default: the status text in upper snake case.
+	// exception type (Camunda 7). Default: the status text in upper snake
+	// case (Camunda 8) or RestException (Camunda 7).
 	Title string `json:"title,omitempty"`
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string `json:"retryAfter,omitempty"`
@@ -136,17 +137,15 @@ func (b *base) applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool 
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
-		title := f.Title
-		if title == "" && f.Status != http.StatusBadGateway && f.Status != http.StatusGatewayTimeout {
-			title = statusTitle(f.Status)
-		}
-		if title == "" {
+		engine := f.Title != "" || f.Status == http.StatusTooManyRequests ||
+			f.Status == http.StatusInternalServerError || f.Status == http.StatusServiceUnavailable
+		if !engine {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(f.Status)
 			fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", f.Status, http.StatusText(f.Status))
 			return true
 		}
-		b.renderError(w, r, f.Status, title, fmt.Sprintf("fake fault: %s", f))
+		b.renderError(w, r, f.Status, f.Title, fmt.Sprintf("fake fault: %s", f))
 		return true
 	}
 	return false
