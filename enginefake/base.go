@@ -128,7 +128,7 @@ type base struct {
 	engine string
 	cfg    config
 
-	mu       sync.Mutex
+	logMu    sync.Mutex // guards log, inflight, faults, release
 	log      []Request
 	inflight InFlight
 	faults   []Fault
@@ -145,23 +145,23 @@ func (b *base) init(engine string, cfg config) {
 // Requests returns a copy of the request log, oldest first. Paths under
 // /__fake/ are not logged.
 func (b *base) Requests() []Request {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
 	return append([]Request(nil), b.log...)
 }
 
 // ResetRequests empties the request log and resets the in-flight maximum.
 func (b *base) ResetRequests() {
-	b.mu.Lock()
+	b.logMu.Lock()
 	b.log = nil
 	b.inflight.Max = b.inflight.Current
-	b.mu.Unlock()
+	b.logMu.Unlock()
 }
 
 // InFlight returns the number of requests being answered and its maximum.
 func (b *base) InFlight() InFlight {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
 	return b.inflight
 }
 
@@ -229,21 +229,21 @@ func (b *base) serve(w http.ResponseWriter, r *http.Request, next http.Handler) 
 	if fault {
 		entry.Fault = f.String()
 	}
-	b.mu.Lock()
+	b.logMu.Lock()
 	idx := len(b.log)
 	b.log = append(b.log, entry)
 	b.inflight.Current++
 	b.inflight.Max = max(b.inflight.Max, b.inflight.Current)
-	b.mu.Unlock()
+	b.logMu.Unlock()
 
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
-		b.mu.Lock()
+		b.logMu.Lock()
 		b.inflight.Current--
 		if idx < len(b.log) && b.log[idx].Seq == entry.Seq {
 			b.log[idx].Status = sw.status
 		}
-		b.mu.Unlock()
+		b.logMu.Unlock()
 	}()
 	if fault && b.applyFault(sw, r, f) {
 		return

@@ -385,3 +385,22 @@ func TestCamunda8Bugs(t *testing.T) {
 	require.Len(t, p.Items, 1)
 	assert.Equal(t, "FUTURE_TYPE", p.Items[0]["batchOperationType"])
 }
+
+func TestCamunda8OperationBetweenTwoPolls(t *testing.T) {
+	c := NewCamunda8()
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	url := srv.URL + "/v2/batch-operations/search"
+	running := map[string]any{"filter": map[string]any{"state": map[string]any{"$in": []string{"CREATED", "ACTIVE", "SUSPENDED"}}}}
+	assert.Empty(t, search(t, url, running).Items)
+	c.Create("5", "DELETE_PROCESS_INSTANCE", 3)
+	require.NoError(t, c.Finish("5"))
+	assert.Empty(t, search(t, url, running).Items, "never seen running")
+	p := search(t, url, map[string]any{})
+	require.Len(t, p.Items, 1)
+	assert.Equal(t, "COMPLETED", p.Items[0]["state"])
+	assert.NotNil(t, p.Items[0]["startDate"])
+	assert.NotNil(t, p.Items[0]["endDate"])
+	items := search(t, srv.URL+"/v2/batch-operation-items/search", map[string]any{"filter": map[string]any{"batchOperationKey": "5", "state": "COMPLETED"}})
+	assert.EqualValues(t, 3, items.Page.TotalItems)
+}

@@ -69,24 +69,24 @@ func (f Fault) String() string {
 // InjectFault queues f for the next requests (see Fault.Times and Path).
 // Paths under /__fake/ are never faulted.
 func (b *base) InjectFault(f Fault) {
-	b.mu.Lock()
+	b.logMu.Lock()
 	b.faults = append(b.faults, f)
-	b.mu.Unlock()
+	b.logMu.Unlock()
 }
 
 // ClearFaults drops all queued faults and lets hung requests return.
 func (b *base) ClearFaults() {
-	b.mu.Lock()
+	b.logMu.Lock()
 	b.faults = nil
 	close(b.release)
 	b.release = make(chan struct{})
-	b.mu.Unlock()
+	b.logMu.Unlock()
 }
 
 // nextFault takes the fault due for a request to path, if any.
 func (b *base) nextFault(path string) (Fault, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
 	for i, f := range b.faults {
 		if f.Path != "" && !strings.HasPrefix(path, f.Path) {
 			continue
@@ -105,9 +105,9 @@ func (b *base) nextFault(path string) (Fault, bool) {
 // applyFault answers r as f says and reports whether it did; false means
 // the request goes on to the API (a pure Delay).
 func (b *base) applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool {
-	b.mu.Lock()
+	b.logMu.Lock()
 	release := b.release
-	b.mu.Unlock()
+	b.logMu.Unlock()
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		defer t.Stop()
