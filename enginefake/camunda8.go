@@ -62,34 +62,46 @@ func c8Time(t *time.Time) *string {
 	return &s
 }
 
-// MarshalJSON writes the API form: dates in UTC with milliseconds, errors
-// always an array.
+// MarshalJSON writes the API form, in the API's field order: dates in UTC
+// with milliseconds, errors always an array.
 func (o Operation) MarshalJSON() ([]byte, error) {
-	type plain Operation
 	errs := o.Errors
 	if errs == nil {
 		errs = []OperationError{}
 	}
-	o.Errors = errs
 	return json.Marshal(struct {
-		plain
-		StartDate *string `json:"startDate"`
-		EndDate   *string `json:"endDate"`
-	}{plain(o), c8Time(o.StartDate), c8Time(o.EndDate)})
+		Key            string           `json:"batchOperationKey"`
+		State          string           `json:"state"`
+		Type           string           `json:"batchOperationType"`
+		StartDate      *string          `json:"startDate"`
+		EndDate        *string          `json:"endDate"`
+		ActorType      *string          `json:"actorType"`
+		ActorID        *string          `json:"actorId"`
+		TotalCount     int32            `json:"operationsTotalCount"`
+		FailedCount    int32            `json:"operationsFailedCount"`
+		CompletedCount int32            `json:"operationsCompletedCount"`
+		Errors         []OperationError `json:"errors"`
+	}{o.Key, o.State, o.Type, c8Time(o.StartDate), c8Time(o.EndDate), o.ActorType, o.ActorID,
+		o.TotalCount, o.FailedCount, o.CompletedCount, errs})
 }
 
-// MarshalJSON writes the API form of an item.
+// MarshalJSON writes the API form of an item, in the API's field order.
 func (it Item) MarshalJSON() ([]byte, error) {
-	type plain Item
 	var pik *string
 	if it.ProcessInstanceKey != "" {
 		pik = &it.ProcessInstanceKey
 	}
 	return json.Marshal(struct {
-		plain
-		ProcessInstanceKey *string `json:"processInstanceKey"`
-		ProcessedDate      *string `json:"processedDate"`
-	}{plain(it), pik, c8Time(it.ProcessedDate)})
+		OperationType          string  `json:"operationType"`
+		OperationKey           string  `json:"batchOperationKey"`
+		ItemKey                string  `json:"itemKey"`
+		ProcessInstanceKey     *string `json:"processInstanceKey"`
+		RootProcessInstanceKey *string `json:"rootProcessInstanceKey"`
+		State                  string  `json:"state"`
+		ProcessedDate          *string `json:"processedDate"`
+		ErrorMessage           *string `json:"errorMessage"`
+	}{it.OperationType, it.OperationKey, it.ItemKey, pik, it.RootProcessInstanceKey, it.State,
+		c8Time(it.ProcessedDate), it.ErrorMessage})
 }
 
 // OAuth2 is the client the Camunda 8 fake's token endpoint accepts.
