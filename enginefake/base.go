@@ -108,9 +108,9 @@ type Request struct {
 	Method string    `json:"method"`
 	Path   string    `json:"path"`
 	Query  string    `json:"query"` // raw query string
-	Body   string    `json:"body"`
-	Time   time.Time `json:"time"` // wall clock at arrival
-	Auth   string    `json:"auth"` // none, basic, bearer or other
+	Body   string    `json:"body"`  // the first MiB
+	Time   time.Time `json:"time"`  // wall clock at arrival
+	Auth   string    `json:"auth"`  // none, basic, bearer or other
 	Status int       `json:"status"`
 	Fault  string    `json:"fault,omitempty"` // the fault applied, if any
 }
@@ -217,7 +217,7 @@ func (b *base) serve(w http.ResponseWriter, r *http.Request, next http.Handler) 
 		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body)) // the handler reads it all
 	if len(body) > b.cfg.logBodySize {
 		body = body[:b.cfg.logBodySize]
 	}
