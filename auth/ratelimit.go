@@ -20,7 +20,7 @@ import (
 // Memory is bounded: a limiter idle for as long as its bucket takes to refill
 // (burst/rate = 2 s) is indistinguishable from a new one and is evicted, and
 // at most Max keys are kept (when full after eviction, arbitrary keys are
-// dropped, which only refills their buckets).
+// dropped down to 3/4 of Max, which only refills their buckets).
 type RateLimiter struct {
 	// Key returns the key of a request; default DefaultKey.
 	Key func(*http.Request) string
@@ -133,7 +133,7 @@ func (l *RateLimiter) sweep(now time.Time) {
 		}
 	}
 	for k := range l.m {
-		if len(l.m) < limit {
+		if len(l.m) < limit*3/4 {
 			break
 		}
 		delete(l.m, k)
