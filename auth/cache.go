@@ -11,6 +11,12 @@ import (
 // kept in memory. It holds at most max entries and is cleared whenever the
 // issuer's keys change, so a key rotated out of the JWKS stops its tokens
 // exactly as uncached verification would. Failures are never cached.
+//
+// Measured (BenchmarkVerify, 2-core VM under load average ~10, so absolute
+// figures are inflated): verifying per request 190-310 µs/op and ~226
+// allocs (RS256 220-280 µs, ES256 195 µs, EdDSA 310 µs); a cache hit
+// 0.4-1.3 µs/op and 1 alloc. Clients send the same token for its whole
+// lifetime, so nearly every request is a hit.
 type tokenCache struct {
 	max int
 

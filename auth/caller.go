@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-// Caller is who sent a request, as a verified token says.
+// Caller is who sent a request, as a verified token says. Callers are shared
+// between the requests that send the same token (see the token cache): treat
+// them as read-only.
 type Caller struct {
 	Subject string    // sub; may be empty
 	Scopes  []string  // from scope (space-separated) or scp (array)

@@ -68,13 +68,6 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func (c Config) importScope() string {
-	if c.ImportScope == "" {
-		return DefaultImportScope
-	}
-	return c.ImportScope
-}
-
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
