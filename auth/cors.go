@@ -56,12 +56,16 @@ func (c *CORS) Allowed(origin string) bool {
 // Origin and Access-Control-Request-Method) is answered here with 204 and
 // never reaches next or any guard; an allowed origin gets the CORS headers,
 // another origin none. Other requests go to next, with Access-Control-Allow-
-// Origin set for an allowed origin.
+// Origin, -Methods, -Headers and -Expose-Headers set for an allowed origin
+// (contract §11 lists the same headers for preflight and actual requests).
+// Vary: Origin is set on every response when CORS is configured.
 func (c *CORS) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		h := w.Header()
-		if origin != "" {
+		if c != nil && (c.any || len(c.origins) > 0) {
+			// Always, so a cache never serves a response made for no or
+			// another origin.
 			h.Add("Vary", "Origin")
 		}
 		preflight := r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != ""
@@ -79,6 +83,8 @@ func (c *CORS) Wrap(next http.Handler) http.Handler {
 		}
 		if c.Allowed(origin) {
 			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Methods", corsMethods)
+			h.Set("Access-Control-Allow-Headers", corsHeaders)
 			h.Set("Access-Control-Expose-Headers", corsExpose)
 		}
 		next.ServeHTTP(w, r)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -96,11 +97,17 @@ type Verifier struct {
 	cacheSize int
 	cache     *tokenCache
 
-	mu          sync.Mutex
-	oidc        *oidc.IDTokenVerifier // nil until discovered
-	keys        *keySet
+	ready atomic.Pointer[discovered] // nil until discovered
+
+	mu          sync.Mutex // serializes discovery attempts
 	lastAttempt time.Time
 	lastErr     error
+}
+
+// discovered is what discovery yields.
+type discovered struct {
+	oidc *oidc.IDTokenVerifier
+	keys *keySet
 }
 
 // New returns a Verifier for cfg, which must be enabled and valid. It does no
@@ -139,11 +146,14 @@ func (v *Verifier) Ready(ctx context.Context) error {
 	return err
 }
 
-func (v *Verifier) verifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+func (v *Verifier) verifier(ctx context.Context) (*discovered, error) {
+	if d := v.ready.Load(); d != nil {
+		return d, nil
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.oidc != nil {
-		return v.oidc, nil
+	if d := v.ready.Load(); d != nil {
+		return d, nil
 	}
 	now := v.now()
 	if !v.lastAttempt.IsZero() && now.Sub(v.lastAttempt) < v.retry {
@@ -151,42 +161,44 @@ func (v *Verifier) verifier(ctx context.Context) (*oidc.IDTokenVerifier, error) 
 	}
 	v.lastAttempt = now
 	// Holding mu during discovery makes concurrent requests wait for this one
-	// attempt instead of starting their own; the client timeout bounds it.
-	ov, ks, err := v.discover(ctx)
+	// attempt instead of starting their own; the client timeout bounds it. A
+	// request that gives up must not cancel the attempt for the others.
+	d, err := v.discover(context.WithoutCancel(ctx))
 	if err != nil {
 		v.lastErr = fmt.Errorf("oidc discovery of %s: %w", v.cfg.Issuer, err)
 		v.log.Warn("oidc: issuer not reachable; tokens cannot be verified until it is", "issuer", v.cfg.Issuer, "err", err, "retry", v.retry)
 		return nil, v.lastErr
 	}
-	v.oidc, v.keys, v.lastErr = ov, ks, nil
+	v.ready.Store(d)
+	v.lastErr = nil
 	v.log.Info("oidc: issuer discovered", "issuer", v.cfg.Issuer)
-	return ov, nil
+	return d, nil
 }
 
-func (v *Verifier) discover(ctx context.Context) (*oidc.IDTokenVerifier, *keySet, error) {
+func (v *Verifier) discover(ctx context.Context) (*discovered, error) {
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, v.client), v.cfg.Issuer)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var doc struct {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := p.Claims(&doc); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if doc.JWKSURI == "" {
-		return nil, nil, errors.New("discovery document has no jwks_uri")
+		return nil, errors.New("discovery document has no jwks_uri")
 	}
 	ks := &keySet{url: doc.JWKSURI, client: v.client, minRefetch: v.retry, now: v.now, log: v.log, onChange: v.cache.clear}
 	if _, err := ks.refetch(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ov := oidc.NewVerifier(v.cfg.Issuer, ks, &oidc.Config{
 		ClientID:             v.cfg.Audience,
 		SupportedSigningAlgs: allowedAlgNames(),
 		SkipExpiryCheck:      true, // checked below with Leeway on both exp and nbf
 	})
-	return ov, ks, nil
+	return &discovered{oidc: ov, keys: ks}, nil
 }
 
 // claims are the claims Verify reads beyond what go-oidc checks.
@@ -227,13 +239,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Caller, error) {
 	if c := v.cache.get(raw, now); c != nil {
 		return c, nil
 	}
-	ov, err := v.verifier(ctx)
+	d, err := v.verifier(ctx)
 	if err != nil {
 		return nil, unavailable("the token issuer is unreachable")
 	}
-	tok, err := ov.Verify(ctx, raw)
+	tok, err := d.oidc.Verify(ctx, raw)
 	if err != nil {
-		return nil, v.explain(ctx, raw, err)
+		return nil, v.explain(ctx, d.keys, raw, err)
 	}
 	var cl claims
 	if err := tok.Claims(&cl); err != nil {
@@ -272,14 +284,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Caller, error) {
 // explain turns a go-oidc failure into a message for the client. go-oidc
 // formats its errors with %v, so the reason is recovered from the key set's
 // typed error or, once the signature is known to be good, from the claims.
-func (v *Verifier) explain(ctx context.Context, raw string, err error) *Error {
+func (v *Verifier) explain(ctx context.Context, keys *keySet, raw string, err error) *Error {
 	if _, perr := jose.ParseSigned(raw, allowedAlgs); perr != nil {
 		if alg, ok := headerAlg(raw); ok && !slices.Contains(allowedAlgNames(), alg) {
 			return invalid("algorithm %q not allowed (want one of %s)", clip(alg, 16), strings.Join(allowedAlgNames(), ", "))
 		}
 		return invalid("malformed token")
 	}
-	payload, serr := v.keys.VerifySignature(ctx, raw)
+	payload, serr := keys.VerifySignature(ctx, raw)
 	if serr != nil {
 		var ve *verifyError
 		if errors.As(serr, &ve) && ve.unavailable {
@@ -304,7 +316,7 @@ func (v *Verifier) explain(ctx context.Context, raw string, err error) *Error {
 		return invalid("audience does not contain %q", v.cfg.Audience)
 	}
 	v.log.Debug("oidc: token refused", "err", err)
-	return invalid("refused")
+	return invalid("claims are malformed (iss, sub, aud, exp, nbf and iat must have their standard JSON types)")
 }
 
 // headerAlg reads alg from a compact JWS header without verifying anything.

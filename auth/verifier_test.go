@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -351,4 +352,33 @@ func TestConfigValidate(t *testing.T) {
 	}
 	_, err := New(Config{})
 	assert.Error(t, err)
+}
+
+func TestVerifyConcurrentFirstUseDiscoversOnce(t *testing.T) {
+	is := newIssuer(t, rsaKey1)
+	clk := newClock()
+	v := newVerifier(t, is, clk)
+	tok := sign(t, rsaKey1, is.claimsFor(clk))
+	unknown := sign(t, testKey{"unknown", jose.RS256, evilKey.priv}, is.claimsFor(clk))
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 40 {
+		wg.Go(func() {
+			raw := tok
+			if i%2 == 1 {
+				raw = unknown
+			}
+			_, err := v.Verify(context.Background(), raw)
+			if (err == nil) != (raw == tok) {
+				errs <- fmt.Errorf("request %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.EqualValues(t, 1, is.discovery.Load())
+	assert.EqualValues(t, 1, is.jwksHits.Load())
 }
