@@ -10,8 +10,9 @@
 //     no I/O, the first request (or a call to [Verifier.Ready]) discovers, and a
 //     failed discovery is retried at most every 5 s. A server that starts while
 //     the issuer is down therefore starts; until discovery succeeds, guarded
-//     endpoints answer 503 with Retry-After (never 401, which would make
-//     clients throw away good tokens). /readyz can report [Verifier.Ready].
+//     endpoints answer 503 with Retry-After and code INTERNAL_SERVER_ERROR
+//     (never 401, which would make clients throw away good tokens; §6 has no
+//     code of its own for this). /readyz can report [Verifier.Ready].
 //     A malformed issuer URL is a configuration error at startup
 //     ([Config.Validate]).
 //   - Keys come only from the issuer's JWKS: header parameters such as jku, jwk
@@ -24,6 +25,10 @@
 //     EdDSA. "none" and HMAC are refused before any key is looked at.
 //   - iss must equal the issuer, aud (a string or a list) must contain the
 //     audience, exp and nbf are checked with 60 s leeway; exp is required.
+//     A JWKS key with an alg only verifies tokens of that alg.
+//   - Verified tokens are cached by SHA-256 digest until exp plus leeway
+//     (bounded; cleared when the JWKS changes): a hit costs about 1 µs
+//     against 200-300 µs for a verification (BenchmarkVerify).
 //
 // # What: scopes and tenants
 //

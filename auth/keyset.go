@@ -53,7 +53,6 @@ type keySet struct {
 	keys      []jose.JSONWebKey // public keys only
 	lastFetch time.Time         // start of the last fetch, successful or not
 	flight    *fetch            // the fetch in progress, or nil
-	fetches   int               // fetches started, for tests
 }
 
 type fetch struct {
@@ -108,11 +107,11 @@ func verifyWith(keys []jose.JSONWebKey, jws *jose.JSONWebSignature, kid, alg str
 		if kid != "" && k.KeyID != kid {
 			continue
 		}
+		if kid != "" {
+			found = true // a known kid: no reason to refetch, whatever follows
+		}
 		if k.Algorithm != "" && k.Algorithm != alg {
 			continue
-		}
-		if kid != "" {
-			found = true
 		}
 		if p, err := jws.Verify(k.Key); err == nil {
 			return p, true, nil
@@ -145,7 +144,6 @@ func (s *keySet) refetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 			return keys, errThrottled
 		}
 		s.lastFetch = now
-		s.fetches++
 		f = &fetch{done: make(chan struct{})}
 		s.flight = f
 		go s.run(f)

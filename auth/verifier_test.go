@@ -91,6 +91,7 @@ func TestVerify(t *testing.T) {
 			return sign(t, testKey{"rsa-1", jose.HS256, pemPub}, is.claimsFor(clk))
 		}, `algorithm "HS256" not allowed`},
 		{"key not in the JWKS, same kid", signed(evilKey), "signature is invalid"},
+		{"known kid, other algorithm than the key's", signed(testKey{"rsa-1", jose.PS256, rsaKey1.priv}), "signature is invalid"},
 		{"key not in the JWKS, unknown kid", signed(testKey{"nope", jose.RS256, evilKey.priv}), `unknown key id "nope"`},
 		{"jku header pointing to an attacker JWKS", func(clk *clock) string {
 			return sign(t, testKey{"attacker", jose.RS256, evilKey.priv}, is.claimsFor(clk), func(o *jose.SignerOptions) {
