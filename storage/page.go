@@ -20,15 +20,35 @@ type row[R any] struct {
 	pk  []byte
 }
 
+// Check validates Relay's paging arguments (contract §3): first and last
+// exclude each other and range over 0..Max (0..any when Max is 0). It is the
+// one check of them: every query runs it, and the GraphQL layer runs it
+// before its own argument checks to answer in the same words. Cursors are
+// checked when a query decodes them against its connection and orderBy.
+func (p PageRequest) Check() error {
+	if p.First != nil && p.Last != nil {
+		return &InputError{Arg: "first", Value: strconv.Itoa(*p.First), Bare: true,
+			Reason: `cannot be used together with "last": page forward with first/after or backward with last/before`}
+	}
+	for _, a := range []struct {
+		name string
+		v    *int
+	}{{"first", p.First}, {"last", p.Last}} {
+		switch {
+		case a.v == nil:
+		case *a.v < 0:
+			return &InputError{Arg: a.name, Value: strconv.Itoa(*a.v), Bare: true, Reason: "must not be negative"}
+		case p.Max > 0 && *a.v > p.Max:
+			return &InputError{Arg: a.name, Value: strconv.Itoa(*a.v), Bare: true, Reason: "must be at most " + strconv.Itoa(p.Max)}
+		}
+	}
+	return nil
+}
+
+// pageArgs checks page and says which way to read and how many records.
 func pageArgs(page PageRequest) (forward bool, limit int, err error) {
-	if page.First != nil && page.Last != nil {
-		return false, 0, &InputError{Arg: "first", Reason: "first and last cannot be used together"}
-	}
-	if page.First != nil && *page.First < 0 {
-		return false, 0, &InputError{Arg: "first", Value: strconv.Itoa(*page.First), Reason: "must not be negative"}
-	}
-	if page.Last != nil && *page.Last < 0 {
-		return false, 0, &InputError{Arg: "last", Value: strconv.Itoa(*page.Last), Reason: "must not be negative"}
+	if err := page.Check(); err != nil {
+		return false, 0, err
 	}
 	switch {
 	case page.First != nil:

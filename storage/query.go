@@ -98,12 +98,15 @@ type Order struct {
 
 // PageRequest is Relay's first/after or last/before. After and Before are
 // cursors as handed out ("" when not given). With neither First nor Last the
-// first DefaultPageSize records are returned.
+// first DefaultPageSize records are returned. Check says what is accepted.
 type PageRequest struct {
 	First  *int
 	Last   *int
 	After  string
 	Before string
+	// Max is the largest First or Last accepted (the server's page size
+	// limit); 0 means no limit.
+	Max int
 }
 
 // DefaultPageSize is the page size when neither first nor last is given.
@@ -184,11 +187,16 @@ type InputError struct {
 	Arg    string
 	Value  string
 	Reason string
+	// Bare shows Value as written, without quotes: a number.
+	Bare bool
 }
 
 func (e *InputError) Error() string {
-	if e.Value == "" {
+	switch {
+	case e.Value == "":
 		return fmt.Sprintf("argument %q: %s", e.Arg, e.Reason)
+	case e.Bare:
+		return fmt.Sprintf("argument %q (value %s): %s", e.Arg, e.Value, e.Reason)
 	}
 	return fmt.Sprintf("argument %q (value %q): %s", e.Arg, e.Value, e.Reason)
 }
