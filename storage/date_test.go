@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,4 +99,111 @@ func FuzzParseTime(f *testing.F) {
 		require.NoError(t, perr, "%q (as %q)", s, norm)
 		require.True(t, want.Equal(got), "%q: %v, time.Parse says %v", s, got, want)
 	})
+}
+
+// Dates filter at the precision they are served (contract §4): a record
+// stored with nine fraction digits is served as .123Z, and eq/gte/lte of
+// .123Z match it while gt/lt do not, on every kind and with the date both
+// as the filter's only field (an index range) and after an index prefix.
+func TestDateFiltersCompareServedMilliseconds(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	stored := mustTime(t, "2025-06-04T11:13:43.123456789Z")
+	near := []time.Time{ // neighbours just outside that millisecond
+		mustTime(t, "2025-06-04T11:13:43.122999999Z"),
+		mustTime(t, "2025-06-04T11:13:43.124Z"),
+	}
+	require.NoError(t, s.Update(ctx, func(w *Writer) error {
+		for i, tm := range append([]time.Time{stored}, near...) {
+			tm := tm
+			key := strconv.Itoa(100 + i)
+			if _, err := w.PutBatch(&Batch{BatchID: key, Type: "t", StartTime: &tm}); err != nil {
+				return err
+			}
+			if _, err := w.PutBatchOperation(&BatchOperation{BatchOperationKey: key, BatchOperationType: OperationTypes[0],
+				State: OperationStates[0], StartDate: &tm}); err != nil {
+				return err
+			}
+			if _, err := w.PutItem(&BatchOperationItem{BatchOperationKey: "100", ItemKey: key, OperationType: OperationTypes[0],
+				State: ItemStates[0], ProcessedDate: &tm}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	shown := mustTime(t, "2025-06-04T11:13:43.123Z")
+	plus2 := mustTime(t, "2025-06-04T13:13:43.123+0200") // the same instant in Camunda 7's form
+	require.True(t, shown.Equal(plus2))
+	later := mustTime(t, "2025-06-04T11:13:43.123999999Z") // the same millisecond, any nanoseconds
+	tp := func(v time.Time) *time.Time { return &v }
+	cases := []struct {
+		name string
+		f    DateTimeFilter
+		want []string // keys: 100 is the stored record, 101/102 its neighbours below/above
+	}{
+		{"eq", DateTimeFilter{Eq: tp(shown)}, []string{"100"}},
+		{"eq +0200", DateTimeFilter{Eq: tp(plus2)}, []string{"100"}},
+		{"eq, other nanoseconds of that ms", DateTimeFilter{Eq: tp(later)}, []string{"100"}},
+		{"gte", DateTimeFilter{Gte: tp(shown)}, []string{"100", "102"}},
+		{"lte", DateTimeFilter{Lte: tp(shown)}, []string{"100", "101"}},
+		{"lte +0200", DateTimeFilter{Lte: tp(plus2)}, []string{"100", "101"}},
+		{"gt", DateTimeFilter{Gt: tp(shown)}, []string{"102"}},
+		{"gt, other nanoseconds of that ms", DateTimeFilter{Gt: tp(later)}, []string{"102"}},
+		{"lt", DateTimeFilter{Lt: tp(shown)}, []string{"101"}},
+		{"lt, other nanoseconds of that ms", DateTimeFilter{Lt: tp(later)}, []string{"101"}},
+		{"gte lte: the one ms", DateTimeFilter{Gte: tp(shown), Lte: tp(shown)}, []string{"100"}},
+		{"gt lt: empty", DateTimeFilter{Gt: tp(shown), Lt: tp(shown)}, nil},
+		{"beyond the stored range", DateTimeFilter{Gt: tp(mustTime(t, "1200-01-01T00:00:00Z")), Lt: tp(mustTime(t, "3000-01-01T00:00:00Z"))},
+			[]string{"100", "101", "102"}},
+		{"after the stored range", DateTimeFilter{Gte: tp(mustTime(t, "3000-01-01T00:00:00Z"))}, nil},
+		{"before the stored range", DateTimeFilter{Lte: tp(mustTime(t, "1200-01-01T00:00:00Z"))}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := c.f
+			bp, err := s.Batches(ctx, BatchQuery{Filter: BatchFilter{StartTime: &f}, Count: true})
+			require.NoError(t, err)
+			op, err := s.BatchOperations(ctx, BatchOperationQuery{Filter: BatchOperationFilter{StartDate: &f}, Count: true})
+			require.NoError(t, err)
+			// after an index prefix: (BATCH_OPERATION_KEY, STATE, PROCESSED_DATE)
+			ip, err := s.Items(ctx, ItemQuery{Filter: BatchOperationItemFilter{ProcessedDate: &f,
+				BatchOperationKey: &StringFilter{Eq: sp("100")}, State: &ItemStateFilter{Eq: &ItemStates[0]}}, Count: true})
+			require.NoError(t, err)
+			var bk, ok, ik []string
+			for _, b := range bp.Nodes() {
+				bk = append(bk, b.BatchID)
+			}
+			for _, o := range op.Nodes() {
+				ok = append(ok, o.BatchOperationKey)
+			}
+			for _, it := range ip.Nodes() {
+				ik = append(ik, it.ItemKey)
+			}
+			assert.Equal(t, c.want, bk, "batches")
+			assert.Equal(t, c.want, ok, "operations")
+			assert.Equal(t, c.want, ik, "items")
+			assert.Equal(t, len(c.want), bp.TotalCount, "batches totalCount")
+			assert.Equal(t, len(c.want), op.TotalCount, "operations totalCount")
+			assert.Equal(t, len(c.want), ip.TotalCount, "items totalCount")
+		})
+	}
+	// An eq date is still an index range, exact (nothing left to check per record).
+	ts, err := operationTerms(&BatchOperationFilter{StartDate: &DateTimeFilter{Eq: tp(shown)}})
+	require.NoError(t, err)
+	require.NoError(t, s.View(ctx, func(r *Reader) error {
+		p := choosePlan(r, operationKind, ts, []Order{{Field: "START_DATE"}}, 20)
+		assert.Equal(t, "[START_DATE]", p.ix.name)
+		assert.True(t, p.ordered)
+		assert.Empty(t, p.residual)
+		assert.Equal(t, appendTime(nil, shown), p.lo)
+		assert.Equal(t, appendTime(nil, shown.Add(time.Millisecond)), p.hi)
+		return nil
+	}))
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	tm, err := ParseTime(s)
+	require.NoError(t, err, s)
+	return tm
 }
