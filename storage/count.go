@@ -1,5 +1,9 @@
 package storage
 
+// Counting: totalCount, from the counters when the filter is equalities on
+// a counted field set, else by walking the cheapest plan's ranges (keys only
+// when the ranges decide the filter).
+
 import (
 	"context"
 	"slices"

@@ -1,5 +1,11 @@
 package storage
 
+// Paging: Relay's arguments (PageRequest.Check, the one check of them)
+// and the two ways a page is read. orderedPage reads limit+1 matching rows
+// from ranges already in the requested order, then probes (at most
+// probeBudget keys) for a page on the other side of the cursor; sortedPage
+// reads every candidate and keeps the best limit+1 in a heap.
+
 import (
 	"bytes"
 	"container/heap"

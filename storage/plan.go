@@ -1,5 +1,14 @@
 package storage
 
+// The planner: the one place a filter's terms become key ranges. For each
+// index of the kind, buildPlan fixes the leading fields that the filter's
+// equalities (or an unfiltered enum's values) pin, takes a range on the next
+// field, and keeps the other terms as residual checks; estimate guesses the
+// keys the ranges hold (counters where they cover the prefix); choosePlan
+// weighs the plans against the page size and the order asked for
+// (servesOrder). spans, seekKey and bounded turn the chosen plan and the
+// page's cursors into the [lo, hi) key ranges the scanner walks.
+
 import (
 	"slices"
 )

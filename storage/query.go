@@ -207,6 +207,11 @@ func IsInputError(err error) bool {
 	return errors.As(err, &ie)
 }
 
+// The query API: the connections every caller goes through. runQuery takes
+// a request through the stages: filter terms (filter.go), the paging check
+// (page.go), cursors (cursor.go), counting (count.go), the plan (plan.go),
+// the scan (scan.go) and the page (page.go).
+
 // Batches answers the batches connection.
 func (r *Reader) Batches(ctx context.Context, q BatchQuery) (*Page[Batch], error) {
 	ts, err := batchTerms(&q.Filter)

@@ -1,5 +1,10 @@
 package storage
 
+// The scanner: the one file of the query engine that touches a bbolt
+// cursor. walk reads the key ranges of a plan in index order, merging them,
+// and looks records up in the primary bucket; matching decodes them and
+// applies the plan's residual checks; walkKeys only counts keys.
+
 import (
 	"bytes"
 	"context"
