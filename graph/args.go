@@ -2,45 +2,37 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"slices"
-	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
 )
 
-// pageRequest checks Relay's paging arguments (contract §3) and converts
-// them: first and last range over 0..MaxPageSize and exclude each other.
-// Cursors are checked by storage.
+// pageRequest converts Relay's paging arguments for storage, which owns
+// their rules (storage.PageRequest.Check: first and last range over
+// 0..MaxPageSize and exclude each other; cursors are checked by the query).
+// It checks them here too, in storage's words, so that they are reported
+// before the resolver's other argument errors and the fast list path can
+// leave bad ones to the resolvers.
 func (r *Resolver) pageRequest(first *int, after *string, last *int, before *string) (storage.PageRequest, error) {
-	for _, a := range []struct {
-		name string
-		v    *int
-	}{{"first", first}, {"last", last}} {
-		if a.v == nil {
-			continue
-		}
-		switch {
-		case *a.v < 0:
-			return storage.PageRequest{}, badInput(a.name, strconv.Itoa(*a.v), "must not be negative")
-		case *a.v > r.cfg.MaxPageSize:
-			return storage.PageRequest{}, badInput(a.name, strconv.Itoa(*a.v),
-				"must be at most "+strconv.Itoa(r.cfg.MaxPageSize))
-		}
-	}
-	if first != nil && last != nil {
-		return storage.PageRequest{}, badInput("last", strconv.Itoa(*last),
-			`cannot be combined with "first": page forward with first/after or backward with last/before`)
-	}
-	p := storage.PageRequest{First: first, Last: last}
+	p := storage.PageRequest{First: first, Last: last, Max: r.cfg.MaxPageSize}
 	if after != nil {
 		p.After = *after
 	}
 	if before != nil {
 		p.Before = *before
+	}
+	if err := p.Check(); err != nil {
+		var ie *storage.InputError
+		if errors.As(err, &ie) {
+			return storage.PageRequest{}, &gqlerror.Error{Message: ie.Error(), Extensions: map[string]any{"code": CodeBadUserInput}}
+		}
+		return storage.PageRequest{}, err
 	}
 	return p, nil
 }

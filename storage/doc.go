@@ -44,6 +44,36 @@
 // page is a seek to it in the chosen index, whatever the depth. A cursor of
 // another connection or orderBy, or a garbled one, is an *InputError.
 //
+// # A query's path
+//
+// A connection request goes through these files, in this order:
+//
+//   - the router (server.go, newRouter) hands /query to the GraphQL
+//     handler (graph/handler.go);
+//   - a graph resolver (graph/schema.resolvers.go; graph/fastlist.go
+//     writes the record lists and fetches nested items) converts the arguments
+//     (graph/args.go: paging, orderBy, an items connection's parent scope;
+//     graph/model/datetime.go: DateTime values, parsed by ParseTime in
+//     date.go) into a Query;
+//   - the storage query API (query.go: Reader and Store's Batches,
+//     BatchOperations, Items, and runQuery) opens one read transaction;
+//   - filter terms (filter.go) turn the filter into per-field terms: a
+//     predicate on a record and, where an index can answer it, a cond (an
+//     equality or a [lo, hi) range of encoded values); dates become ranges
+//     on millisecond boundaries, the precision they are served at;
+//   - the planner (plan.go), the one place a filter becomes key ranges,
+//     picks the index and the ranges of its keys (schema.go lists the
+//     indexes);
+//   - the scanner (scan.go), the only file of the query engine that touches
+//     a bbolt cursor, walks those ranges and checks what the ranges leave;
+//   - paging (page.go) checks first/last (PageRequest.Check, the one check
+//     of them) and reads the page in order or sorts it, seeking to the
+//     positions cursors (cursor.go) decode to, and the page's cursors are
+//     encoded when asked for;
+//   - counting (count.go) answers totalCount when it is selected, from
+//     counters or a key walk, in the same transaction as the page (runQuery
+//     counts before it plans).
+//
 // # Transactions
 //
 // Every write updates the record, its index entries and the counters in the

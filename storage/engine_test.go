@@ -130,8 +130,11 @@ func refTimeMatch(f *DateTimeFilter, v *time.Time) bool {
 	if v == nil {
 		return f.Eq == nil && f.Gt == nil && f.Gte == nil && f.Lt == nil && f.Lte == nil && f.Exists != nil
 	}
-	return (f.Eq == nil || v.Equal(*f.Eq)) && (f.Gt == nil || v.After(*f.Gt)) && (f.Gte == nil || !v.Before(*f.Gte)) &&
-		(f.Lt == nil || v.Before(*f.Lt)) && (f.Lte == nil || !v.After(*f.Lte))
+	// Compared as served: both sides at milliseconds (contract §4).
+	ms := func(t *time.Time) time.Time { return t.Truncate(time.Millisecond) }
+	w := ms(v)
+	return (f.Eq == nil || w.Equal(ms(f.Eq))) && (f.Gt == nil || w.After(ms(f.Gt))) && (f.Gte == nil || !w.Before(ms(f.Gte))) &&
+		(f.Lt == nil || w.Before(ms(f.Lt))) && (f.Lte == nil || !w.After(ms(f.Lte)))
 }
 
 func refIntMatch(f *IntFilter, v *int) bool {
@@ -259,11 +262,15 @@ type testData struct {
 func randomData(seed uint64, nBatches, nOps, nItems int) *testData {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	base := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	n := 0
 	day := func() *time.Time {
 		if rng.IntN(6) == 0 {
 			return nil
 		}
-		t := base.Add(time.Duration(rng.IntN(40)) * time.Hour) // few values: ties
+		// Few values: ties. Within an hour, instants 0.4ms apart (without
+		// drawing from rng): several nanosecond values per served millisecond.
+		n++
+		t := base.Add(time.Duration(rng.IntN(40))*time.Hour + time.Duration(n%4)*400*time.Microsecond)
 		return &t
 	}
 	key := func(i int) string {
@@ -460,6 +467,10 @@ func TestOperationsMatchReference(t *testing.T) {
 		v := time.Date(2026, 9, 1, h, 0, 0, 0, time.UTC)
 		return &v
 	}
+	tmu := func(h, us int) *time.Time { // us microseconds past hour h
+		v := tm(h).Add(time.Duration(us) * time.Microsecond)
+		return &v
+	}
 	st := func(v OperationState) *OperationState { return &v }
 	ty := func(v OperationType) *OperationType { return &v }
 	at := func(v ActorType) *ActorType { return &v }
@@ -495,6 +506,10 @@ func TestOperationsMatchReference(t *testing.T) {
 		"start gt":         {StartDate: &DateTimeFilter{Gt: tm(5)}},
 		"start gte lt":     {StartDate: &DateTimeFilter{Gte: tm(5), Lt: tm(20)}},
 		"start lte":        {StartDate: &DateTimeFilter{Lte: tm(5)}},
+		"start eq sub-ms":  {StartDate: &DateTimeFilter{Eq: tmu(5, 700)}},
+		"start lte sub-ms": {StartDate: &DateTimeFilter{Lte: tmu(5, 900)}},
+		"start gt sub-ms":  {StartDate: &DateTimeFilter{Gt: tmu(5, 100)}},
+		"start lt 1ms":     {StartDate: &DateTimeFilter{Lt: tmu(5, 1000)}, State: &OperationStateFilter{Eq: st(OperationStates[0])}},
 		"start exists f":   {StartDate: &DateTimeFilter{Exists: &fa}},
 		"end exists t":     {EndDate: &DateTimeFilter{Exists: &tr}},
 		"end gt+state in":  {EndDate: &DateTimeFilter{Gt: tm(10)}, State: &OperationStateFilter{In: []OperationState{"FAILED", "CANCELED", "COMPLETED"}}},
@@ -534,30 +549,36 @@ func TestItemsMatchReference(t *testing.T) {
 		v := time.Date(2026, 9, 1, h, 0, 0, 0, time.UTC)
 		return &v
 	}
+	tmu := func(h, us int) *time.Time { // us microseconds past hour h
+		v := tm(h).Add(time.Duration(us) * time.Microsecond)
+		return &v
+	}
 	is := func(v ItemState) *ItemState { return &v }
 	tr, fa := true, false
 	filters := map[string]BatchOperationItemFilter{
-		"none":              {},
-		"op eq":             {BatchOperationKey: &StringFilter{Eq: &big}},
-		"op eq state eq":    {BatchOperationKey: &StringFilter{Eq: &big}, State: &ItemStateFilter{Eq: is("FAILED")}},
-		"op eq state in":    {BatchOperationKey: &StringFilter{Eq: &big}, State: &ItemStateFilter{In: []ItemState{"FAILED", "SKIPPED"}}},
-		"op in":             {BatchOperationKey: &StringFilter{In: []string{big, d.items[1].BatchOperationKey}}},
-		"op neq":            {BatchOperationKey: &StringFilter{Neq: &big}},
-		"state eq":          {State: &ItemStateFilter{Eq: is("COMPLETED")}},
-		"state notIn":       {State: &ItemStateFilter{NotIn: []ItemState{"COMPLETED", "ACTIVE"}}},
-		"state neq":         {State: &ItemStateFilter{Neq: is("COMPLETED")}},
-		"pi eq":             {ProcessInstanceKey: &StringFilter{Eq: pi}},
-		"pi in":             {ProcessInstanceKey: &StringFilter{In: []string{*pi, "1002", "1003"}}},
-		"pi exists f":       {ProcessInstanceKey: &StringFilter{Exists: &fa}},
-		"pi like":           {ProcessInstanceKey: &StringFilter{Like: sp("10?1*")}},
-		"root eq":           {RootProcessInstanceKey: &StringFilter{Eq: d.items[2].RootProcessInstanceKey}},
-		"root exists t":     {RootProcessInstanceKey: &StringFilter{Exists: &tr}},
-		"item eq":           {ItemKey: &StringFilter{Eq: &d.items[7].ItemKey}},
-		"item notIn":        {ItemKey: &StringFilter{NotIn: []string{d.items[7].ItemKey}}},
-		"type eq":           {OperationType: &OperationTypeFilter{Eq: &d.items[0].OperationType}},
-		"processed gte lte": {ProcessedDate: &DateTimeFilter{Gte: tm(3), Lte: tm(9)}},
-		"processed exists":  {ProcessedDate: &DateTimeFilter{Exists: &fa}},
-		"op+state+date":     {BatchOperationKey: &StringFilter{Eq: &big}, State: &ItemStateFilter{Eq: is("FAILED")}, ProcessedDate: &DateTimeFilter{Gt: tm(10)}},
+		"none":                 {},
+		"op eq":                {BatchOperationKey: &StringFilter{Eq: &big}},
+		"op eq state eq":       {BatchOperationKey: &StringFilter{Eq: &big}, State: &ItemStateFilter{Eq: is("FAILED")}},
+		"op eq state in":       {BatchOperationKey: &StringFilter{Eq: &big}, State: &ItemStateFilter{In: []ItemState{"FAILED", "SKIPPED"}}},
+		"op in":                {BatchOperationKey: &StringFilter{In: []string{big, d.items[1].BatchOperationKey}}},
+		"op neq":               {BatchOperationKey: &StringFilter{Neq: &big}},
+		"state eq":             {State: &ItemStateFilter{Eq: is("COMPLETED")}},
+		"state notIn":          {State: &ItemStateFilter{NotIn: []ItemState{"COMPLETED", "ACTIVE"}}},
+		"state neq":            {State: &ItemStateFilter{Neq: is("COMPLETED")}},
+		"pi eq":                {ProcessInstanceKey: &StringFilter{Eq: pi}},
+		"pi in":                {ProcessInstanceKey: &StringFilter{In: []string{*pi, "1002", "1003"}}},
+		"pi exists f":          {ProcessInstanceKey: &StringFilter{Exists: &fa}},
+		"pi like":              {ProcessInstanceKey: &StringFilter{Like: sp("10?1*")}},
+		"root eq":              {RootProcessInstanceKey: &StringFilter{Eq: d.items[2].RootProcessInstanceKey}},
+		"root exists t":        {RootProcessInstanceKey: &StringFilter{Exists: &tr}},
+		"item eq":              {ItemKey: &StringFilter{Eq: &d.items[7].ItemKey}},
+		"item notIn":           {ItemKey: &StringFilter{NotIn: []string{d.items[7].ItemKey}}},
+		"type eq":              {OperationType: &OperationTypeFilter{Eq: &d.items[0].OperationType}},
+		"processed gte lte":    {ProcessedDate: &DateTimeFilter{Gte: tm(3), Lte: tm(9)}},
+		"processed eq sub-ms":  {ProcessedDate: &DateTimeFilter{Eq: tmu(3, 400)}},
+		"processed gte lte ms": {ProcessedDate: &DateTimeFilter{Gte: tmu(3, 999), Lte: tmu(9, 1)}},
+		"processed exists":     {ProcessedDate: &DateTimeFilter{Exists: &fa}},
+		"op+state+date":        {BatchOperationKey: &StringFilter{Eq: &big}, State: &ItemStateFilter{Eq: is("FAILED")}, ProcessedDate: &DateTimeFilter{Gt: tm(10)}},
 	}
 	if filters["root eq"].RootProcessInstanceKey.Eq == nil {
 		filters["root eq"] = BatchOperationItemFilter{RootProcessInstanceKey: &StringFilter{Eq: sp("1")}}
@@ -590,6 +611,10 @@ func TestBatchesMatchReference(t *testing.T) {
 		v := time.Date(2026, 9, 1, h, 0, 0, 0, time.UTC)
 		return &v
 	}
+	tmu := func(h, us int) *time.Time { // us microseconds past hour h
+		v := tm(h).Add(time.Duration(us) * time.Microsecond)
+		return &v
+	}
 	tr, fa := true, false
 	filters := map[string]BatchFilter{
 		"none":                {},
@@ -607,6 +632,8 @@ func TestBatchesMatchReference(t *testing.T) {
 		"completed":           {Completed: &tr},
 		"not completed":       {Completed: &fa},
 		"start gte":           {StartTime: &DateTimeFilter{Gte: tm(12)}},
+		"start gt sub-ms":     {StartTime: &DateTimeFilter{Gt: tmu(12, 500)}},
+		"end lte sub-ms":      {EndTime: &DateTimeFilter{Lte: tmu(12, 1200)}},
 		"end lt":              {EndTime: &DateTimeFilter{Lt: tm(12)}},
 		"failed eq 0":         {FailedJobs: &IntFilter{Eq: ip(0)}},
 		"withFailures gt 0":   {FailedJobs: &IntFilter{Gt: ip(0)}},

@@ -121,6 +121,18 @@ func toStrings[E ~string](in []E) []string {
 	return out
 }
 
+// timeTerm builds the term of a DateTimeFilter. Dates compare at the
+// precision they are served at (contract §4: what a client sees in a result
+// it can filter on), so every operator bounds the stored instant to a range
+// on millisecond boundaries, ms(v) being v truncated to the millisecond:
+//
+//	eq v:  [ms(v), ms(v)+1ms)    gte v: ≥ ms(v)    gt v: ≥ ms(v)+1ms
+//	lt v:  < ms(v)               lte v: < ms(v)+1ms
+//
+// A record stored with nanoseconds (Camunda 8 sends up to nine fraction
+// digits) matches eq and lte of the value it is served with. Given
+// operators intersect into one range, an index range when the field leads
+// or follows an index prefix.
 func timeTerm[R any](field string, f *DateTimeFilter, get func(*R) *time.Time) term[R] {
 	ops := 0
 	for _, given := range []bool{f.Eq != nil, f.Gt != nil, f.Gte != nil, f.Lt != nil, f.Lte != nil, f.Exists != nil} {
@@ -128,26 +140,46 @@ func timeTerm[R any](field string, f *DateTimeFilter, get func(*R) *time.Time) t
 			ops++
 		}
 	}
+	var lo, hi time.Time // [lo, hi), each bound when hasLo, hasHi
+	var hasLo, hasHi bool
+	lower := func(t time.Time) {
+		if !hasLo || t.After(lo) {
+			lo, hasLo = t, true
+		}
+	}
+	upper := func(t time.Time) {
+		if !hasHi || t.Before(hi) {
+			hi, hasHi = t, true
+		}
+	}
+	if f.Eq != nil {
+		lower(served(*f.Eq))
+		upper(served(*f.Eq).Add(servedPrecision))
+	}
+	if f.Gte != nil {
+		lower(served(*f.Gte))
+	}
+	if f.Gt != nil {
+		lower(served(*f.Gt).Add(servedPrecision))
+	}
+	if f.Lt != nil {
+		upper(served(*f.Lt))
+	}
+	if f.Lte != nil {
+		upper(served(*f.Lte).Add(servedPrecision))
+	}
 	t := term[R]{field: field}
-	ranged := f.Gt != nil || f.Gte != nil || f.Lt != nil || f.Lte != nil
 	switch {
-	case f.Eq != nil:
-		t.cond = eqCond([][]byte{appendTime(nil, *f.Eq)}, ops == 1)
 	case f.Exists != nil && !*f.Exists:
 		t.cond = eqCond([][]byte{nullComp}, ops == 1)
-	case ranged || f.Exists != nil:
+	case hasLo || hasHi || f.Exists != nil:
+		// Ranges hold no nulls, which no operator but exists matches.
 		c := &cond{hasRange: true, hi: nonNullHigh, exact: true}
-		if f.Gte != nil {
-			c.lo = maxBytes(c.lo, appendTime(nil, *f.Gte))
+		if hasLo {
+			c.lo = timeBound(lo)
 		}
-		if f.Gt != nil {
-			c.lo = maxBytes(c.lo, prefixEnd(appendTime(nil, *f.Gt)))
-		}
-		if f.Lte != nil {
-			c.hi = minBytes(c.hi, prefixEnd(appendTime(nil, *f.Lte)))
-		}
-		if f.Lt != nil {
-			c.hi = minBytes(c.hi, appendTime(nil, *f.Lt))
+		if hasHi {
+			c.hi = minBytes(c.hi, timeBound(hi))
 		}
 		t.cond = c
 	}
@@ -159,11 +191,22 @@ func timeTerm[R any](field string, f *DateTimeFilter, get func(*R) *time.Time) t
 		if v == nil {
 			return ops == 1 && f.Exists != nil
 		}
-		return (f.Eq == nil || v.Equal(*f.Eq)) &&
-			(f.Gt == nil || v.After(*f.Gt)) && (f.Gte == nil || !v.Before(*f.Gte)) &&
-			(f.Lt == nil || v.Before(*f.Lt)) && (f.Lte == nil || !v.After(*f.Lte))
+		return (!hasLo || !v.Before(lo)) && (!hasHi || v.Before(hi))
 	}
 	return t
+}
+
+// timeBound encodes t as a bound of a range of stored dates: an instant
+// before every storable date as the first date, one after them as the end
+// of the dates (where null begins), so the range stays what t means.
+func timeBound(t time.Time) []byte {
+	switch {
+	case t.Before(earliestDate):
+		return appendTime(nil, earliestDate)
+	case t.After(latestDate):
+		return nonNullHigh
+	}
+	return appendTime(nil, t)
 }
 
 func intTerm[R any](f *IntFilter, get func(*R) *int) term[R] {

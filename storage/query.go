@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // StringFilter filters an ID or String field. Every given operator must hold
@@ -95,12 +98,15 @@ type Order struct {
 
 // PageRequest is Relay's first/after or last/before. After and Before are
 // cursors as handed out ("" when not given). With neither First nor Last the
-// first DefaultPageSize records are returned.
+// first DefaultPageSize records are returned. Check says what is accepted.
 type PageRequest struct {
 	First  *int
 	Last   *int
 	After  string
 	Before string
+	// Max is the largest First or Last accepted (the server's page size
+	// limit); 0 means no limit.
+	Max int
 }
 
 // DefaultPageSize is the page size when neither first nor last is given.
@@ -181,11 +187,16 @@ type InputError struct {
 	Arg    string
 	Value  string
 	Reason string
+	// Bare shows Value as written, without quotes: a number.
+	Bare bool
 }
 
 func (e *InputError) Error() string {
-	if e.Value == "" {
+	switch {
+	case e.Value == "":
 		return fmt.Sprintf("argument %q: %s", e.Arg, e.Reason)
+	case e.Bare:
+		return fmt.Sprintf("argument %q (value %s): %s", e.Arg, e.Value, e.Reason)
 	}
 	return fmt.Sprintf("argument %q (value %q): %s", e.Arg, e.Value, e.Reason)
 }
@@ -194,4 +205,114 @@ func (e *InputError) Error() string {
 func IsInputError(err error) bool {
 	var ie *InputError
 	return errors.As(err, &ie)
+}
+
+// The query API: the connections every caller goes through. runQuery takes
+// a request through the stages: filter terms (filter.go), the paging check
+// (page.go), cursors (cursor.go), counting (count.go), the plan (plan.go),
+// the scan (scan.go) and the page (page.go).
+
+// Batches answers the batches connection.
+func (r *Reader) Batches(ctx context.Context, q BatchQuery) (*Page[Batch], error) {
+	ts, err := batchTerms(&q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	return runQuery(ctx, r.tx, batchKind, ts, q.Order, q.Page, q.Count)
+}
+
+// BatchOperations answers the batchOperations connection.
+func (r *Reader) BatchOperations(ctx context.Context, q BatchOperationQuery) (*Page[BatchOperation], error) {
+	ts, err := operationTerms(&q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	return runQuery(ctx, r.tx, operationKind, ts, q.Order, q.Page, q.Count)
+}
+
+// Items answers the item connections (global and within one operation).
+func (r *Reader) Items(ctx context.Context, q ItemQuery) (*Page[BatchOperationItem], error) {
+	ts, err := itemTerms(&q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	return runQuery(ctx, r.tx, itemKind, ts, q.Order, q.Page, q.Count)
+}
+
+// Batches answers the batches connection in one read transaction.
+func (s *Store) Batches(ctx context.Context, q BatchQuery) (p *Page[Batch], err error) {
+	err = s.View(ctx, func(r *Reader) error { p, err = r.Batches(ctx, q); return err })
+	return p, err
+}
+
+// BatchOperations answers the batchOperations connection in one read transaction.
+func (s *Store) BatchOperations(ctx context.Context, q BatchOperationQuery) (p *Page[BatchOperation], err error) {
+	err = s.View(ctx, func(r *Reader) error { p, err = r.BatchOperations(ctx, q); return err })
+	return p, err
+}
+
+// Items answers an item connection in one read transaction.
+func (s *Store) Items(ctx context.Context, q ItemQuery) (p *Page[BatchOperationItem], err error) {
+	err = s.View(ctx, func(r *Reader) error { p, err = r.Items(ctx, q); return err })
+	return p, err
+}
+
+func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[R], order []Order, page PageRequest, count bool) (*Page[R], error) {
+	forward, limit, err := pageArgs(page)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range order {
+		if k.fields[o.Field] == nil {
+			return nil, &InputError{Arg: "orderBy", Value: o.Field, Reason: "unknown order field"}
+		}
+	}
+	sig := orderSig(order)
+	rd := &Reader{tx: tx}
+	var after, before *position
+	if page.After != "" {
+		if after, err = decodeCursor("after", page.After, k.conn, sig, len(order), len(k.pkFields)); err != nil {
+			return nil, err
+		}
+	}
+	if page.Before != "" {
+		if before, err = decodeCursor("before", page.Before, k.conn, sig, len(order), len(k.pkFields)); err != nil {
+			return nil, err
+		}
+	}
+	res := &Page[R]{}
+	if count {
+		if res.TotalCount, err = countMatches(ctx, rd, k, terms); err != nil {
+			return nil, err
+		}
+	}
+	if matchesNothing(terms) {
+		return res, nil
+	}
+	p := choosePlan(rd, k, terms, order, limit)
+	var rows []row[R]
+	if p.ordered {
+		rows, err = orderedPage(ctx, tx, k, p, order, after, before, forward, limit, res)
+	} else {
+		rows, err = sortedPage(ctx, tx, k, p, order, after, before, forward, limit, res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Edges = make([]Edge[R], len(rows))
+	src := &cursorSource[R]{k: k, order: order, sig: sig}
+	for i, rw := range rows {
+		res.Edges[i] = Edge[R]{Node: rw.rec, src: src}
+	}
+	return res, nil
+}
+
+// matchesNothing reports a filter that no record can match (`in: []`).
+func matchesNothing[R any](terms []term[R]) bool {
+	for _, t := range terms {
+		if t.cond != nil && t.cond.eq != nil && len(t.cond.eq) == 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -157,6 +157,10 @@ func TestCursorErrors(t *testing.T) {
 			_, err := s.Batches(ctx, BatchQuery{Page: PageRequest{First: ip(1), Last: ip(1)}})
 			return err
 		}, "first", "together"},
+		"last over max": {func() error {
+			_, err := s.Batches(ctx, BatchQuery{Page: PageRequest{Last: ip(11), Max: 10}})
+			return err
+		}, "last", `argument "last" (value 11): must be at most 10`},
 		"bad like": {func() error {
 			_, err := s.Batches(ctx, BatchQuery{Filter: BatchFilter{Type: &StringFilter{Like: sp(`x\`)}}})
 			return err

@@ -1009,9 +1009,10 @@ extend schema
 An instant in time, as an RFC 3339 string.
 
 Output is always UTC with millisecond precision, e.g. ` + "`" + `2025-06-04T11:13:43.123Z` + "`" + `.
-Input accepts any RFC 3339 date-time: 0–9 fraction digits and any offset
-(` + "`" + `2025-06-04T13:13:43+02:00` + "`" + `, ` + "`" + `2025-06-04T11:13:43.123456789Z` + "`" + `). Anything else
-is a ` + "`" + `BAD_USER_INPUT` + "`" + ` error.
+Input accepts every form import accepts: any RFC 3339 date-time, with 0–9
+fraction digits and any offset (` + "`" + `2025-06-04T13:13:43+02:00` + "`" + `,
+` + "`" + `2025-06-04T11:13:43.123456789Z` + "`" + `), and Camunda 7's offsets without a colon
+(` + "`" + `2024-05-14T09:12:03.417+0200` + "`" + `). Anything else is a ` + "`" + `BAD_USER_INPUT` + "`" + ` error.
 """
 scalar DateTime
 
@@ -1745,19 +1746,22 @@ input IntFilter {
 
 """
 Conditions on a DateTime field, compared by instant (the offset does not
-matter). Every given operator must hold (AND): ` + "`" + `{gte: a, lt: b}` + "`" + ` is a range.
-A ` + "`" + `null` + "`" + ` field matches only ` + "`" + `exists: false` + "`" + `.
+matter) at the precision dates are served, milliseconds: a value and the
+stored date are both taken to their millisecond, so a date seen in a result
+(` + "`" + `2025-06-04T11:13:43.123Z` + "`" + `) matches ` + "`" + `eq` + "`" + ` of it even if it was stored with
+more digits (` + "`" + `.123456789` + "`" + `). Every given operator must hold (AND):
+` + "`" + `{gte: a, lt: b}` + "`" + ` is a range. A ` + "`" + `null` + "`" + ` field matches only ` + "`" + `exists: false` + "`" + `.
 """
 input DateTimeFilter {
-  "At this instant."
+  "Within this millisecond."
   eq: DateTime
-  "After this instant."
+  "From the millisecond after this one on."
   gt: DateTime
-  "At or after this instant."
+  "From this millisecond on (included)."
   gte: DateTime
-  "Before this instant."
+  "Before this millisecond."
   lt: DateTime
-  "At or before this instant."
+  "Up to the end of this millisecond (included)."
   lte: DateTime
   "` + "`" + `true` + "`" + `: the field is set; ` + "`" + `false` + "`" + `: the field is ` + "`" + `null` + "`" + `."
   exists: Boolean

@@ -11,6 +11,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/batchql/batchql/storage"
 )
 
 // DateTimeLayout is the output form of DateTime: UTC with milliseconds.
@@ -56,47 +58,21 @@ func AppendDateTime(b []byte, t time.Time) []byte {
 // digit is the last decimal digit of v (v >= 0).
 func digit(v int) byte { return byte('0' + v%10) }
 
-// UnmarshalDateTime parses any RFC 3339 date-time (0-9 fraction digits, any
-// offset). Anything else is a BAD_USER_INPUT error naming the argument (the
-// input path) and the value.
+// UnmarshalDateTime parses a DateTime argument with storage.ParseTime, the
+// one date grammar: every form import accepts, that is RFC 3339 (0-9
+// fraction digits, 'Z' or ±hh:mm) and Camunda 7's ±hhmm offsets. Anything
+// else is a BAD_USER_INPUT error naming the argument (the input path) and
+// the value.
 func UnmarshalDateTime(ctx context.Context, v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {
 		return time.Time{}, badDateTime(ctx, fmt.Sprintf("%v", v), "not a string: expected an RFC 3339 date-time such as 2025-06-04T11:13:43.123Z")
 	}
-	// RFC 3339 allows lower-case 't' and 'z'; time.Parse does not.
-	norm := strings.ToUpper(s)
-	t, err := time.Parse(time.RFC3339Nano, norm)
-	if err != nil || !isRFC3339(norm) {
-		return time.Time{}, badDateTime(ctx, strconv.Quote(s), "not an RFC 3339 date-time such as 2025-06-04T11:13:43.123Z")
+	t, err := storage.ParseTime(s)
+	if err != nil {
+		return time.Time{}, badDateTime(ctx, strconv.Quote(s), err.Error())
 	}
 	return t, nil
-}
-
-// isRFC3339 checks what follows the seconds, which time.Parse treats more
-// loosely than RFC 3339: an optional '.' with 1-9 digits, then 'Z' or ±hh:mm.
-func isRFC3339(s string) bool {
-	if len(s) < 20 { // yyyy-mm-ddThh:mm:ss + zone
-		return false
-	}
-	rest := s[19:]
-	if rest[0] == '.' {
-		n := 1
-		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
-			n++
-		}
-		if n == 1 || n > 10 {
-			return false
-		}
-		rest = rest[n:]
-	}
-	switch {
-	case rest == "Z":
-		return true
-	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
-		return true
-	}
-	return false
 }
 
 func badDateTime(ctx context.Context, value, reason string) error {
