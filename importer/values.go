@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/batchql/batchql/storage"
 )
 
 // ---------------------------------------------------------------------------
@@ -134,68 +136,11 @@ var (
 	maxStoredTime = time.Unix(0, math.MaxInt64).UTC()
 )
 
-// parseDate parses yyyy-MM-ddTHH:mm:ss, 0 to 9 fraction digits, and Z,
-// ±HH:MM or ±HHMM (Camunda 7), into UTC.
+// parseDate parses a date of the one grammar, storage.ParseTime's
+// (RFC 3339 with 0 to 9 fraction digits, and Camunda 7's +0200 offsets).
 func parseDate(b []byte) (time.Time, bool) {
-	num := func(s []byte) int {
-		n := 0
-		for _, c := range s {
-			if c < '0' || c > '9' {
-				return -1
-			}
-			n = n*10 + int(c-'0')
-		}
-		return n
-	}
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
-		return time.Time{}, false
-	}
-	year, month, day := num(b[0:4]), num(b[5:7]), num(b[8:10])
-	hour, minute, sec := num(b[11:13]), num(b[14:16]), num(b[17:19])
-	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
-		return time.Time{}, false
-	}
-	if day > 28 && day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
-		return time.Time{}, false
-	}
-	i, nsec := 19, 0
-	if b[i] == '.' {
-		i++
-		j := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		digits := i - j
-		if digits == 0 || digits > 9 {
-			return time.Time{}, false
-		}
-		nsec = num(b[j:i])
-		for k := digits; k < 9; k++ {
-			nsec *= 10
-		}
-	}
-	zone := b[i:]
-	var off int
-	switch {
-	case len(zone) == 1 && (zone[0] == 'Z' || zone[0] == 'z'):
-	case (len(zone) == 6 && zone[3] == ':') || len(zone) == 5:
-		if zone[0] != '+' && zone[0] != '-' {
-			return time.Time{}, false
-		}
-		oh := num(zone[1:3])
-		om := num(zone[len(zone)-2:])
-		if oh < 0 || oh > 23 || om < 0 || om > 59 {
-			return time.Time{}, false
-		}
-		off = oh*3600 + om*60
-		if zone[0] == '-' {
-			off = -off
-		}
-	default:
-		return time.Time{}, false
-	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	return t.Add(-time.Duration(off) * time.Second), true
+	t, err := storage.ParseTime(b)
+	return t, err == nil
 }
 
 // shorten returns raw for a message, cut to about 80 characters.

@@ -22,9 +22,12 @@ import (
 // name the value and where it came from.
 var errDateTime = errors.New("not a date-time such as 2025-06-04T11:13:43.123Z (RFC 3339) or 2024-05-14T09:12:03.417+0200")
 
-// ParseTime parses a date-time of the grammar above into UTC.
-func ParseTime(s string) (time.Time, error) {
-	num := func(s string) int {
+// ParseTime parses a date-time of the grammar above into UTC. It takes
+// the text as a string (GraphQL arguments) or as bytes (the importer's
+// scanner hands out sub-slices of its read buffer, which a conversion to
+// string would copy).
+func ParseTime[T string | []byte](s T) (time.Time, error) {
+	num := func(s T) int {
 		n := 0
 		for i := range len(s) {
 			c := s[i]
@@ -65,7 +68,7 @@ func ParseTime(s string) (time.Time, error) {
 	zone := s[i:]
 	off := 0
 	switch {
-	case zone == "Z" || zone == "z":
+	case len(zone) == 1 && (zone[0] == 'Z' || zone[0] == 'z'):
 	case len(zone) == 6 && zone[3] == ':' || len(zone) == 5:
 		if zone[0] != '+' && zone[0] != '-' {
 			return time.Time{}, errDateTime

@@ -32,7 +32,9 @@ func TestParseTime(t *testing.T) {
 	for in, want := range good {
 		got, err := ParseTime(in)
 		if assert.NoError(t, err, in) {
-			assert.Equal(t, *impTime(want), got, in)
+			w, err := time.Parse(time.RFC3339Nano, want)
+			require.NoError(t, err, want)
+			assert.Equal(t, w.UTC(), got, in)
 			assert.Equal(t, time.UTC, got.Location(), in)
 		}
 	}
