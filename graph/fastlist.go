@@ -34,10 +34,11 @@ import (
 // @include, merging), and values are written in gqlgen's format. Anything
 // else in the selection (a resolver field such as batchOperation, @defer)
 // leaves the list to gqlgen. BatchOperation.items is the one resolver field
-// written here, when given first/after/last/before only: its pages are read
-// for all operations of the list in one read transaction before anything is
-// written, and any error (a bad argument, a garbled cursor) hands the list
-// back to gqlgen, which reports it. fastlist_test.go compares the two
+// written here, when given first/after/last/before only: its pages are
+// taken, before anything is written, from their owner (itemPages, which
+// gqlgen's batch resolver asks too), for all operations of the list in one
+// read transaction; any error (a bad argument, a garbled cursor) hands the
+// list back to gqlgen, which reports it. fastlist_test.go compares the two
 // outputs byte for byte.
 type fastLists struct {
 	r *Resolver // nil: BatchOperation.items is left to gqlgen
@@ -115,40 +116,34 @@ type compiler struct {
 // itemsField is one BatchOperation.items selection (aliases make several)
 // with its page of every operation of the list.
 type itemsField struct {
-	page  storage.PageRequest
-	count bool
+	args  itemsArgs
 	pages map[*opRec]*storage.Page[item]
 }
 
-// readItems reads the items pages of the operations, all in one read
-// transaction, as the resolver would (scopedItems).
+// readItems asks the items' owner (itemPages, which gqlgen's batch resolver
+// asks too) for the pages of the operations: each selection's pages of all
+// operations in one read transaction.
 func (c *compiler) readItems(ctx context.Context, ops []*opRec) error {
-	return c.r.store.View(ctx, func(rd *storage.Reader) error {
-		for _, f := range c.items {
-			for _, o := range ops {
-				filter, err := scopeItems(operationScope, o.BatchOperationKey, nil)
-				if err != nil {
-					return err
-				}
-				p, err := rd.Items(ctx, storage.ItemQuery{Filter: filter, Page: f.page, Count: f.count})
-				if err != nil {
-					return err
-				}
-				f.pages[o] = p
-			}
+	keys := operationKeys(ops)
+	for _, f := range c.items {
+		pages, err := c.r.itemPages(ctx, operationScope, keys, f.args)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		for i, o := range ops {
+			f.pages[o] = pages[i]
+		}
+	}
+	return nil
 }
 
 // itemsArgs compiles BatchOperation.items when its arguments are paging
-// ones only (filter and orderBy stay with gqlgen) and valid.
+// ones only (filter and orderBy stay with gqlgen); itemPages checks them.
 func (c *compiler) itemsArgs(f graphql.CollectedField) (*itemsField, bool) {
 	if c.r == nil {
 		return nil, false
 	}
-	var first, last *int
-	var after, before *string
+	a := itemsArgs{count: selectsTotalCount(c.oc, f.Selections)}
 	for name, v := range f.ArgumentMap(c.oc.Variables) {
 		if v == nil {
 			continue
@@ -156,23 +151,19 @@ func (c *compiler) itemsArgs(f graphql.CollectedField) (*itemsField, bool) {
 		var ok bool
 		switch name {
 		case "first":
-			first, ok = intArg(v)
+			a.first, ok = intArg(v)
 		case "last":
-			last, ok = intArg(v)
+			a.last, ok = intArg(v)
 		case "after":
-			after, ok = strArg(v)
+			a.after, ok = strArg(v)
 		case "before":
-			before, ok = strArg(v)
+			a.before, ok = strArg(v)
 		}
 		if !ok {
 			return nil, false
 		}
 	}
-	page, err := c.r.pageRequest(first, after, last, before)
-	if err != nil {
-		return nil, false
-	}
-	return &itemsField{page: page, count: selectsTotalCount(c.oc, f.Selections), pages: map[*opRec]*storage.Page[item]{}}, true
+	return &itemsField{args: a, pages: map[*opRec]*storage.Page[item]{}}, true
 }
 
 func intArg(v any) (*int, bool) {
