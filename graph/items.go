@@ -103,4 +103,3 @@ func operationKeys(ops []*storage.BatchOperation) []string {
 	}
 	return keys
 }
-
