@@ -70,6 +70,9 @@ func storageError(err error) error {
 // when err holds none. Resolvers reach it through storageError, errors that
 // reach the presenter unmapped through errorPresenter.
 func inputError(err error) *gqlerror.Error {
+	if err == nil {
+		return nil // before errors.As: its target escapes, an allocation per call
+	}
 	var ie *storage.InputError
 	if !errors.As(err, &ie) {
 		return nil
