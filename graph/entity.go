@@ -91,41 +91,6 @@ func (rep entityRep) errNoKey(typ, keys string) error {
 	return badInput(rep.arg("__typename"), quote(typ), "the representation carries none of the keys of "+typ+": "+keys)
 }
 
-// resolveEntities resolves the representations of one type in one read
-// transaction: load reads one (nil when unknown). A load error that is a
-// user input error (a *gqlerror.Error from badInput) belongs to its
-// representation alone and is returned per index (graphql.BatchErrorList)
-// for gqlgen to report at its place in _entities; any other error fails the
-// whole group.
-func resolveEntities[T any](ctx context.Context, store *storage.Store, reps []entityRep, load func(rd *storage.Reader, rep entityRep) (*T, error)) ([]*T, error) {
-	out := make([]*T, len(reps))
-	var errs []error
-	err := store.View(ctx, func(rd *storage.Reader) error {
-		for i, rep := range reps {
-			rec, err := load(rd, rep)
-			if err != nil {
-				if !isUserError(err) {
-					return err
-				}
-				if errs == nil {
-					errs = make([]error, len(reps))
-				}
-				errs[i] = err
-				continue
-			}
-			out[i] = rec
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, storageError(err)
-	}
-	if errs != nil {
-		return out, graphql.BatchErrorList(errs)
-	}
-	return out, nil
-}
-
 // byGlobalID reads the record of an id key of entity type typ, decoded and
 // read like node(id)'s (parseID, loadNode).
 func byGlobalID[T any](rd *storage.Reader, rep entityRep, typ, id string) (*T, error) {
@@ -207,15 +172,15 @@ func firstErr(errs ...error) error {
 }
 
 func (r *Resolver) batchEntities(ctx context.Context, n int, typed func(i int) map[string]any) ([]*storage.Batch, error) {
-	return resolveEntities(ctx, r.store, entityReps(ctx, globalid.TypeBatch, n, typed), loadBatch)
+	return readEach(ctx, r.store, entityReps(ctx, globalid.TypeBatch, n, typed), loadBatch)
 }
 
 func (r *Resolver) operationEntities(ctx context.Context, n int, typed func(i int) map[string]any) ([]*storage.BatchOperation, error) {
-	return resolveEntities(ctx, r.store, entityReps(ctx, globalid.TypeBatchOperation, n, typed), loadOperation)
+	return readEach(ctx, r.store, entityReps(ctx, globalid.TypeBatchOperation, n, typed), loadOperation)
 }
 
 func (r *Resolver) itemEntities(ctx context.Context, n int, typed func(i int) map[string]any) ([]*storage.BatchOperationItem, error) {
-	return resolveEntities(ctx, r.store, entityReps(ctx, globalid.TypeItem, n, typed), loadItem)
+	return readEach(ctx, r.store, entityReps(ctx, globalid.TypeItem, n, typed), loadItem)
 }
 
 // processInstancesByKey needs no storage: batchql does not own process

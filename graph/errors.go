@@ -56,18 +56,28 @@ func badInput(arg, value, reason string) *gqlerror.Error {
 }
 
 // storageError maps a storage error to what the client sees: an
-// *storage.InputError becomes BAD_USER_INPUT with its message (it names the
-// argument and value); anything else stays an internal error, which the
-// presenter logs and hides.
+// *storage.InputError becomes BAD_USER_INPUT (inputError); anything else
+// stays an internal error, which the presenter logs and hides.
 func storageError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ie *storage.InputError
-	if errors.As(err, &ie) {
-		return badInput(ie.Arg, valueOrEmpty(ie.Value), ie.Reason)
+	if ge := inputError(err); ge != nil {
+		return ge
 	}
 	return err
+}
+
+// inputError is the one mapping of an *storage.InputError in err's chain to
+// BAD_USER_INPUT with its message (it names the argument and value); nil
+// when err holds none. Resolvers reach it through storageError, errors that
+// reach the presenter unmapped through errorPresenter.
+func inputError(err error) *gqlerror.Error {
+	if err == nil {
+		return nil // before errors.As: its target escapes, an allocation per call
+	}
+	var ie *storage.InputError
+	if !errors.As(err, &ie) {
+		return nil
+	}
+	return badInput(ie.Arg, valueOrEmpty(ie.Value), ie.Reason)
 }
 
 func valueOrEmpty(v string) string {
@@ -91,9 +101,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gqlErr
 		}
 		if inner := gqlErr.Err; inner != nil {
-			var ie *storage.InputError
-			if errors.As(inner, &ie) {
-				out := badInput(ie.Arg, valueOrEmpty(ie.Value), ie.Reason)
+			if out := inputError(inner); out != nil {
 				out.Path, out.Locations = gqlErr.Path, gqlErr.Locations
 				return out
 			}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/graph/generated"
@@ -304,4 +309,35 @@ func TestDateTimeScalar(t *testing.T) {
 	tm, err = model.UnmarshalDateTime(ctx, "2025-06-04T11:13:43Z")
 	require.NoError(t, err)
 	assert.Equal(t, "2025-06-04T11:13:43.000Z", model.FormatDateTime(tm))
+}
+
+// A storage.InputError reaches the client as BAD_USER_INPUT with the same
+// message whether a resolver mapped it (storageError) or it reached the
+// presenter unmapped (wrapped in a gqlerror at a path): one mapping.
+func TestInputErrorOneMapping(t *testing.T) {
+	present := errorPresenter(slog.New(slog.DiscardHandler))
+	path := ast.Path{ast.PathName("batchOperations"), ast.PathIndex(2), ast.PathName("items")}
+	for _, tt := range []struct {
+		name string
+		ie   *storage.InputError
+		want string
+	}{
+		{"with a value", &storage.InputError{Arg: "after", Value: "garbage", Reason: "not a cursor"}, `argument "after" (value "garbage"): not a cursor`},
+		{"without a value", &storage.InputError{Arg: "orderBy", Reason: "a field twice"}, `argument "orderBy": a field twice`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wrapped := fmt.Errorf("reading items: %w", tt.ie)
+			mapped, ok := storageError(wrapped).(*gqlerror.Error)
+			require.True(t, ok)
+			presented := present(context.Background(), &gqlerror.Error{Message: wrapped.Error(), Path: path, Err: wrapped})
+			for _, e := range []*gqlerror.Error{mapped, presented} {
+				assert.Equal(t, tt.want, e.Message)
+				assert.Equal(t, CodeBadUserInput, e.Extensions["code"])
+			}
+			assert.Equal(t, path, presented.Path)
+		})
+	}
+	assert.Nil(t, storageError(nil))
+	other := errors.New("disk on fire")
+	assert.Equal(t, other, storageError(other), "not an input error: left for the presenter to hide")
 }

@@ -4,16 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"strconv"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/batchql/batchql/globalid"
-	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -34,10 +32,11 @@ import (
 // @include, merging), and values are written in gqlgen's format. Anything
 // else in the selection (a resolver field such as batchOperation, @defer)
 // leaves the list to gqlgen. BatchOperation.items is the one resolver field
-// written here, when given first/after/last/before only: its pages are read
-// for all operations of the list in one read transaction before anything is
-// written, and any error (a bad argument, a garbled cursor) hands the list
-// back to gqlgen, which reports it. fastlist_test.go compares the two
+// written here, when given first/after/last/before only: its pages are
+// taken, before anything is written, from their owner (itemPages, which
+// gqlgen's batch resolver asks too), for all operations of the list in one
+// read transaction; any error (a bad argument, a garbled cursor) hands the
+// list back to gqlgen, which reports it. fastlist_test.go compares the two
 // outputs byte for byte.
 type fastLists struct {
 	r *Resolver // nil: BatchOperation.items is left to gqlgen
@@ -56,16 +55,36 @@ func (x fastLists) InterceptField(ctx context.Context, next graphql.Resolver) (a
 	if name := fc.Field.Name; name != "nodes" && name != "edges" {
 		return next(ctx)
 	}
-	switch fc.Object {
-	case "BatchOperationItemConnection":
-		return fastList(ctx, x.r, next, fc, itemSpec, itemEdgeSpec)
-	case "BatchOperationConnection":
-		return fastList(ctx, x.r, next, fc, operationSpec, operationEdgeSpec)
-	case "BatchConnection":
-		return fastList(ctx, x.r, next, fc, batchSpec, batchEdgeSpec)
+	if c, ok := connections[fc.Object]; ok {
+		return c.list(ctx, x.r, next, fc)
 	}
 	return next(ctx)
 }
+
+// connections are the connection types whose nodes and edges lists the
+// fast path writes, by schema name.
+var connections = map[string]listWriter{
+	"BatchOperationItemConnection": connection[item]{itemSpec, itemEdgeSpec},
+	"BatchOperationConnection":     connection[opRec]{operationSpec, operationEdgeSpec},
+	"BatchConnection":              connection[batch]{batchSpec, batchEdgeSpec},
+}
+
+type listWriter interface {
+	list(ctx context.Context, r *Resolver, next graphql.Resolver, fc *graphql.FieldContext) (any, error)
+	tables() (node, edge fieldTable)
+}
+
+// connection is a connection's node and edge types.
+type connection[T any] struct {
+	node *spec[T]
+	edge *spec[storage.Edge[T]]
+}
+
+func (c connection[T]) list(ctx context.Context, r *Resolver, next graphql.Resolver, fc *graphql.FieldContext) (any, error) {
+	return fastList(ctx, r, next, fc, c.node, c.edge)
+}
+
+func (c connection[T]) tables() (node, edge fieldTable) { return c.node, c.edge }
 
 func fastList[T any](ctx context.Context, r *Resolver, next graphql.Resolver, fc *graphql.FieldContext, node *spec[T], edge *spec[storage.Edge[T]]) (any, error) {
 	res, err := next(ctx)
@@ -115,40 +134,34 @@ type compiler struct {
 // itemsField is one BatchOperation.items selection (aliases make several)
 // with its page of every operation of the list.
 type itemsField struct {
-	page  storage.PageRequest
-	count bool
+	args  itemsArgs
 	pages map[*opRec]*storage.Page[item]
 }
 
-// readItems reads the items pages of the operations, all in one read
-// transaction, as the resolver would (scopedItems).
+// readItems asks the items' owner (itemPages, which gqlgen's batch resolver
+// asks too) for the pages of the operations: each selection's pages of all
+// operations in one read transaction.
 func (c *compiler) readItems(ctx context.Context, ops []*opRec) error {
-	return c.r.store.View(ctx, func(rd *storage.Reader) error {
-		for _, f := range c.items {
-			for _, o := range ops {
-				filter, err := scopeItems(operationScope, o.BatchOperationKey, nil)
-				if err != nil {
-					return err
-				}
-				p, err := rd.Items(ctx, storage.ItemQuery{Filter: filter, Page: f.page, Count: f.count})
-				if err != nil {
-					return err
-				}
-				f.pages[o] = p
-			}
+	keys := operationKeys(ops)
+	for _, f := range c.items {
+		pages, err := c.r.itemPages(ctx, operationScope, keys, f.args)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		for i, o := range ops {
+			f.pages[o] = pages[i]
+		}
+	}
+	return nil
 }
 
 // itemsArgs compiles BatchOperation.items when its arguments are paging
-// ones only (filter and orderBy stay with gqlgen) and valid.
+// ones only (filter and orderBy stay with gqlgen); itemPages checks them.
 func (c *compiler) itemsArgs(f graphql.CollectedField) (*itemsField, bool) {
 	if c.r == nil {
 		return nil, false
 	}
-	var first, last *int
-	var after, before *string
+	a := itemsArgs{count: selectsTotalCount(c.oc, f.Selections)}
 	for name, v := range f.ArgumentMap(c.oc.Variables) {
 		if v == nil {
 			continue
@@ -156,23 +169,19 @@ func (c *compiler) itemsArgs(f graphql.CollectedField) (*itemsField, bool) {
 		var ok bool
 		switch name {
 		case "first":
-			first, ok = intArg(v)
+			a.first, ok = intArg(v)
 		case "last":
-			last, ok = intArg(v)
+			a.last, ok = intArg(v)
 		case "after":
-			after, ok = strArg(v)
+			a.after, ok = strArg(v)
 		case "before":
-			before, ok = strArg(v)
+			a.before, ok = strArg(v)
 		}
 		if !ok {
 			return nil, false
 		}
 	}
-	page, err := c.r.pageRequest(first, after, last, before)
-	if err != nil {
-		return nil, false
-	}
-	return &itemsField{page: page, count: selectsTotalCount(c.oc, f.Selections), pages: map[*opRec]*storage.Page[item]{}}, true
+	return &itemsField{args: a, pages: map[*opRec]*storage.Page[item]{}}, true
 }
 
 func intArg(v any) (*int, bool) {
@@ -227,17 +236,41 @@ const maxPooledWriter = 1 << 20
 
 var writers = sync.Pool{New: func() any { return &jsonWriter{b: make([]byte, 0, 16<<10)} }}
 
-// spec describes an object type to the fast path.
+// spec describes an object type to the fast path: its field table.
+// fastlist_schema_test.go checks the tables against the schema: a field
+// of the schema in neither fields nor resolved fails it.
 type spec[T any] struct {
 	name string
 	// satisfies is what gqlgen's CollectFields matches fragments against:
 	// the type, its interfaces and its unions (the generated
 	// xxxImplementors lists).
 	satisfies []string
-	// field returns the writer of a field of the type, or false when the
-	// fast path cannot write it.
-	field func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *T), bool)
+	// fields are the writers of the type's fields by schema name.
+	fields map[string]field[T]
+	// resolved are the fields left to gqlgen: resolvers that read other
+	// records. Selecting one leaves the list to gqlgen.
+	resolved []string
 }
+
+// field compiles a selected field of T into its value writer, or returns
+// false when the fast path cannot write it (e.g. unsupported arguments).
+type field[T any] func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *T), bool)
+
+// plain is the field of a value written without a selection or arguments.
+func plain[T any](write func(*jsonWriter, *T)) field[T] {
+	return func(*compiler, graphql.CollectedField) (func(*jsonWriter, *T), bool) { return write, true }
+}
+
+// fieldTable is what the schema test reads of a spec.
+type fieldTable interface {
+	typeName() string
+	written() []string      // the fields the fast path writes
+	leftToGqlgen() []string // spec.resolved
+}
+
+func (s *spec[T]) typeName() string       { return s.name }
+func (s *spec[T]) written() []string      { return slices.Sorted(maps.Keys(s.fields)) }
+func (s *spec[T]) leftToGqlgen() []string { return s.resolved }
 
 // plan is a compiled selection set: each field's key and value writer.
 type plan[T any] []step[T]
@@ -264,8 +297,11 @@ func compile[T any](c *compiler, sel ast.SelectionSet, s *spec[T]) (plan[T], boo
 			name := s.name
 			value = func(w *jsonWriter, _ *T) { w.str(name) }
 		} else {
-			var ok bool
-			if value, ok = s.field(c, f); !ok {
+			compile, ok := s.fields[f.Name]
+			if !ok {
+				return nil, false
+			}
+			if value, ok = compile(c, f); !ok {
 				return nil, false
 			}
 		}
@@ -311,296 +347,3 @@ func object[T, S any](c *compiler, f graphql.CollectedField, s *spec[S], get fun
 		}
 	}, true
 }
-
-func edgeSpec[T any](name string, node *spec[T]) *spec[storage.Edge[T]] {
-	return &spec[storage.Edge[T]]{name: name, satisfies: []string{name},
-		field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *storage.Edge[T]), bool) {
-			switch f.Name {
-			case "cursor":
-				return func(w *jsonWriter, e *storage.Edge[T]) { w.str(e.Cursor()) }, true
-			case "node":
-				return object(c, f, node, func(e *storage.Edge[T]) *T { return e.Node })
-			}
-			return nil, false
-		}}
-}
-
-type (
-	item     = storage.BatchOperationItem
-	opRec    = storage.BatchOperation
-	batch    = storage.Batch
-	opError  = storage.BatchOperationError
-	stats    = storage.BatchStatistics
-	itemPage = storage.Page[item]
-)
-
-var (
-	itemEdgeSpec      = edgeSpec("BatchOperationItemEdge", itemSpec)
-	operationEdgeSpec = edgeSpec("BatchOperationEdge", operationSpec)
-	batchEdgeSpec     = edgeSpec("BatchEdge", batchSpec)
-)
-
-var itemSpec = &spec[item]{name: "BatchOperationItem", satisfies: []string{"BatchOperationItem", "Node", "_Entity"},
-	field: func(_ *compiler, f graphql.CollectedField) (func(*jsonWriter, *item), bool) {
-		switch f.Name {
-		case "id":
-			return func(w *jsonWriter, it *item) { w.b = globalid.AppendItem(w.b, it.BatchOperationKey, it.ItemKey) }, true
-		case "batchOperationKey":
-			return func(w *jsonWriter, it *item) { w.str(it.BatchOperationKey) }, true
-		case "itemKey":
-			return func(w *jsonWriter, it *item) { w.str(it.ItemKey) }, true
-		case "operationType":
-			return func(w *jsonWriter, it *item) { w.str(string(it.OperationType)) }, true
-		case "processInstanceKey":
-			return func(w *jsonWriter, it *item) { w.optStr(it.ProcessInstanceKey) }, true
-		case "rootProcessInstanceKey":
-			return func(w *jsonWriter, it *item) { w.optStr(it.RootProcessInstanceKey) }, true
-		case "state":
-			return func(w *jsonWriter, it *item) { w.str(string(it.State)) }, true
-		case "processedDate":
-			return func(w *jsonWriter, it *item) { w.time(it.ProcessedDate) }, true
-		case "errorMessage":
-			return func(w *jsonWriter, it *item) { w.optStr(it.ErrorMessage) }, true
-		}
-		return nil, false // batchOperation, processInstance, rootProcessInstance: resolvers
-	}}
-
-var operationSpec = &spec[opRec]{name: "BatchOperation", satisfies: []string{"BatchOperation", "Node", "_Entity"},
-	field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *opRec), bool) {
-		switch f.Name {
-		case "id":
-			return func(w *jsonWriter, o *opRec) { w.b = globalid.AppendOperation(w.b, o.BatchOperationKey) }, true
-		case "batchOperationKey":
-			return func(w *jsonWriter, o *opRec) { w.str(o.BatchOperationKey) }, true
-		case "batchOperationType":
-			return func(w *jsonWriter, o *opRec) { w.str(string(o.BatchOperationType)) }, true
-		case "state":
-			return func(w *jsonWriter, o *opRec) { w.str(string(o.State)) }, true
-		case "startDate":
-			return func(w *jsonWriter, o *opRec) { w.time(o.StartDate) }, true
-		case "endDate":
-			return func(w *jsonWriter, o *opRec) { w.time(o.EndDate) }, true
-		case "actorType":
-			return func(w *jsonWriter, o *opRec) { w.optStr((*string)(o.ActorType)) }, true
-		case "actorId":
-			return func(w *jsonWriter, o *opRec) { w.optStr(o.ActorID) }, true
-		case "operationsTotalCount":
-			return func(w *jsonWriter, o *opRec) { w.int(o.OperationsTotalCount) }, true
-		case "operationsFailedCount":
-			return func(w *jsonWriter, o *opRec) { w.int(o.OperationsFailedCount) }, true
-		case "operationsCompletedCount":
-			return func(w *jsonWriter, o *opRec) { w.int(o.OperationsCompletedCount) }, true
-		case "errors":
-			p, ok := compile(c, f.Selections, errorSpec)
-			if !ok {
-				return nil, false
-			}
-			return func(w *jsonWriter, o *opRec) {
-				writeList(w, len(o.Errors), func(i int) { p.write(w, &o.Errors[i]) })
-			}, true
-		case "items":
-			items, ok := c.itemsArgs(f)
-			if !ok {
-				return nil, false
-			}
-			p, ok := compile(c, f.Selections, itemConnectionSpec)
-			if !ok {
-				return nil, false
-			}
-			c.items = append(c.items, items)
-			return func(w *jsonWriter, o *opRec) { p.write(w, items.pages[o]) }, true
-		}
-		return nil, false
-	}}
-
-// itemConnectionSpec is BatchOperationItemConnection, for BatchOperation.items.
-var itemConnectionSpec = &spec[itemPage]{name: "BatchOperationItemConnection", satisfies: []string{"BatchOperationItemConnection"},
-	field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *itemPage), bool) {
-		switch f.Name {
-		case "totalCount":
-			return func(w *jsonWriter, p *itemPage) { w.int(p.TotalCount) }, true
-		case "pageInfo":
-			return object(c, f, pageInfoSpec, func(p *itemPage) *itemPage { return p })
-		case "nodes":
-			p, ok := compile(c, f.Selections, itemSpec)
-			if !ok {
-				return nil, false
-			}
-			return func(w *jsonWriter, pg *itemPage) {
-				writeList(w, len(pg.Edges), func(i int) { p.write(w, pg.Edges[i].Node) })
-			}, true
-		case "edges":
-			p, ok := compile(c, f.Selections, itemEdgeSpec)
-			if !ok {
-				return nil, false
-			}
-			return func(w *jsonWriter, pg *itemPage) {
-				writeList(w, len(pg.Edges), func(i int) { p.write(w, &pg.Edges[i]) })
-			}, true
-		}
-		return nil, false
-	}}
-
-// pageInfoSpec is PageInfo, read from the page (model.NewPageInfo).
-var pageInfoSpec = &spec[itemPage]{name: "PageInfo", satisfies: []string{"PageInfo"},
-	field: func(_ *compiler, f graphql.CollectedField) (func(*jsonWriter, *itemPage), bool) {
-		switch f.Name {
-		case "hasNextPage":
-			return func(w *jsonWriter, p *itemPage) { w.bool(p.HasNextPage) }, true
-		case "hasPreviousPage":
-			return func(w *jsonWriter, p *itemPage) { w.bool(p.HasPreviousPage) }, true
-		case "startCursor":
-			return func(w *jsonWriter, p *itemPage) { w.optStr(p.StartCursor()) }, true
-		case "endCursor":
-			return func(w *jsonWriter, p *itemPage) { w.optStr(p.EndCursor()) }, true
-		}
-		return nil, false
-	}}
-
-func writeList(w *jsonWriter, n int, elem func(i int)) {
-	w.b = append(w.b, '[')
-	for i := range n {
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		elem(i)
-	}
-	w.b = append(w.b, ']')
-}
-
-var errorSpec = &spec[opError]{name: "BatchOperationError", satisfies: []string{"BatchOperationError"},
-	field: func(_ *compiler, f graphql.CollectedField) (func(*jsonWriter, *opError), bool) {
-		switch f.Name {
-		case "partitionId":
-			return func(w *jsonWriter, e *opError) { w.int(e.PartitionID) }, true
-		case "type":
-			return func(w *jsonWriter, e *opError) { w.str(string(e.Type)) }, true
-		case "message":
-			return func(w *jsonWriter, e *opError) { w.str(e.Message) }, true
-		}
-		return nil, false
-	}}
-
-var batchSpec = &spec[batch]{name: "Batch", satisfies: []string{"Batch", "Node", "_Entity"},
-	field: func(c *compiler, f graphql.CollectedField) (func(*jsonWriter, *batch), bool) {
-		switch f.Name {
-		case "id":
-			return func(w *jsonWriter, b *batch) { w.b = globalid.AppendBatch(w.b, b.BatchID) }, true
-		case "batchId":
-			return func(w *jsonWriter, b *batch) { w.str(b.BatchID) }, true
-		case "type":
-			return func(w *jsonWriter, b *batch) { w.str(b.Type) }, true
-		case "totalJobs":
-			return func(w *jsonWriter, b *batch) { w.int(b.TotalJobs) }, true
-		case "jobsCreated":
-			return func(w *jsonWriter, b *batch) { w.optInt(b.JobsCreated) }, true
-		case "batchJobsPerSeed":
-			return func(w *jsonWriter, b *batch) { w.optInt(b.BatchJobsPerSeed) }, true
-		case "invocationsPerBatchJob":
-			return func(w *jsonWriter, b *batch) { w.optInt(b.InvocationsPerBatchJob) }, true
-		case "seedJobDefinitionId":
-			return func(w *jsonWriter, b *batch) { w.optStr(b.SeedJobDefinitionID) }, true
-		case "monitorJobDefinitionId":
-			return func(w *jsonWriter, b *batch) { w.optStr(b.MonitorJobDefinitionID) }, true
-		case "batchJobDefinitionId":
-			return func(w *jsonWriter, b *batch) { w.optStr(b.BatchJobDefinitionID) }, true
-		case "suspended":
-			return func(w *jsonWriter, b *batch) { w.bool(b.Suspended) }, true
-		case "tenantId":
-			return func(w *jsonWriter, b *batch) { w.optStr(b.TenantID) }, true
-		case "createUserId":
-			return func(w *jsonWriter, b *batch) { w.optStr(b.CreateUserID) }, true
-		case "startTime":
-			return func(w *jsonWriter, b *batch) { w.time(b.StartTime) }, true
-		case "executionStartTime":
-			return func(w *jsonWriter, b *batch) { w.time(b.ExecutionStartTime) }, true
-		case "endTime":
-			return func(w *jsonWriter, b *batch) { w.time(b.EndTime) }, true
-		case "removalTime":
-			return func(w *jsonWriter, b *batch) { w.time(b.RemovalTime) }, true
-		case "completed":
-			return func(w *jsonWriter, b *batch) { w.bool(b.Completed()) }, true
-		case "statistics":
-			return object(c, f, statsSpec, func(b *batch) *stats { return b.Statistics })
-		}
-		return nil, false
-	}}
-
-var statsSpec = &spec[stats]{name: "BatchStatistics", satisfies: []string{"BatchStatistics"},
-	field: func(_ *compiler, f graphql.CollectedField) (func(*jsonWriter, *stats), bool) {
-		switch f.Name {
-		case "remainingJobs":
-			return func(w *jsonWriter, s *stats) { w.int(s.RemainingJobs) }, true
-		case "completedJobs":
-			return func(w *jsonWriter, s *stats) { w.int(s.CompletedJobs) }, true
-		case "failedJobs":
-			return func(w *jsonWriter, s *stats) { w.int(s.FailedJobs) }, true
-		}
-		return nil, false
-	}}
-
-// jsonWriter appends values in gqlgen's output format.
-type jsonWriter struct{ b []byte }
-
-const hexDigits = "0123456789ABCDEF" // gqlgen writes \u001F, not \u001f
-
-// str writes s quoted as gqlgen's MarshalString does: \t \r \n \\ \" and
-// \u00XX (upper case) for the other control characters; everything else as is.
-func (w *jsonWriter) str(s string) *jsonWriter {
-	w.b = append(w.b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '\\' && c != '"' {
-			continue
-		}
-		w.b = append(w.b, s[start:i]...)
-		switch c {
-		case '\t':
-			w.b = append(w.b, `\t`...)
-		case '\r':
-			w.b = append(w.b, `\r`...)
-		case '\n':
-			w.b = append(w.b, `\n`...)
-		case '\\':
-			w.b = append(w.b, `\\`...)
-		case '"':
-			w.b = append(w.b, `\"`...)
-		default:
-			w.b = append(w.b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	w.b = append(append(w.b, s[start:]...), '"')
-	return w
-}
-
-func (w *jsonWriter) optStr(s *string) {
-	if s == nil {
-		w.null()
-		return
-	}
-	w.str(*s)
-}
-
-func (w *jsonWriter) int(v int) { w.b = strconv.AppendInt(w.b, int64(v), 10) }
-
-func (w *jsonWriter) optInt(v *int) {
-	if v == nil {
-		w.null()
-		return
-	}
-	w.int(*v)
-}
-
-func (w *jsonWriter) bool(v bool) { w.b = strconv.AppendBool(w.b, v) }
-
-func (w *jsonWriter) time(t *time.Time) {
-	if t == nil {
-		w.null()
-		return
-	}
-	w.b = model.AppendDateTime(w.b, *t)
-}
-
-func (w *jsonWriter) null() { w.b = append(w.b, "null"...) }

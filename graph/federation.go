@@ -8,7 +8,6 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/batchql/batchql/graph/model"
-	"github.com/batchql/batchql/storage"
 )
 
 // Apollo Federation (contract §7). batchql is a federation v2 subgraph:
@@ -23,22 +22,6 @@ func processInstance(key *string) *model.ProcessInstance {
 		return nil
 	}
 	return &model.ProcessInstance{ProcessInstanceKey: *key}
-}
-
-// scopedItems is an items connection under a parent (BatchOperation.items,
-// ProcessInstance.batchOperationItems): the user's filter ANDed with the
-// parent's key (scopeItems), counted only when totalCount is selected.
-func (r *Resolver) scopedItems(ctx context.Context, scope itemScope, parent string, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) (*storage.Page[storage.BatchOperationItem], error) {
-	page, err := r.pageRequest(first, after, last, before)
-	if err != nil {
-		return nil, err
-	}
-	f, err := scopeItems(scope, parent, filter)
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.store.Items(ctx, storage.ItemQuery{Filter: f, Order: orders(orderBy), Page: page, Count: wantsTotalCount(ctx)})
-	return p, storageError(err)
 }
 
 // serviceSDL lets federation's _service { sdl } work with introspection

@@ -17,8 +17,8 @@ func (r *batchConnectionResolver) PageInfo(ctx context.Context, obj *storage.Pag
 	return model.NewPageInfo(obj), nil
 }
 
-func (r *batchOperationResolver) Items(ctx context.Context, obj *storage.BatchOperation, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) (*storage.Page[storage.BatchOperationItem], error) {
-	return r.scopedItems(ctx, operationScope, obj.BatchOperationKey, first, after, last, before, filter, orderBy)
+func (r *batchOperationResolver) Items(ctx context.Context, objs []*storage.BatchOperation, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) ([]*storage.Page[storage.BatchOperationItem], error) {
+	return r.itemPages(ctx, operationScope, operationKeys(objs), itemsArgs{first, last, after, before, filter, orderBy, wantsTotalCount(ctx)})
 }
 
 func (r *batchOperationConnectionResolver) PageInfo(ctx context.Context, obj *storage.Page[storage.BatchOperation]) (*model.PageInfo, error) {
@@ -51,7 +51,7 @@ func (r *batchOperationItemConnectionResolver) PageInfo(ctx context.Context, obj
 }
 
 func (r *processInstanceResolver) BatchOperationItems(ctx context.Context, obj *model.ProcessInstance, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) (*storage.Page[storage.BatchOperationItem], error) {
-	return r.scopedItems(ctx, processInstanceScope, obj.ProcessInstanceKey, first, after, last, before, filter, orderBy)
+	return r.itemPage(ctx, processInstanceScope, obj.ProcessInstanceKey, itemsArgs{first, last, after, before, filter, orderBy, wantsTotalCount(ctx)})
 }
 
 func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {

@@ -193,7 +193,7 @@ type BatchConnectionResolver interface {
 	PageInfo(ctx context.Context, obj *storage.Page[storage.Batch]) (*model.PageInfo, error)
 }
 type BatchOperationResolver interface {
-	Items(ctx context.Context, obj *storage.BatchOperation, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) (*storage.Page[storage.BatchOperationItem], error)
+	Items(ctx context.Context, objs []*storage.BatchOperation, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) ([]*storage.Page[storage.BatchOperationItem], error)
 }
 type BatchOperationConnectionResolver interface {
 	PageInfo(ctx context.Context, obj *storage.Page[storage.BatchOperation]) (*model.PageInfo, error)
@@ -3706,8 +3706,7 @@ func (ec *executionContext) _BatchOperation_items(ctx context.Context, field gra
 			return ec.fieldContext_BatchOperation_items(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.BatchOperation().Items(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*storage.BatchOperationItemFilter), fc.Args["orderBy"].([]*model.BatchOperationItemOrder))
+			return ec.resolveBatch_BatchOperation_items(ctx, field, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *storage.Page[storage.BatchOperationItem]) graphql.Marshaler {
@@ -3739,6 +3738,30 @@ func (ec *executionContext) fieldContext_BatchOperation_items(ctx context.Contex
 		return fc, err
 	}
 	return fc, nil
+}
+func (ec *executionContext) resolveBatch_BatchOperation_items(ctx context.Context, field graphql.CollectedField, obj *storage.BatchOperation) (any, error) {
+	resolver := ec.Resolvers.BatchOperation()
+	fc := graphql.GetFieldContext(ctx)
+	if batch, ok := graphql.BatchParentsFor[*storage.BatchOperation](ctx, "BatchOperation"); ok {
+		result := batch.FieldResult(field, func() (any, error) {
+			return resolver.Items(ctx, batch.Parents, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*storage.BatchOperationItemFilter), fc.Args["orderBy"].([]*model.BatchOperationItemOrder))
+		})
+		return graphql.ResolveBatchGroupResult[*storage.Page[storage.BatchOperationItem]](
+			ctx,
+			batch.Index,
+			len(batch.Parents),
+			result,
+			"BatchOperation.items",
+			batch.IndexMap,
+		)
+	}
+	results, err := resolver.Items(ctx, []*storage.BatchOperation{obj}, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*storage.BatchOperationItemFilter), fc.Args["orderBy"].([]*model.BatchOperationItemOrder))
+	return graphql.ResolveBatchSingleResult[*storage.Page[storage.BatchOperationItem]](
+		ctx,
+		results,
+		err,
+		"BatchOperation.items",
+	)
 }
 
 func (ec *executionContext) _BatchOperationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *storage.Page[storage.BatchOperation]) (ret graphql.Marshaler) {
@@ -9728,6 +9751,7 @@ func (ec *executionContext) marshalNBatchEdge2ᚕgithubᚗcomᚋbatchqlᚋbatchq
 }
 
 func (ec *executionContext) marshalNBatchOperation2ᚕᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋstorageᚐBatchOperationᚄ(ctx context.Context, sel ast.SelectionSet, v []*storage.BatchOperation) graphql.Marshaler {
+	ctx = graphql.WithBatchParents(ctx, "BatchOperation", v, nil)
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
@@ -10126,6 +10150,8 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋbatchqlᚋbatchqlᚋg
 	{
 		var batchItemsBatchOperationItem []*storage.BatchOperationItem
 		batchIdxMapBatchOperationItem := map[int]int{}
+		var batchItemsBatchOperation []*storage.BatchOperation
+		batchIdxMapBatchOperation := map[int]int{}
 		for i, item := range v {
 			switch concrete := item.(type) {
 			case storage.BatchOperationItem:
@@ -10134,10 +10160,19 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋbatchqlᚋbatchqlᚋg
 			case *storage.BatchOperationItem:
 				batchIdxMapBatchOperationItem[i] = len(batchItemsBatchOperationItem)
 				batchItemsBatchOperationItem = append(batchItemsBatchOperationItem, concrete)
+			case storage.BatchOperation:
+				batchIdxMapBatchOperation[i] = len(batchItemsBatchOperation)
+				batchItemsBatchOperation = append(batchItemsBatchOperation, &concrete)
+			case *storage.BatchOperation:
+				batchIdxMapBatchOperation[i] = len(batchItemsBatchOperation)
+				batchItemsBatchOperation = append(batchItemsBatchOperation, concrete)
 			}
 		}
 		if len(batchItemsBatchOperationItem) > 0 {
 			ctx = graphql.WithBatchParents(ctx, "BatchOperationItem", batchItemsBatchOperationItem, batchIdxMapBatchOperationItem)
+		}
+		if len(batchItemsBatchOperation) > 0 {
+			ctx = graphql.WithBatchParents(ctx, "BatchOperation", batchItemsBatchOperation, batchIdxMapBatchOperation)
 		}
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -10254,15 +10289,23 @@ func (ec *executionContext) marshalN_Entity2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 	{
 		var batchItemsBatchOperationItem []*storage.BatchOperationItem
 		batchIdxMapBatchOperationItem := map[int]int{}
+		var batchItemsBatchOperation []*storage.BatchOperation
+		batchIdxMapBatchOperation := map[int]int{}
 		for i, item := range v {
 			switch concrete := item.(type) {
 			case *storage.BatchOperationItem:
 				batchIdxMapBatchOperationItem[i] = len(batchItemsBatchOperationItem)
 				batchItemsBatchOperationItem = append(batchItemsBatchOperationItem, concrete)
+			case *storage.BatchOperation:
+				batchIdxMapBatchOperation[i] = len(batchItemsBatchOperation)
+				batchItemsBatchOperation = append(batchItemsBatchOperation, concrete)
 			}
 		}
 		if len(batchItemsBatchOperationItem) > 0 {
 			ctx = graphql.WithBatchParents(ctx, "BatchOperationItem", batchItemsBatchOperationItem, batchIdxMapBatchOperationItem)
+		}
+		if len(batchItemsBatchOperation) > 0 {
+			ctx = graphql.WithBatchParents(ctx, "BatchOperation", batchItemsBatchOperation, batchIdxMapBatchOperation)
 		}
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -10677,6 +10720,7 @@ func (ec *executionContext) marshalOBatchOperation2ᚕᚖgithubᚗcomᚋbatchql�
 	if v == nil {
 		return graphql.Null
 	}
+	ctx = graphql.WithBatchParents(ctx, "BatchOperation", v, nil)
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
