@@ -77,14 +77,19 @@ func inputError(err error) *gqlerror.Error {
 	if !errors.As(err, &ie) {
 		return nil
 	}
-	return badInput(ie.Arg, valueOrEmpty(ie.Value), ie.Reason)
+	return badInput(ie.Arg, shownValue(ie), ie.Reason)
 }
 
-func valueOrEmpty(v string) string {
-	if v == "" {
+// shownValue is the value of an input error as a message shows it: quoted
+// and shortened, or as written when it is a number (InputError.Bare).
+func shownValue(ie *storage.InputError) string {
+	switch {
+	case ie.Value == "":
 		return ""
+	case ie.Bare:
+		return ie.Value
 	}
-	return quote(v)
+	return quote(ie.Value)
 }
 
 // errorPresenter keeps every error that carries extensions.code and turns

@@ -324,6 +324,7 @@ func TestInputErrorOneMapping(t *testing.T) {
 	}{
 		{"with a value", &storage.InputError{Arg: "after", Value: "garbage", Reason: "not a cursor"}, `argument "after" (value "garbage"): not a cursor`},
 		{"without a value", &storage.InputError{Arg: "orderBy", Reason: "a field twice"}, `argument "orderBy": a field twice`},
+		{"a number", &storage.InputError{Arg: "last", Value: "51", Bare: true, Reason: "must be at most 50"}, `argument "last" (value 51): must be at most 50`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wrapped := fmt.Errorf("reading items: %w", tt.ie)
