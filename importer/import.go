@@ -54,6 +54,11 @@ type Stats struct {
 	// as, although all three merge into one storage.Batch.
 	Kinds   map[string]*KindCounts
 	Elapsed time.Duration
+	// Warnings are about input that was imported but may not be what was
+	// meant: a search response that holds only part of its result (its
+	// page.totalItems exceeds its items) names the page.endCursor to fetch
+	// next.
+	Warnings []string
 }
 
 // Error is bad input. Field is the JSON field ("" for problems of the
@@ -72,11 +77,19 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("import ")
-	b.WriteString(e.File)
 	if e.Record > 0 {
-		b.WriteString(" record ")
+		return "import " + e.File + " " + e.Detail()
+	}
+	return "import " + e.File + ": " + e.Detail()
+}
+
+// Detail is the message without "import FILE": "record 3 (line 3): field
+// "state": value "DONE": ...", or the reason alone for problems of the whole
+// input. POST /import answers it as its error.
+func (e *Error) Detail() string {
+	var b strings.Builder
+	if e.Record > 0 {
+		b.WriteString("record ")
 		b.WriteString(strconv.FormatInt(e.Record, 10))
 	}
 	if e.Line > 0 {
@@ -84,7 +97,9 @@ func (e *Error) Error() string {
 		b.WriteString(strconv.FormatInt(e.Line, 10))
 		b.WriteString(")")
 	}
-	b.WriteString(": ")
+	if b.Len() > 0 {
+		b.WriteString(": ")
+	}
 	if e.Field != "" {
 		b.WriteString("field ")
 		b.WriteString(strconv.Quote(e.Field))
@@ -147,6 +162,12 @@ func Reader(ctx context.Context, s *storage.Store, name string, r io.Reader, opt
 		}
 	}
 	return importFile(ctx, s, name, tmp, opts)
+}
+
+// Open imports f, an open file (e.g. a spooled request body), as File
+// does; name is used in messages. f is read from offset 0 and left open.
+func Open(ctx context.Context, s *storage.Store, name string, f *os.File, opts Options) (*Stats, error) {
+	return importFile(ctx, s, name, f, opts)
 }
 
 const defaultBatchSize = 10000
