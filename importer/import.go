@@ -35,7 +35,11 @@ type Progress struct {
 // and changed a value; Unchanged ones were stored with the same values and
 // were not rewritten: importing a file twice reports every record as
 // unchanged the second time.
-type KindCounts struct{ New, Updated, Unchanged int64 }
+type KindCounts struct {
+	New       int64 `json:"new"`
+	Updated   int64 `json:"updated"`
+	Unchanged int64 `json:"unchanged"`
+}
 
 // Record kinds, the keys of Stats.Kinds.
 const (
