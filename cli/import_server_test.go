@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -164,4 +165,43 @@ func TestImportLockedNamesServer(t *testing.T) {
 	assert.Equal(t, ExitFail, r.code)
 	assert.Contains(t, r.errout, "in use by another process")
 	assert.Contains(t, r.errout, "batchql import --server URL")
+}
+
+// TestImportServerBinary: the user's path with the real binary: a server
+// holds the database, the local import fails naming --server, and
+// import --server (token from the environment) imports into the served
+// database, the query sees the records at once, and "serve" without a token
+// has no /import.
+func TestImportServerBinary(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "served.db")
+	file := filepath.Join(dir, "ops.json")
+	require.NoError(t, os.WriteFile(file, []byte(`[{"batchOperationKey":"11","batchOperationType":"CANCEL_PROCESS_INSTANCE","state":"ACTIVE"},`+
+		`{"batchOperationKey":"12","batchOperationType":"CANCEL_PROCESS_INSTANCE","state":"FAILED"}]`), 0o600))
+	srv := startServer(t, []string{"BATCHQL_IMPORT_TOKEN=" + serverToken}, "--db", db)
+	defer srv.stop()
+
+	r := batchql(t, nil, "", "import", "--db", db, "--lock-timeout", "100ms", file)
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "in use by another process")
+	assert.Contains(t, r.stderr, "batchql import --server URL")
+
+	r = batchql(t, []string{"BATCHQL_IMPORT_TOKEN=" + serverToken}, "", "import", "--server", srv.url, file)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `ops.json: 2 records in .*\n\s+batch operation\s+2 new\s+0 updated\s+0 unchanged`, r.stdout)
+	var page struct{ BatchOperations struct{ TotalCount int } }
+	srv.query(`{ batchOperations { totalCount } }`, "", &page)
+	assert.Equal(t, 2, page.BatchOperations.TotalCount)
+	assert.Eventually(t, func() bool { return strings.Contains(srv.logs.String(), "path=/import status=200") },
+		5*time.Second, 50*time.Millisecond, srv.logs.String())
+
+	r = batchql(t, nil, "", "import", "--server", srv.url, file)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "401 Unauthorized: missing token")
+
+	plain := startServer(t, nil, "--db", filepath.Join(dir, "plain.db"))
+	defer plain.stop()
+	r = batchql(t, []string{"BATCHQL_IMPORT_TOKEN=" + serverToken}, "", "import", "--server", plain.url, file)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "the server does not accept imports")
 }
