@@ -146,9 +146,14 @@ func (h *importHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer f.Close()
 	}
 	var mbe *http.MaxBytesError
+	var se *spoolError
 	switch {
 	case errors.As(err, &mbe):
 		h.tooLarge(w)
+		return
+	case errors.As(err, &se):
+		h.log.Error("import: spooling the body", "err", se.err)
+		writeImportError(w, http.StatusInternalServerError, ImportError{Error: "internal error: the server could not store the body (see its log)"})
 		return
 	case err != nil:
 		h.log.Warn("import: reading the body", "err", err)
@@ -204,7 +209,7 @@ func (h *importHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *importHandler) spool(ctx context.Context, body io.Reader) (*os.File, error) {
 	f, err := os.CreateTemp("", "batchql-import-*.json")
 	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
+		return nil, &spoolError{err}
 	}
 	buf := make([]byte, 1<<20)
 	for {
@@ -214,7 +219,7 @@ func (h *importHandler) spool(ctx context.Context, body io.Reader) (*os.File, er
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			if _, err := f.Write(buf[:n]); err != nil {
-				return f, fmt.Errorf("spool: %w", err)
+				return f, &spoolError{err}
 			}
 		}
 		if rerr == io.EOF {
@@ -225,6 +230,12 @@ func (h *importHandler) spool(ctx context.Context, body io.Reader) (*os.File, er
 		}
 	}
 }
+
+// spoolError is the server's failure to store a body (disk full), not the
+// client's; its text names a server path, so it is only logged.
+type spoolError struct{ err error }
+
+func (e *spoolError) Error() string { return "spool: " + e.err.Error() }
 
 func (h *importHandler) tooLarge(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
