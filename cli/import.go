@@ -24,12 +24,19 @@ their natural key, so importing a file again changes nothing.
 
 A file with bad input is rejected whole: the command names the file, record,
 field and value, writes nothing from that file and exits with status 1
-(files before it stay imported).
+(files before it stay imported). An empty file and an engine's error
+response are refused as such; a search response that holds only part of its
+result is imported with a warning naming page.endCursor.
+
+With --server URL the files go to a running server's POST /import (started
+with --import-token) instead of the database: same checks, same report.
 `)
 	db := addDBFlags(fs, defaultDB, "the bbolt database `file` (created when missing)")
 	batchSize := fs.intMin("batch-size", 0, 0, "write `n` records per transaction (0: the storage default)")
 	gcPercent := gcPercentFlag(fs, 400)
 	prog := progressFlag(fs)
+	server := fs.String("server", "", "send the files to the running server at this base `URL` (e.g. http://localhost:8080) instead of writing --db")
+	token := fs.String("import-token", "", "with --server: the server's import `token` (sent as Authorization: Bearer)")
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
 	}
@@ -49,6 +56,9 @@ field and value, writes nothing from that file and exits with status 1
 	if stdins > 1 {
 		fmt.Fprint(std.Err, "batchql import: - (standard input) may be given only once\n")
 		return ExitUsage
+	}
+	if *server != "" {
+		return importRemote(ctx, *server, *token, files, *prog, std)
 	}
 	store, code := db.open("import", std)
 	if code >= 0 {
@@ -92,16 +102,8 @@ field and value, writes nothing from that file and exits with status 1
 			return ExitFail
 		}
 		printImportStats(std.Out, name, st)
-		total.Records += st.Records
-		total.Elapsed += st.Elapsed
-		for k, c := range st.Kinds {
-			if total.Kinds[k] == nil {
-				total.Kinds[k] = &importer.KindCounts{}
-			}
-			total.Kinds[k].New += c.New
-			total.Kinds[k].Updated += c.Updated
-			total.Kinds[k].Unchanged += c.Unchanged
-		}
+		printWarnings(std.Err, name, st.Warnings)
+		addStats(total, st)
 	}
 	if len(files) > 1 {
 		printImportStats(std.Out, "total", total)
@@ -122,6 +124,28 @@ func printImportStats(w io.Writer, name string, st *importer.Stats) {
 		}
 		fmt.Fprintf(w, "  %-22s %10s new %10s updated %10s unchanged\n", k,
 			progress.Count(c.New), progress.Count(c.Updated), progress.Count(c.Unchanged))
+	}
+}
+
+// printWarnings prints an import's warnings on standard error.
+func printWarnings(w io.Writer, name string, warnings []string) {
+	for _, m := range warnings {
+		fmt.Fprintf(w, "batchql: warning: %s: %s\n", name, m)
+	}
+}
+
+// addStats adds st to total.
+func addStats(total, st *importer.Stats) {
+	total.Records += st.Records
+	total.Elapsed += st.Elapsed
+	total.Warnings = append(total.Warnings, st.Warnings...)
+	for k, c := range st.Kinds {
+		if total.Kinds[k] == nil {
+			total.Kinds[k] = &importer.KindCounts{}
+		}
+		total.Kinds[k].New += c.New
+		total.Kinds[k].Updated += c.Updated
+		total.Kinds[k].Unchanged += c.Unchanged
 	}
 }
 

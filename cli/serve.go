@@ -19,7 +19,9 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 	fs := newFlagSet("serve", `Usage: batchql [serve] [flags]
 
 Serves the GraphQL API at /query and /graphql (POST and GET), the GraphiQL
-playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
+playground at / and GET /healthz; with --import-token, POST /import takes
+files in the import command's formats (batchql import --server URL FILE...).
+Stops gracefully on SIGINT or SIGTERM.
 `)
 	addr := fs.addr("addr", ":8080", false, "listen on `host:port`, e.g. :8080 (all interfaces) or 127.0.0.1:8080 (port 0 picks a free port)")
 	db := addDBFlags(fs, defaultDB, "the bbolt database `file` (created when missing; with --demo the default is "+defaultDemoDB+", where the demo command writes)")
@@ -35,6 +37,8 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on shutdown, let in-flight requests finish for up to this `duration`")
 	debugAddr := fs.addr("debug-addr", "", true, "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars) on a separate listener at `host:port` (off when empty; keep it on loopback)")
 	gcPercent := gcPercentFlag(fs, 800)
+	importToken := fs.String("import-token", "", "enable POST /import for requests that send Authorization: Bearer `token` (off when empty; keep it secret: prefer the environment variable)")
+	maxImportBody := fs.intMin("max-import-body", web.DefaultMaxImportBody, 1, "answer POST /import bodies larger than `bytes` with 413 (the body is spooled to a temp file in $TMPDIR)")
 	memLimit := fs.intMin("memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)")
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
@@ -92,7 +96,8 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		return ExitFail
 	}
 	srv := &http.Server{
-		Handler:           web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log),
+		Handler: web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log,
+			&web.ImportOptions{Token: *importToken, MaxBody: int64(*maxImportBody)}),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
 		ReadTimeout:       *lim.readTimeout,
 		WriteTimeout:      *lim.writeTimeout,
@@ -114,7 +119,7 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "db", *db.path,
 		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage,
-		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout)
+		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout, "import", *importToken != "")
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

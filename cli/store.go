@@ -38,7 +38,11 @@ func (d dbFlags) open(cmd string, std *Stdio) (*storage.Store, int) {
 	}
 	s, err := storage.Open(*d.path, storage.Options{Timeout: *d.lockTimeout})
 	if errors.Is(err, storage.ErrLocked) {
-		fmt.Fprintf(std.Err, "batchql %s: %v\nAnother batchql process (a server?) holds %s: stop it, or use another --db.\n", cmd, err, *d.path)
+		hint := "stop it, or use another --db"
+		if cmd == "import" {
+			hint = "send the files to that server with batchql import --server URL (it needs --import-token), stop it, or use another --db"
+		}
+		fmt.Fprintf(std.Err, "batchql %s: %v\nAnother batchql process (a server?) holds %s: %s.\n", cmd, err, *d.path, hint)
 		return nil, ExitFail
 	}
 	if err != nil {

@@ -39,6 +39,11 @@ func (im *run) check() error {
 				rec, err := sc.next()
 				if err == io.EOF {
 					done = true
+					if sc.values == 0 {
+						failed = &Error{File: im.name, Reason: errEmpty}
+						return failed
+					}
+					im.stats.Warnings = append(im.stats.Warnings, sc.warnings...)
 					return nil
 				}
 				if err == nil {
@@ -99,6 +104,10 @@ func (im *run) check() error {
 	im.progress("check", n, sc, true)
 	return nil
 }
+
+// errEmpty refuses an input without a single JSON value: what curl prints
+// when the engine is down, or a file that was never written.
+const errEmpty = "empty input: no records (an engine without records sends [] or {\"items\": []}; is the engine down?)"
 
 // missingForNew returns the first field a new record of p's kind needs and p
 // lacks (after the item's operationType fallback to operations seen so far),

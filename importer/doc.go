@@ -2,9 +2,14 @@
 // (contract §5), turns every record into a Patch, and applies the patches to
 // the store through storage's upsert seam.
 //
-// An import is File or Reader. The importer never opens bbolt itself: the
-// check pass reads through storage.Store.View, the write pass writes with
-// storage.Writer's UpsertBatch, UpsertBatchOperation and UpsertItem inside
+// An import is File, Reader (standard input, spooled to a temp file) or Open
+// (an open file, e.g. a request body POST /import spooled). An input without
+// a single JSON value and an engine's error response are refused as such
+// (*Error); a search response that holds part of its result is imported
+// with a warning (Stats.Warnings).
+//
+// The importer never opens bbolt itself: the check pass reads through
+// storage.Store.View, the write pass writes with storage.Writer's UpsertBatch, UpsertBatchOperation and UpsertItem inside
 // storage.Store.Update transactions whose size it chooses, and storage keeps
 // the indexes and counters in the same transaction. Each upsert's
 // storage.Outcome (New, Updated, Unchanged) is what Stats counts.

@@ -35,7 +35,11 @@ type Progress struct {
 // and changed a value; Unchanged ones were stored with the same values and
 // were not rewritten: importing a file twice reports every record as
 // unchanged the second time.
-type KindCounts struct{ New, Updated, Unchanged int64 }
+type KindCounts struct {
+	New       int64 `json:"new"`
+	Updated   int64 `json:"updated"`
+	Unchanged int64 `json:"unchanged"`
+}
 
 // Record kinds, the keys of Stats.Kinds.
 const (
@@ -54,6 +58,11 @@ type Stats struct {
 	// as, although all three merge into one storage.Batch.
 	Kinds   map[string]*KindCounts
 	Elapsed time.Duration
+	// Warnings are about input that was imported but may not be what was
+	// meant: a search response that holds only part of its result (its
+	// page.totalItems exceeds its items) names the page.endCursor to fetch
+	// next.
+	Warnings []string
 }
 
 // Error is bad input. Field is the JSON field ("" for problems of the
@@ -72,11 +81,19 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("import ")
-	b.WriteString(e.File)
 	if e.Record > 0 {
-		b.WriteString(" record ")
+		return "import " + e.File + " " + e.Detail()
+	}
+	return "import " + e.File + ": " + e.Detail()
+}
+
+// Detail is the message without "import FILE": "record 3 (line 3): field
+// "state": value "DONE": ...", or the reason alone for problems of the whole
+// input. POST /import answers it as its error.
+func (e *Error) Detail() string {
+	var b strings.Builder
+	if e.Record > 0 {
+		b.WriteString("record ")
 		b.WriteString(strconv.FormatInt(e.Record, 10))
 	}
 	if e.Line > 0 {
@@ -84,7 +101,9 @@ func (e *Error) Error() string {
 		b.WriteString(strconv.FormatInt(e.Line, 10))
 		b.WriteString(")")
 	}
-	b.WriteString(": ")
+	if b.Len() > 0 {
+		b.WriteString(": ")
+	}
 	if e.Field != "" {
 		b.WriteString("field ")
 		b.WriteString(strconv.Quote(e.Field))
@@ -147,6 +166,12 @@ func Reader(ctx context.Context, s *storage.Store, name string, r io.Reader, opt
 		}
 	}
 	return importFile(ctx, s, name, tmp, opts)
+}
+
+// Open imports f, an open file (e.g. a spooled request body), as File
+// does; name is used in messages. f is read from offset 0 and left open.
+func Open(ctx context.Context, s *storage.Store, name string, f *os.File, opts Options) (*Stats, error) {
+	return importFile(ctx, s, name, f, opts)
 }
 
 const defaultBatchSize = 10000

@@ -47,6 +47,9 @@ type jsonScanner struct {
 	inRec     bool  // reading record number records
 	utf16     bool  // the input is UTF-16: refused with a hint
 	rec       rawRecord
+	values    int64 // top-level values started (0 at the end: empty input)
+	env       envelope
+	warnings  []string // about search responses that hold part of their result
 }
 
 func newJSONScanner(r io.Reader) *jsonScanner { return newJSONScannerSize(r, 256<<10) }
@@ -503,6 +506,7 @@ func (s *jsonScanner) next() (*rawRecord, error) {
 				}
 				return nil, io.EOF
 			}
+			s.values++
 			switch c := s.buf[s.pos]; c {
 			case '[':
 				s.pos++
@@ -545,6 +549,9 @@ func (s *jsonScanner) next() (*rawRecord, error) {
 			if c != '{' {
 				return nil, s.nonObject("a record must be a JSON object")
 			}
+			if s.state == stItems {
+				s.env.items++
+			}
 			rec, _, err := s.record(false)
 			return rec, err
 		case stEnvelope:
@@ -555,6 +562,7 @@ func (s *jsonScanner) next() (*rawRecord, error) {
 			case '}':
 				s.pos++
 				s.state = stTop
+				s.endEnvelope()
 				continue
 			case ',':
 				s.pos++
@@ -565,7 +573,7 @@ func (s *jsonScanner) next() (*rawRecord, error) {
 				// the key was read with a temporary mark at its start
 				base := s.pos - end
 				name := s.keyName(base, start, end, esc)
-				if err := s.envelopeMember(string(name) == "items"); err != nil {
+				if err := s.envelopeMember(string(name)); err != nil {
 					return nil, err
 				}
 			default:
@@ -596,13 +604,26 @@ func (s *jsonScanner) nonObject(reason string) error {
 }
 
 // envelopeMember reads the value of a search response's member after its
-// key: the items array is entered, others are skipped.
-func (s *jsonScanner) envelopeMember(items bool) error {
+// key: the items array is entered, page is kept for endEnvelope, others
+// are skipped.
+func (s *jsonScanner) envelopeMember(name string) error {
 	if err := s.expect(':', "after object key"); err != nil {
 		return err
 	}
 	s.state = stEnvelope
-	if !items {
+	if name == "page" {
+		if !s.skipWS() {
+			return s.eofErr()
+		}
+		s.mark = s.pos
+		err := s.scanValue(1)
+		if err == nil {
+			s.env.page = append(s.env.page[:0], s.buf[s.mark:s.pos]...)
+		}
+		s.mark = -1
+		return err
+	}
+	if name != "items" {
 		return s.scanValue(1)
 	}
 	if !s.skipWS() {
@@ -647,7 +668,8 @@ func (s *jsonScanner) record(top bool) (*rawRecord, bool, error) {
 				s.records--
 				s.inRec = false
 				s.mark = -1
-				return nil, true, s.envelopeMember(string(name) == "items")
+				s.env = envelope{num: s.env.num + 1, line: r.line, page: s.env.page[:0]}
+				return nil, true, s.envelopeMember(string(name))
 			}
 			f, known := fieldIndex[string(name)]
 			r.keys = append(r.keys, [2]int{start, end})
@@ -691,4 +713,48 @@ func (s *jsonScanner) record(top bool) (*rawRecord, bool, error) {
 		}
 	}
 	return r, false, nil
+}
+
+// envelope is what the scanner knows of the search response it is in.
+type envelope struct {
+	num   int64  // 1-based count of search responses in the input
+	line  int64  // its first line
+	items int64  // records in its items so far
+	page  []byte // the JSON text of its page member; empty when absent
+}
+
+// endEnvelope runs when a search response ends: one that holds fewer items
+// than its page.totalItems, or whose count was capped
+// (page.hasMoreTotalItems), gets a warning naming page.endCursor, from
+// which the next page is fetched.
+func (s *jsonScanner) endEnvelope() {
+	if w := pageWarning(s.env); w != "" {
+		s.warnings = append(s.warnings, w)
+	}
+}
+
+func pageWarning(e envelope) string {
+	if len(e.page) == 0 {
+		return ""
+	}
+	var page struct {
+		TotalItems        *int64  `json:"totalItems"`
+		HasMoreTotalItems bool    `json:"hasMoreTotalItems"`
+		EndCursor         *string `json:"endCursor"`
+	}
+	if json.Unmarshal(e.page, &page) != nil || page.TotalItems == nil {
+		return ""
+	}
+	if *page.TotalItems <= e.items && !page.HasMoreTotalItems {
+		return ""
+	}
+	what := fmt.Sprintf("holds %d of page.totalItems %d items", e.items, *page.TotalItems)
+	if page.HasMoreTotalItems {
+		what = fmt.Sprintf("holds %d items of more than page.totalItems %d (page.hasMoreTotalItems is true: the engine stopped counting)", e.items, *page.TotalItems)
+	}
+	next := "page.endCursor is null: fetch the rest with a larger page limit or a narrower filter"
+	if page.EndCursor != nil {
+		next = fmt.Sprintf("fetch the next page with \"page\": {\"after\": %q} and import it too", *page.EndCursor)
+	}
+	return fmt.Sprintf("search response %d (line %d) %s: the rest was not imported; %s", e.num, e.line, what, next)
 }

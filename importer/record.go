@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ---------------------------------------------------------------------------
@@ -140,6 +141,16 @@ func (r *rawRecord) missingErr(f int, reason string) *Error {
 // noKindErr explains a record of no known kind, naming the key field that
 // is missing when the other fields make the intended kind clear.
 func (r *rawRecord) noKindErr() *Error {
+	const keyFields = 1<<fID | 1<<fTotalJobs | 1<<fBatchOperationKey | 1<<fBatchOperationType | 1<<fItemKey
+	if r.hasKey&keyFields == 0 {
+		if msg := engineError(r.body); msg != "" {
+			e := r.recordErr("the input is an error response from the engine, not records: " + msg)
+			if r.num == 1 {
+				e.Record, e.Line = 0, 0 // the whole input, as a rule
+			}
+			return e
+		}
+	}
 	switch {
 	case r.has(fItemKey):
 		return r.missingErr(fBatchOperationKey, "is missing: a batch operation item record needs batchOperationKey and itemKey")
@@ -164,6 +175,61 @@ func (r *rawRecord) noKindErr() *Error {
 	}
 	return r.recordErr("record of no known kind: " + had + " (want batchOperationKey and itemKey for a batch operation item, " +
 		"batchOperationKey and batchOperationType for a batch operation, id and totalJobs for a Camunda 7 batch)")
+}
+
+// engineError describes body when it is an engine's error response rather
+// than a record: Camunda 8's RFC 9457 problem detail
+// (application/problem+json: {type, title, status, detail, instance}) as
+// "401 UNAUTHORIZED: detail", or Camunda 7's {"type": "...Exception",
+// "message": ..., "code": ...} as "InvalidRequestException: message";
+// "" otherwise.
+func engineError(body []byte) string {
+	var e struct {
+		Type     *string         `json:"type"`
+		Title    *string         `json:"title"`
+		Status   json.RawMessage `json:"status"`
+		Detail   *string         `json:"detail"`
+		Instance *string         `json:"instance"`
+		Message  *string         `json:"message"`
+		Code     json.RawMessage `json:"code"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	switch {
+	case e.Title != nil && e.Status != nil && (e.Detail != nil || e.Instance != nil || e.Type != nil):
+		status := string(e.Status)
+		if q := unquote(e.Status); q != nil {
+			status = string(q)
+		}
+		msg := strings.TrimSpace(status + " " + *e.Title)
+		if e.Detail != nil && *e.Detail != "" {
+			msg += ": " + *e.Detail
+		}
+		if e.Instance != nil && *e.Instance != "" {
+			msg += " (" + *e.Instance + ")"
+		}
+		return clip(msg)
+	case e.Type != nil && strings.HasSuffix(*e.Type, "Exception") && e.Message != nil:
+		msg := *e.Type + ": " + *e.Message
+		if len(e.Code) > 0 && string(e.Code) != "null" {
+			msg += " (code " + string(e.Code) + ")"
+		}
+		return clip(msg)
+	}
+	return ""
+}
+
+// clip shortens a message quoted from the input to about 300 characters.
+func clip(s string) string {
+	if len(s) <= 300 {
+		return s
+	}
+	cut := 300
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 func (r *rawRecord) key(f int) (string, *Error) {

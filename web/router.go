@@ -1,5 +1,5 @@
 // Package web is batchql's HTTP surface: the routes of the GraphQL endpoint,
-// /healthz and the GraphiQL playground, the access log, and the debug
+// /healthz, POST /import and the GraphiQL playground, the access log, and the debug
 // listener's pprof and expvar.
 package web
 
@@ -19,13 +19,17 @@ var endpoints = []string{"/query", "/graphql"}
 
 // NewRouter wires the HTTP routes and the request log. play serves the
 // playground (GET / and /playground/...; see NewPlayground), nil for none.
-func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *slog.Logger) http.Handler {
+// imp enables POST /import (nil, or neither token nor guard: 404).
+func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *slog.Logger, imp *ImportOptions) http.Handler {
 	mux := http.NewServeMux()
 	api := graph.NewHandler(store, cfg, log)
 	for _, p := range endpoints {
 		mux.Handle(p, api)
 	}
 	mux.HandleFunc("GET /healthz", healthz(store, log))
+	if imp != nil && imp.enabled() {
+		mux.Handle("POST /import", newImportHandler(store, *imp, log))
+	}
 	if play != nil {
 		mux.Handle("GET /{$}", play)
 		mux.Handle("GET "+playgroundAssetPrefix, play)

@@ -68,7 +68,7 @@ func TestRouter(t *testing.T) {
 	require.NoError(t, err)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := NewRouter(store, graph.Config{MaxPageSize: 10, Introspection: true}, cdnPlayground(t), log)
+	h := NewRouter(store, graph.Config{MaxPageSize: 10, Introspection: true}, cdnPlayground(t), log, nil)
 	serve := func(method, target, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, target, strings.NewReader(body))
 		if body != "" {
@@ -121,7 +121,7 @@ func TestPlaygroundDefaultQueryRunsOnDemoData(t *testing.T) {
 	defer store.Close()
 	_, err = demo.Write(context.Background(), store, demo.DefaultConfig())
 	require.NoError(t, err)
-	h := NewRouter(store, graph.Config{MaxPageSize: 1000}, nil, slog.New(slog.DiscardHandler))
+	h := NewRouter(store, graph.Config{MaxPageSize: 1000}, nil, slog.New(slog.DiscardHandler), nil)
 
 	body, err := json.Marshal(map[string]any{"query": DefaultQuery, "variables": json.RawMessage(DefaultVariables)})
 	require.NoError(t, err)
