@@ -12,6 +12,7 @@ import (
 	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
 	"github.com/batchql/batchql/web"
 )
 
@@ -36,6 +37,7 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	debugAddr := fs.addr("debug-addr", "", true, "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars) on a separate listener at `host:port` (off when empty; keep it on loopback)")
 	gcPercent := gcPercentFlag(fs, 800)
 	memLimit := fs.intMin("memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)")
+	syncF := addSyncFlags(fs)
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
 	}
@@ -48,13 +50,17 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 		return ExitUsage
 	}
+	syncCfg, err := syncF.config()
+	if err != nil {
+		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
+		return ExitUsage
+	}
 	if *demo && !fs.isSet("db") {
 		*db.path = defaultDemoDB
 	}
 	setGC(getenv, *gcPercent, *memLimit)
 	var playHandler http.Handler
 	if *play {
-		var err error
 		if playHandler, err = web.NewPlayground(web.PlaygroundOptions{AssetsDir: *playAssets, CDN: *playCDN}); err != nil {
 			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 			return ExitUsage
@@ -86,13 +92,24 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		}
 	}
 
+	gcfg := lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection})
+	var sy *syncer.Syncer
+	if syncCfg != nil {
+		syncCfg.Log = log
+		if sy, err = syncer.New(*syncCfg, &syncer.StoreApplier{Store: store}); err != nil {
+			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
+			return ExitUsage
+		}
+		gcfg.SyncStatus = sy.Status
+	}
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Error("listen", "addr", *addr, "err", err)
 		return ExitFail
 	}
 	srv := &http.Server{
-		Handler:           web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log),
+		Handler:           web.NewRouter(store, gcfg, playHandler, log),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
 		ReadTimeout:       *lim.readTimeout,
 		WriteTimeout:      *lim.writeTimeout,
@@ -116,6 +133,20 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage,
 		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout)
 
+	// The sync stops between write transactions when ctx ends (SIGTERM),
+	// and before the store closes.
+	syncCtx, stopSync := context.WithCancel(ctx)
+	synced := make(chan struct{})
+	if sy != nil {
+		for _, st := range sy.Status() {
+			log.Info("sync", "engine", st.Engine, "url", st.URL, "interval", syncCfg.Interval, "full_interval", syncCfg.FullInterval)
+		}
+		go func() { defer close(synced); sy.Run(syncCtx) }()
+	} else {
+		close(synced)
+	}
+	defer func() { stopSync(); <-synced }()
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -124,6 +155,7 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		return ExitFail
 	case <-ctx.Done():
 	}
+	stopSync()
 	log.Info("shutting down", "timeout", *shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
