@@ -148,10 +148,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // opState is an operation as GraphQL serves it and as the fake has it.
 type opState struct {
-	Key, State                  string
-	Total, Completed, Failed    int
-	HasEnd                      bool
-	Items                       string // itemKey=state,... in itemKey order
+	Key, State               string
+	Total, Completed, Failed int
+	HasEnd                   bool
+	Items                    string // itemKey=state,... in itemKey order
 }
 
 func (e *env) graphOp(key string) *opState {
