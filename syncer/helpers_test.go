@@ -41,6 +41,8 @@ type envOpts struct {
 	no7    bool
 	no8    bool
 	dbPath string
+	// setup changes the configuration once the fakes' URLs are known.
+	setup func(e *env, cfg *syncer.Config)
 }
 
 // testConfig polls fast; the full reconciliation only at start.
@@ -81,6 +83,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	if cfg.Camunda7 != nil && cfg.Camunda7.URL == "" {
 		cfg.Camunda7.URL = e.c7srv.URL + "/engine-rest"
+	}
+	if o.setup != nil {
+		o.setup(e, &cfg)
 	}
 	e.sy, err = syncer.New(cfg, &syncer.StoreApplier{Store: e.store, TxSize: 100})
 	require.NoError(t, err)
