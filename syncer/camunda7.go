@@ -22,7 +22,9 @@ import (
 //     runtime (completed, or deleted, which also sets endTime) gets its
 //     endTime and removalTime within one interval, and so does one that
 //     started and ended between two polls. /history/batch has no end-time
-//     filter, so the sort is the cheap way.
+//     filter, so the sort is the cheap way; the walk also stops at a page
+//     of batches already seen ended, so many batches ending at one instant
+//     are read once, not every poll.
 //
 // A full reconciliation reads all runtime statistics and all of history
 // (sorted by batchId). When a batch has ended, its last runtime statistics
@@ -30,6 +32,9 @@ import (
 type c7 struct {
 	src    *source
 	newest time.Time // newest endTime seen (engine clock)
+	// ended are the batches seen ended within the overlap window, by id:
+	// the walk stops at a page of nothing new.
+	ended map[string]time.Time
 }
 
 const c7Page = 1000
@@ -57,12 +62,18 @@ func (s *c7) list(ctx context.Context, path string, q url.Values, size int, more
 	}
 }
 
-// ended notes the newest endTime of a history page and returns the oldest.
-func (s *c7) ended(body []byte) (oldest *time.Time) {
+// noteEnded notes the ended batches of a history page and returns the
+// oldest endTime on it and whether any batch on it was not known ended
+// with that endTime.
+func (s *c7) noteEnded(body []byte) (oldest *time.Time, news bool) {
 	var rows []struct {
+		ID      string  `json:"id"`
 		EndTime *string `json:"endTime"`
 	}
 	_ = json.Unmarshal(body, &rows)
+	if s.ended == nil {
+		s.ended = map[string]time.Time{}
+	}
 	for _, r := range rows {
 		if r.EndTime == nil {
 			continue
@@ -79,8 +90,22 @@ func (s *c7) ended(body []byte) (oldest *time.Time) {
 		if oldest == nil || t.Before(*oldest) {
 			oldest = &t
 		}
+		if known, ok := s.ended[r.ID]; !ok || !known.Equal(t) {
+			news = true
+			s.ended[r.ID] = t
+		}
 	}
-	return oldest
+	return oldest, news
+}
+
+// prune forgets ended batches the window no longer reaches.
+func (s *c7) prune() {
+	cutoff := s.newest.Add(-s.overlap())
+	for id, t := range s.ended {
+		if t.Before(cutoff) {
+			delete(s.ended, id)
+		}
+	}
 }
 
 func (s *c7) overlap() time.Duration { return recentOverlap + 2*s.src.cfg.Interval }
@@ -90,15 +115,19 @@ func (s *c7) poll(ctx context.Context, full bool) error {
 	if err := s.list(ctx, "/batch/statistics", stats, c7Page, nil); err != nil {
 		return err
 	}
+	defer s.prune()
 	if full {
 		return s.list(ctx, "/history/batch", url.Values{"sortBy": {"batchId"}, "sortOrder": {"asc"}}, c7Page,
-			func(body []byte) bool { s.ended(body); return true })
+			func(body []byte) bool { s.noteEnded(body); return true })
 	}
 	known := !s.newest.IsZero()
 	cutoff := s.newest.Add(-s.overlap())
 	q := url.Values{"completed": {"true"}, "sortBy": {"endTime"}, "sortOrder": {"desc"}}
 	return s.list(ctx, "/history/batch", q, recentPage, func(body []byte) bool {
-		oldest := s.ended(body)
-		return known && oldest != nil && !oldest.Before(cutoff)
+		// History is written in the engine's own transaction, so a batch
+		// that ended later sorts first: a page of nothing new ends the walk
+		// (the overlap window only covers clock differences between nodes).
+		oldest, news := s.noteEnded(body)
+		return known && news && oldest != nil && !oldest.Before(cutoff)
 	})
 }

@@ -238,8 +238,13 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 		case !finished(op.State):
 			running[k] = true
 			reads = append(reads, k)
+		case s.running[k]:
+			s.pending[k] = true // finished since the last poll
 		default:
-			if _, ok := s.done[k]; !ok {
+			// new to this server and finished: started in the recent window
+			// (the older ones on the last page of the walk were read by the
+			// full reconciliation)
+			if _, ok := s.done[k]; !ok && op.StartDate != nil && !op.StartDate.Before(cutoff) {
 				s.pending[k] = true
 			}
 		}

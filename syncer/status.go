@@ -56,6 +56,10 @@ type Status struct {
 	// reconciliation.
 	LastPollRequests int
 	LastPollFull     bool
+	// LastFullAt is when the last full reconciliation succeeded, and
+	// LastFullRequests the requests it sent.
+	LastFullAt       *time.Time
+	LastFullRequests int
 }
 
 // Quarantined is a record the store could not take: skipped, listed here,
@@ -138,6 +142,7 @@ func (t *tracker) succeeded(now time.Time, full bool) {
 	t.st.State, t.st.LastSuccessAt, t.st.LastError = OK, &now, nil
 	t.st.LastPollRequests, t.st.LastPollFull = t.reqs, full
 	if full {
+		t.st.LastFullAt, t.st.LastFullRequests = &now, t.reqs
 		for k, e := range t.q { // not found bad again by this full pass
 			if e.gen < t.gen {
 				delete(t.q, k)
