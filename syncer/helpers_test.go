@@ -23,7 +23,7 @@ import (
 // env is a syncer against the engine fakes, writing to a real bbolt file,
 // with the real GraphQL handler over the same store.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	c8     *enginefake.Camunda8
 	c7     *enginefake.Camunda7
 	c8srv  *httptest.Server
@@ -51,7 +51,7 @@ func testConfig() syncer.Config {
 		Backoff: 5 * time.Millisecond, MaxWait: 2 * time.Second}
 }
 
-func newEnv(t *testing.T, o envOpts) *env {
+func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	e := &env{t: t, c8: enginefake.NewCamunda8(o.c8...), c7: enginefake.NewCamunda7(o.c7...)}
 	e.c8srv = httptest.NewServer(e.c8)
@@ -140,7 +140,7 @@ func (e *env) status(engine syncer.Engine) syncer.Status {
 
 // eventually polls cond until it holds; the deadline is generous (the
 // contract's bound is 2 intervals; this only guards against hangs).
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -270,10 +270,10 @@ func (src *source) applyPatches(ctx context.Context, patches []*importer.Patch) 
 		return nil
 	}
 	res, err := src.apply.Apply(ctx, patches)
+	src.t.written(res.Written) // committed, even when a later transaction failed
 	if err != nil {
 		return fmt.Errorf("writing: %w", err)
 	}
-	src.t.written(res.Written)
 	landed := patches
 	if len(res.Rejected) > 0 {
 		now := src.now()
