@@ -76,6 +76,18 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	}
 	log := slog.New(h)
 
+	// The syncer is checked before the database is opened: a bad URL is a
+	// usage error that creates no file.
+	var sy *syncer.Syncer
+	applier := &syncer.StoreApplier{}
+	if syncCfg != nil {
+		syncCfg.Log = log
+		if sy, err = syncer.New(*syncCfg, applier); err != nil {
+			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
+			return ExitUsage
+		}
+	}
+
 	store, code := db.open("serve", std)
 	if code >= 0 {
 		return code
@@ -93,13 +105,8 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	}
 
 	gcfg := lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection})
-	var sy *syncer.Syncer
-	if syncCfg != nil {
-		syncCfg.Log = log
-		if sy, err = syncer.New(*syncCfg, &syncer.StoreApplier{Store: store}); err != nil {
-			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
-			return ExitUsage
-		}
+	if sy != nil {
+		applier.Store = store
 		gcfg.SyncStatus = sy.Status
 	}
 
