@@ -50,7 +50,7 @@ func (f syncFlags) config() (*syncer.Config, error) {
 		}
 		cfg.Camunda8 = c
 	} else if *f.c8OAuthURL != "" || *f.c8User != "" || *f.c8ClientID != "" {
-		return nil, errors.New("Camunda 8 credentials are set but --camunda8-url is not")
+		return nil, errors.New("the Camunda 8 credential flags are set but --camunda8-url is not")
 	}
 	if *f.c7URL != "" {
 		cfg.Camunda7 = &syncer.Camunda7Config{URL: *f.c7URL, Username: *f.c7User, Password: *f.c7Pass}

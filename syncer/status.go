@@ -203,9 +203,3 @@ func (t *tracker) landed(patches []*importer.Patch) {
 		delete(t.q, family(p.Kind(), p.Key()))
 	}
 }
-
-func (t *tracker) quarantinedCount() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.q)
-}
