@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -254,12 +255,12 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 		reads = append(reads, k)
 	}
 	slices.Sort(reads)
-	for _, k := range reads {
-		active, err := s.items(ctx, k)
-		if err != nil {
-			return err
-		}
-		if s.pending[k] && !active[k] {
+	actives, err := s.readItems(ctx, reads)
+	if err != nil {
+		return err
+	}
+	for i, k := range reads {
+		if s.pending[k] && !actives[i] {
 			delete(s.pending, k)
 			start := s.newest // no startDate: remembered for one window
 			if op, ok := seen[k]; ok && op.StartDate != nil {
@@ -270,6 +271,45 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 	}
 	s.prune()
 	return nil
+}
+
+// readItems reads the items of the operations keys on inFlight workers (the
+// client's semaphore is the limit) and reports for each whether it has
+// ACTIVE items. The first error stops the others.
+func (s *c8) readItems(ctx context.Context, keys []string) ([]bool, error) {
+	actives := make([]bool, len(keys))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(inFlight, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				active, err := s.items(ctx, keys[i])
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				actives[i] = active[keys[i]]
+			}
+		}()
+	}
+feed:
+	for i := range keys {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return actives, nil
 }
 
 func (s *c8) overlap() time.Duration { return recentOverlap + 2*s.src.cfg.Interval }
