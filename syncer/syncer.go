@@ -118,6 +118,9 @@ func New(cfg Config, a Applier) (*Syncer, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !strings.HasSuffix(strings.TrimSuffix(src.c.base.Path, "/"), "/v2") {
+			cfg.Log.Warn("sync: --camunda8-url does not end in /v2 (the Orchestration Cluster REST API base, e.g. http://localhost:8080/v2)", "url", src.t.st.URL)
+		}
 		src.p = &c8{src: src}
 		s.sources = append(s.sources, src)
 	}
