@@ -180,7 +180,8 @@ func family(kind, key string) string {
 	return kind + "\x00" + key
 }
 
-func (t *tracker) quarantine(now time.Time, kind, key string, field, value *string, reason string) {
+// quarantine lists a record and reports whether it is newly listed.
+func (t *tracker) quarantine(now time.Time, kind, key string, field, value *string, reason string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := family(kind, key)
@@ -190,6 +191,7 @@ func (t *tracker) quarantine(now time.Time, kind, key string, field, value *stri
 		t.q[k] = e
 	}
 	e.Kind, e.Key, e.Field, e.Value, e.Reason, e.gen = kind, key, field, value, reason, t.gen
+	return !ok
 }
 
 // landed takes records that were applied off the quarantine list.

@@ -259,7 +259,9 @@ func (src *source) store(ctx context.Context, body []byte, what string) ([]*impo
 		if r.Err.Value != "" {
 			value = &r.Err.Value
 		}
-		src.t.quarantine(now, r.Kind, r.Key, field, value, r.Err.Reason)
+		if !src.t.quarantine(now, r.Kind, r.Key, field, value, r.Err.Reason) {
+			continue // listed already: logged once
+		}
 		src.log.Warn("sync: record quarantined", "kind", r.Kind, "key", r.Key, "field", r.Err.Field, "value", r.Err.Value, "reason", r.Err.Reason)
 	}
 	if err := src.applyPatches(ctx, patches); err != nil {
@@ -284,8 +286,10 @@ func (src *source) applyPatches(ctx context.Context, patches []*importer.Patch) 
 		for _, r := range res.Rejected {
 			rej[r.Patch] = true
 			field := r.Field
-			src.t.quarantine(now, r.Patch.Kind(), r.Patch.Key(), &field, nil,
-				"is missing and the record is not stored yet: "+r.Err.Error())
+			if src.t.quarantine(now, r.Patch.Kind(), r.Patch.Key(), &field, nil,
+				"is missing and the record is not stored yet: "+r.Err.Error()) {
+				src.log.Warn("sync: record quarantined", "kind", r.Patch.Kind(), "key", r.Patch.Key(), "field", field, "reason", r.Err.Error())
+			}
 		}
 		landed = make([]*importer.Patch, 0, len(patches))
 		for _, p := range patches {
