@@ -142,10 +142,10 @@ func (e *env) status(engine syncer.Engine) syncer.Status {
 // contract's bound is 2 intervals; this only guards against hangs).
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("not within 20s: %s", what)
+			t.Fatalf("not within 60s: %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
