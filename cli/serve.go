@@ -12,6 +12,7 @@ import (
 	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
 	"github.com/batchql/batchql/web"
 )
 
@@ -40,6 +41,7 @@ Stops gracefully on SIGINT or SIGTERM.
 	importToken := fs.String("import-token", "", "enable POST /import for requests that send Authorization: Bearer `token` (off when empty; keep it secret: prefer the environment variable)")
 	maxImportBody := fs.intMin("max-import-body", web.DefaultMaxImportBody, 1, "answer POST /import bodies larger than `bytes` with 413 (the body is spooled to a temp file in $TMPDIR)")
 	memLimit := fs.intMin("memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)")
+	syncF := addSyncFlags(fs)
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
 	}
@@ -52,13 +54,17 @@ Stops gracefully on SIGINT or SIGTERM.
 		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 		return ExitUsage
 	}
+	syncCfg, err := syncF.config()
+	if err != nil {
+		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
+		return ExitUsage
+	}
 	if *demo && !fs.isSet("db") {
 		*db.path = defaultDemoDB
 	}
 	setGC(getenv, *gcPercent, *memLimit)
 	var playHandler http.Handler
 	if *play {
-		var err error
 		if playHandler, err = web.NewPlayground(web.PlaygroundOptions{AssetsDir: *playAssets, CDN: *playCDN}); err != nil {
 			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 			return ExitUsage
@@ -73,6 +79,18 @@ Stops gracefully on SIGINT or SIGTERM.
 		h = slog.NewTextHandler(std.Err, hopts)
 	}
 	log := slog.New(h)
+
+	// The syncer is checked before the database is opened: a bad URL is a
+	// usage error that creates no file.
+	var sy *syncer.Syncer
+	applier := &syncer.StoreApplier{}
+	if syncCfg != nil {
+		syncCfg.Log = log
+		if sy, err = syncer.New(*syncCfg, applier); err != nil {
+			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
+			return ExitUsage
+		}
+	}
 
 	store, code := db.open("serve", std)
 	if code >= 0 {
@@ -90,13 +108,19 @@ Stops gracefully on SIGINT or SIGTERM.
 		}
 	}
 
+	gcfg := lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection})
+	if sy != nil {
+		applier.Store = store
+		gcfg.SyncStatus = sy.Status
+	}
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Error("listen", "addr", *addr, "err", err)
 		return ExitFail
 	}
 	srv := &http.Server{
-		Handler: web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log,
+		Handler: web.NewRouter(store, gcfg, playHandler, log,
 			&web.ImportOptions{Token: *importToken, MaxBody: int64(*maxImportBody)}),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
 		ReadTimeout:       *lim.readTimeout,
@@ -121,6 +145,20 @@ Stops gracefully on SIGINT or SIGTERM.
 		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage,
 		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout, "import", *importToken != "")
 
+	// The sync stops between write transactions when ctx ends (SIGTERM),
+	// and before the store closes.
+	syncCtx, stopSync := context.WithCancel(ctx)
+	synced := make(chan struct{})
+	if sy != nil {
+		for _, st := range sy.Status() {
+			log.Info("sync", "engine", st.Engine, "url", st.URL, "interval", syncCfg.Interval, "full_interval", syncCfg.FullInterval)
+		}
+		go func() { defer close(synced); sy.Run(syncCtx) }()
+	} else {
+		close(synced)
+	}
+	defer func() { stopSync(); <-synced }()
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -129,6 +167,7 @@ Stops gracefully on SIGINT or SIGTERM.
 		return ExitFail
 	case <-ctx.Done():
 	}
+	stopSync()
 	log.Info("shutting down", "timeout", *shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/batchql/batchql/graph/generated"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
 )
 
 // Config tunes the GraphQL handler. Zero values mean the defaults.
@@ -55,6 +56,10 @@ type Config struct {
 	// MaxConcurrent bounds the requests executed at once; others wait for
 	// a slot within their deadline (default 4 × GOMAXPROCS).
 	MaxConcurrent int
+
+	// SyncStatus reports the live sync's sources (Query.syncStatus and
+	// /healthz); nil when the server syncs from no engine.
+	SyncStatus func() []syncer.Status
 
 	// gqlgenLists turns fastLists off (tests compare both outputs).
 	gqlgenLists bool

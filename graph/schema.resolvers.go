@@ -11,6 +11,7 @@ import (
 	"github.com/batchql/batchql/graph/generated"
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
 )
 
 func (r *batchConnectionResolver) PageInfo(ctx context.Context, obj *storage.Page[storage.Batch]) (*model.PageInfo, error) {
@@ -121,6 +122,16 @@ func (r *queryResolver) BatchOperationItems(ctx context.Context, first *int, aft
 	}
 	p, err := r.store.Items(ctx, q)
 	return p, storageError(err)
+}
+
+func (r *queryResolver) SyncStatus(ctx context.Context) ([]*syncer.Status, error) {
+	out := []*syncer.Status{}
+	if r.cfg.SyncStatus != nil {
+		for _, st := range r.cfg.SyncStatus() {
+			out = append(out, &st)
+		}
+	}
+	return out, nil
 }
 
 func (r *Resolver) BatchConnection() generated.BatchConnectionResolver {

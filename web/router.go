@@ -4,12 +4,15 @@
 package web
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/batchql/batchql/graph"
+	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
 )
 
 // endpoints of the GraphQL API: /query is the historical one (and the one
@@ -26,7 +29,7 @@ func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *s
 	for _, p := range endpoints {
 		mux.Handle(p, api)
 	}
-	mux.HandleFunc("GET /healthz", healthz(store, log))
+	mux.HandleFunc("GET /healthz", healthz(store, cfg.SyncStatus, log))
 	if imp != nil && imp.enabled() {
 		mux.Handle("POST /import", newImportHandler(store, *imp, log))
 	}
@@ -37,7 +40,10 @@ func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *s
 	return logRequests(mux, log)
 }
 
-func healthz(store *storage.Store, log *slog.Logger) http.HandlerFunc {
+// healthz is liveness: 200 while the store answers. With live sync its body
+// adds each source's state and lastSuccessAt (contract §8); a failing
+// engine does not make the server unhealthy.
+func healthz(store *storage.Store, sync func() []syncer.Status, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
@@ -48,6 +54,28 @@ func healthz(store *storage.Store, log *slog.Logger) http.HandlerFunc {
 			io.WriteString(w, `{"status":"unavailable"}`+"\n")
 			return
 		}
-		io.WriteString(w, `{"status":"ok"}`+"\n")
+		if sync == nil {
+			io.WriteString(w, `{"status":"ok"}`+"\n")
+			return
+		}
+		type source struct {
+			Engine        syncer.Engine `json:"engine"`
+			URL           string        `json:"url"`
+			State         syncer.State  `json:"state"`
+			LastSuccessAt *string       `json:"lastSuccessAt"`
+		}
+		body := struct {
+			Status string   `json:"status"`
+			Sync   []source `json:"sync"`
+		}{Status: "ok", Sync: []source{}}
+		for _, st := range sync() {
+			s := source{Engine: st.Engine, URL: st.URL, State: st.State}
+			if st.LastSuccessAt != nil {
+				t := model.FormatDateTime(*st.LastSuccessAt)
+				s.LastSuccessAt = &t
+			}
+			body.Sync = append(body.Sync, s)
+		}
+		_ = json.NewEncoder(w).Encode(body)
 	}
 }

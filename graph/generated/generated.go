@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/plugin/federation/fedruntime"
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -168,6 +169,15 @@ type ComplexityRoot struct {
 		ProcessInstanceKey  func(childComplexity int) int
 	}
 
+	QuarantinedRecord struct {
+		Field  func(childComplexity int) int
+		Key    func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Reason func(childComplexity int) int
+		Since  func(childComplexity int) int
+		Value  func(childComplexity int) int
+	}
+
 	Query struct {
 		Batch               func(childComplexity int, batchID string) int
 		BatchOperation      func(childComplexity int, batchOperationKey string) int
@@ -176,8 +186,20 @@ type ComplexityRoot struct {
 		Batches             func(childComplexity int, first *int, after *string, last *int, before *string, filter *storage.BatchFilter, orderBy []*model.BatchOrder) int
 		Node                func(childComplexity int, id string) int
 		Nodes               func(childComplexity int, ids []string) int
+		SyncStatus          func(childComplexity int) int
 		__resolve__service  func(childComplexity int) int
 		__resolve_entities  func(childComplexity int, representations []map[string]any) int
+	}
+
+	SyncSource struct {
+		Engine         func(childComplexity int) int
+		LastAttemptAt  func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		LastSuccessAt  func(childComplexity int) int
+		Quarantined    func(childComplexity int) int
+		RecordsWritten func(childComplexity int) int
+		State          func(childComplexity int) int
+		URL            func(childComplexity int) int
 	}
 
 	_Service struct {
@@ -227,6 +249,7 @@ type QueryResolver interface {
 	BatchOperation(ctx context.Context, batchOperationKey string) (*storage.BatchOperation, error)
 	BatchOperations(ctx context.Context, first *int, after *string, last *int, before *string, filter *storage.BatchOperationFilter, orderBy []*model.BatchOperationOrder) (*storage.Page[storage.BatchOperation], error)
 	BatchOperationItems(ctx context.Context, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) (*storage.Page[storage.BatchOperationItem], error)
+	SyncStatus(ctx context.Context) ([]*syncer.Status, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -792,6 +815,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProcessInstance.ProcessInstanceKey(childComplexity), true
 
+	case "QuarantinedRecord.field":
+		if e.ComplexityRoot.QuarantinedRecord.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuarantinedRecord.Field(childComplexity), true
+	case "QuarantinedRecord.key":
+		if e.ComplexityRoot.QuarantinedRecord.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuarantinedRecord.Key(childComplexity), true
+	case "QuarantinedRecord.kind":
+		if e.ComplexityRoot.QuarantinedRecord.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuarantinedRecord.Kind(childComplexity), true
+	case "QuarantinedRecord.reason":
+		if e.ComplexityRoot.QuarantinedRecord.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuarantinedRecord.Reason(childComplexity), true
+	case "QuarantinedRecord.since":
+		if e.ComplexityRoot.QuarantinedRecord.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuarantinedRecord.Since(childComplexity), true
+	case "QuarantinedRecord.value":
+		if e.ComplexityRoot.QuarantinedRecord.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuarantinedRecord.Value(childComplexity), true
+
 	case "Query.batch":
 		if e.ComplexityRoot.Query.Batch == nil {
 			break
@@ -870,6 +930,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.syncStatus":
+		if e.ComplexityRoot.Query.SyncStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SyncStatus(childComplexity), true
 	case "Query._service":
 		if e.ComplexityRoot.Query.__resolve__service == nil {
 			break
@@ -887,6 +953,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
+
+	case "SyncSource.engine":
+		if e.ComplexityRoot.SyncSource.Engine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.Engine(childComplexity), true
+	case "SyncSource.lastAttemptAt":
+		if e.ComplexityRoot.SyncSource.LastAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.LastAttemptAt(childComplexity), true
+	case "SyncSource.lastError":
+		if e.ComplexityRoot.SyncSource.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.LastError(childComplexity), true
+	case "SyncSource.lastSuccessAt":
+		if e.ComplexityRoot.SyncSource.LastSuccessAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.LastSuccessAt(childComplexity), true
+	case "SyncSource.quarantined":
+		if e.ComplexityRoot.SyncSource.Quarantined == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.Quarantined(childComplexity), true
+	case "SyncSource.recordsWritten":
+		if e.ComplexityRoot.SyncSource.RecordsWritten == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.RecordsWritten(childComplexity), true
+	case "SyncSource.state":
+		if e.ComplexityRoot.SyncSource.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.State(childComplexity), true
+	case "SyncSource.url":
+		if e.ComplexityRoot.SyncSource.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.URL(childComplexity), true
 
 	case "_Service.sdl":
 		if e.ComplexityRoot._Service.SDL == nil {
@@ -1817,6 +1932,86 @@ input AuditLogActorTypeFilter {
   "None of these (a ` + "`" + `null` + "`" + ` field does not match)."
   notIn: [AuditLogActorType!]
 }
+
+# ---------------------------------------------------------------------------
+# Live sync (contract §8)
+
+extend type Query {
+  """
+  The engines this server syncs from (` + "`" + `serve --camunda8-url` + "`" + `, ` + "`" + `--camunda7-url` + "`" + `),
+  and how that goes; empty when it syncs from none.
+  """
+  syncStatus: [SyncSource!]!
+}
+
+"An engine kind the server syncs from."
+enum SyncEngine {
+  "A Camunda 7 engine REST API (batches)."
+  CAMUNDA7
+  "A Camunda 8 Orchestration Cluster REST API (batch operations and items)."
+  CAMUNDA8
+}
+
+"How syncing from a source goes."
+enum SyncState {
+  "No poll has finished yet."
+  STARTING
+  "The last poll read all it meant to."
+  OK
+  """
+  The engine asked to slow down (HTTP 429, 502, 503, 504 or a
+  ` + "`" + `RESOURCE_EXHAUSTED` + "`" + ` problem) or did not answer in time: requests are retried
+  with exponential backoff and jitter, honouring ` + "`" + `Retry-After` + "`" + `.
+  """
+  BACKING_OFF
+  """
+  The last poll failed (engine down, HTTP 500, an answer that is not the API's,
+  or HTTP 401/403: an authentication failure); ` + "`" + `lastError` + "`" + ` says which. The next
+  poll comes after a backoff; the server keeps serving what it has.
+  """
+  FAILING
+}
+
+"One engine the server syncs from."
+type SyncSource {
+  "The engine kind."
+  engine: SyncEngine!
+  "The engine's REST base URL, without credentials."
+  url: String!
+  "How syncing goes: ` + "`" + `OK` + "`" + ` after a poll that read all it meant to."
+  state: SyncState!
+  "When the last poll started; ` + "`" + `null` + "`" + ` before the first."
+  lastAttemptAt: DateTime
+  "When the last successful poll ended; ` + "`" + `null` + "`" + ` until one succeeds."
+  lastSuccessAt: DateTime
+  "Why the last poll or request failed (no secrets); ` + "`" + `null` + "`" + ` after a successful poll."
+  lastError: String
+  "Records new or changed in the store since this server started."
+  recordsWritten: Int!
+  """
+  Records the store could not take (an enum value from a newer engine, a bad
+  date, a missing key): skipped, listed here and retried; they never hold back
+  the other records. One leaves the list when it lands, or when a full
+  reconciliation no longer finds it bad.
+  """
+  quarantined: [QuarantinedRecord!]!
+}
+
+"A record the sync skipped."
+type QuarantinedRecord {
+  "` + "`" + `batch` + "`" + `, ` + "`" + `batch statistics` + "`" + `, ` + "`" + `historic batch` + "`" + `, ` + "`" + `batch operation` + "`" + ` or ` + "`" + `batch operation item` + "`" + `; empty when no kind is recognisable."
+  kind: String!
+  "Its natural key: the batch id, the operation key, or ` + "`" + `operationKey/itemKey` + "`" + `."
+  key: String!
+  "The offending field (nested ones like ` + "`" + `errors[0].type` + "`" + `), or ` + "`" + `null` + "`" + ` for the whole record."
+  field: String
+  "The offending value as JSON text (a string keeps its quotes), or ` + "`" + `null` + "`" + `."
+  value: String
+  "What is wrong with it."
+  reason: String!
+  "When it was first skipped."
+  since: DateTime!
+}
 `, BuiltIn: false},
 	{Name: "../../federation/directives.graphql", Input: `
 	directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
@@ -2154,6 +2349,46 @@ func (ec *executionContext) childFields_ProcessInstance(ctx context.Context, fie
 		return ec.fieldContext_ProcessInstance_batchOperationItems(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProcessInstance", field.Name)
+}
+
+func (ec *executionContext) childFields_QuarantinedRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_QuarantinedRecord_kind(ctx, field)
+	case "key":
+		return ec.fieldContext_QuarantinedRecord_key(ctx, field)
+	case "field":
+		return ec.fieldContext_QuarantinedRecord_field(ctx, field)
+	case "value":
+		return ec.fieldContext_QuarantinedRecord_value(ctx, field)
+	case "reason":
+		return ec.fieldContext_QuarantinedRecord_reason(ctx, field)
+	case "since":
+		return ec.fieldContext_QuarantinedRecord_since(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QuarantinedRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncSource(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "engine":
+		return ec.fieldContext_SyncSource_engine(ctx, field)
+	case "url":
+		return ec.fieldContext_SyncSource_url(ctx, field)
+	case "state":
+		return ec.fieldContext_SyncSource_state(ctx, field)
+	case "lastAttemptAt":
+		return ec.fieldContext_SyncSource_lastAttemptAt(ctx, field)
+	case "lastSuccessAt":
+		return ec.fieldContext_SyncSource_lastSuccessAt(ctx, field)
+	case "lastError":
+		return ec.fieldContext_SyncSource_lastError(ctx, field)
+	case "recordsWritten":
+		return ec.fieldContext_SyncSource_recordsWritten(ctx, field)
+	case "quarantined":
+		return ec.fieldContext_SyncSource_quarantined(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncSource", field.Name)
 }
 
 func (ec *executionContext) childFields__Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5043,6 +5278,144 @@ func (ec *executionContext) fieldContext_ProcessInstance_batchOperationItems(ctx
 	return fc, nil
 }
 
+func (ec *executionContext) _QuarantinedRecord_kind(ctx context.Context, field graphql.CollectedField, obj *syncer.Quarantined) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuarantinedRecord_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuarantinedRecord_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuarantinedRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _QuarantinedRecord_key(ctx context.Context, field graphql.CollectedField, obj *syncer.Quarantined) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuarantinedRecord_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuarantinedRecord_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuarantinedRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _QuarantinedRecord_field(ctx context.Context, field graphql.CollectedField, obj *syncer.Quarantined) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuarantinedRecord_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QuarantinedRecord_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuarantinedRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _QuarantinedRecord_value(ctx context.Context, field graphql.CollectedField, obj *syncer.Quarantined) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuarantinedRecord_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_QuarantinedRecord_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuarantinedRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _QuarantinedRecord_reason(ctx context.Context, field graphql.CollectedField, obj *syncer.Quarantined) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuarantinedRecord_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuarantinedRecord_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuarantinedRecord", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _QuarantinedRecord_since(ctx context.Context, field graphql.CollectedField, obj *syncer.Quarantined) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuarantinedRecord_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuarantinedRecord_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuarantinedRecord", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5351,6 +5724,38 @@ func (ec *executionContext) fieldContext_Query_batchOperationItems(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_syncStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_syncStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SyncStatus(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*syncer.Status) graphql.Marshaler {
+			return ec.marshalNSyncSource2ᚕᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐStatusᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_syncStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query__entities(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5498,6 +5903,199 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SyncSource_engine(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_engine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Engine, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v syncer.Engine) graphql.Marshaler {
+			return ec.marshalNSyncEngine2githubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐEngine(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_engine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncSource", field, false, false, errors.New("field of type SyncEngine does not have child fields"))
+}
+
+func (ec *executionContext) _SyncSource_url(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncSource", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncSource_state(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v syncer.State) graphql.Marshaler {
+			return ec.marshalNSyncState2githubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncSource", field, false, false, errors.New("field of type SyncState does not have child fields"))
+}
+
+func (ec *executionContext) _SyncSource_lastAttemptAt(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_lastAttemptAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastAttemptAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_lastAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncSource", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SyncSource_lastSuccessAt(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_lastSuccessAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSuccessAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_lastSuccessAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncSource", field, false, false, errors.New("field of type DateTime does not have child fields"))
+}
+
+func (ec *executionContext) _SyncSource_lastError(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncSource", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncSource_recordsWritten(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_recordsWritten(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordsWritten, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_recordsWritten(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncSource", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SyncSource_quarantined(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_quarantined(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quarantined, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []syncer.Quarantined) graphql.Marshaler {
+			return ec.marshalNQuarantinedRecord2ᚕgithubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐQuarantinedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_quarantined(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SyncSource",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QuarantinedRecord(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8966,6 +9564,69 @@ func (ec *executionContext) _ProcessInstance(ctx context.Context, sel ast.Select
 	return out
 }
 
+var quarantinedRecordImplementors = []string{"QuarantinedRecord"}
+
+func (ec *executionContext) _QuarantinedRecord(ctx context.Context, sel ast.SelectionSet, obj *syncer.Quarantined) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quarantinedRecordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QuarantinedRecord")
+		case "kind":
+			out.Values[i] = ec._QuarantinedRecord_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "key":
+			out.Values[i] = ec._QuarantinedRecord_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._QuarantinedRecord_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._QuarantinedRecord_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._QuarantinedRecord_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._QuarantinedRecord_since(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -9140,6 +9801,28 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "syncStatus":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_syncStatus(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "_entities":
 			field := field
 
@@ -9197,6 +9880,79 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferLabelToView), math.MaxInt32)))
+
+	ec.ProcessDeferredGroup(graphql.DeferredGroup{
+		Defers:   deferLabelToView,
+		Path:     graphql.GetPath(ctx),
+		FieldSet: deferredFieldSet,
+		Context:  ctx,
+	})
+
+	return out
+}
+
+var syncSourceImplementors = []string{"SyncSource"}
+
+func (ec *executionContext) _SyncSource(ctx context.Context, sel ast.SelectionSet, obj *syncer.Status) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncSourceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferredFieldSet := graphql.NewFieldSet(nil)
+	deferLabelToView := make(map[string]*graphql.FieldSetView)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncSource")
+		case "engine":
+			out.Values[i] = ec._SyncSource_engine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._SyncSource_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._SyncSource_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastAttemptAt":
+			out.Values[i] = ec._SyncSource_lastAttemptAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastSuccessAt":
+			out.Values[i] = ec._SyncSource_lastSuccessAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._SyncSource_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recordsWritten":
+			out.Values[i] = ec._SyncSource_recordsWritten(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quarantined":
+			out.Values[i] = ec._SyncSource_quarantined(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10069,6 +10825,22 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
+	res, err := model.UnmarshalDateTime(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalDateTime(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalNFieldSet2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -10218,6 +10990,26 @@ func (ec *executionContext) unmarshalNProcessInstanceByProcessInstanceKeysInput2
 	return res, nil
 }
 
+func (ec *executionContext) marshalNQuarantinedRecord2githubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐQuarantined(ctx context.Context, sel ast.SelectionSet, v syncer.Quarantined) graphql.Marshaler {
+	return ec._QuarantinedRecord(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNQuarantinedRecord2ᚕgithubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐQuarantinedᚄ(ctx context.Context, sel ast.SelectionSet, v []syncer.Quarantined) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNQuarantinedRecord2githubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐQuarantined(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -10226,6 +11018,66 @@ func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) 
 func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalString(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNSyncEngine2githubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐEngine(ctx context.Context, v any) (syncer.Engine, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := syncer.Engine(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSyncEngine2githubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐEngine(ctx context.Context, sel ast.SelectionSet, v syncer.Engine) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNSyncSource2ᚕᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []*syncer.Status) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSyncSource2ᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSyncSource2ᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐStatus(ctx context.Context, sel ast.SelectionSet, v *syncer.Status) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._SyncSource(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSyncState2githubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐState(ctx context.Context, v any) (syncer.State, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := syncer.State(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSyncState2githubᚗcomᚋbatchqlᚋbatchqlᚋsyncerᚐState(ctx context.Context, sel ast.SelectionSet, v syncer.State) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
 	if res == graphql.Null {
 		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")

@@ -1,0 +1,75 @@
+package importer
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/storage"
+)
+
+// DecodeRecords takes a search response or an array record by record: bad
+// records come back rejected with their kind and key, the others as
+// patches; malformed JSON is an error for the whole body.
+func TestDecodeRecords(t *testing.T) {
+	body := []byte(`{"items":[
+	 {"batchOperationKey":"1","state":"ACTIVE","batchOperationType":"CANCEL_PROCESS_INSTANCE","errors":[]},
+	 {"batchOperationKey":"2","state":"ACTIVE","batchOperationType":"FUTURE_TYPE"},
+	 {"batchOperationKey":"3","itemKey":"30","state":"ACTIVE","processedDate":"yesterday"},
+	 {"batchOperationType":"CANCEL_PROCESS_INSTANCE"},
+	 {"batchOperationKey":"4","itemKey":"40","state":"COMPLETED","operationType":"CANCEL_PROCESS_INSTANCE"}
+	],"page":{"totalItems":5,"hasMoreTotalItems":false,"startCursor":"a","endCursor":"b"}}`)
+	patches, bad, err := DecodeRecords(body)
+	require.NoError(t, err)
+	require.Len(t, patches, 2)
+	assert.Equal(t, "1", patches[0].Key())
+	assert.Equal(t, KindItem, patches[1].Kind())
+	assert.Equal(t, "4/40", patches[1].Key())
+	require.Len(t, bad, 3)
+	for i, want := range []struct {
+		kind, key, field, value string
+		record                  int64
+	}{
+		{KindBatchOperation, "2", "batchOperationType", `"FUTURE_TYPE"`, 2},
+		{KindItem, "3/30", "processedDate", `"yesterday"`, 3},
+		{KindBatchOperation, "", "batchOperationKey", "", 4},
+	} {
+		assert.Equal(t, want.kind, bad[i].Kind)
+		assert.Equal(t, want.key, bad[i].Key)
+		assert.Equal(t, want.field, bad[i].Err.Field)
+		assert.Equal(t, want.value, bad[i].Err.Value)
+		assert.Equal(t, want.record, bad[i].Err.Record)
+		assert.NotEmpty(t, bad[i].Err.Reason)
+	}
+
+	patches, bad, err = DecodeRecords([]byte(`[{"id":"b1","type":"instance-migration","totalJobs":3,"remainingJobs":1,"completedJobs":2,"failedJobs":0},
+		{"id":"b2","totalJobs":3,"endTime":"2024-05-14T09:12:03.417+0200"}]`))
+	require.NoError(t, err)
+	assert.Len(t, patches, 2)
+	assert.Empty(t, bad)
+
+	for _, garbage := range []string{`{"items":[{"batchOperationKey":"22`, `<html>`, `[1,`} {
+		_, _, err := DecodeRecords([]byte(garbage))
+		assert.Error(t, err, garbage)
+	}
+}
+
+// IsMissing names the field a new record lacks.
+func TestIsMissing(t *testing.T) {
+	s, err := storage.Open(filepath.Join(t.TempDir(), "m.db"), storage.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	patches, _, err := DecodeRecords([]byte(`[{"batchOperationKey":"9","itemKey":"90","state":"ACTIVE"}]`))
+	require.NoError(t, err)
+	require.NoError(t, s.Update(t.Context(), func(w *storage.Writer) error {
+		_, err := patches[0].Apply(w)
+		field, ok := IsMissing(err)
+		assert.True(t, ok, "%v", err)
+		assert.Equal(t, "operationType", field)
+		return nil
+	}))
+	_, ok := IsMissing(assert.AnError)
+	assert.False(t, ok)
+}

@@ -1,0 +1,371 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+)
+
+// c8 reads a Camunda 8 Orchestration Cluster REST API (base .../v2): the
+// batch operation and item searches, always with cursor paging
+// (page.after) over a unique sort, so the 10,000 cap on totalItems never
+// matters.
+//
+// A poll of running work costs requests in proportion to running work, not
+// to the archive:
+//
+//  1. the running operations: state $in [CREATED, ACTIVE, SUSPENDED];
+//  2. the operations started recently: sort startDate DESC (then
+//     batchOperationKey DESC, unique), pages of recentPage, until a page
+//     reaches operations started before the newest startDate seen minus
+//     recentOverlap. The search has no $gt on dates and no "changed since",
+//     so this is the cheap way to see operations that started, and maybe
+//     finished, between two polls. Sorting by batchOperationKey DESC and
+//     stopping at known keys would be cheaper still, but Zeebe keys carry
+//     the partition id in their high bits, so a new operation on a low
+//     partition sorts below old ones on a high partition and would be
+//     missed until the full reconciliation; startDate is the engine's
+//     clock on every partition. The overlap covers the search's eventual
+//     consistency (exporter lag) and clock differences between brokers;
+//     an operation not started yet (startDate null) is CREATED and read by 1;
+//  3. operations that were running at the last poll and are not in 1 or 2
+//     (they finished): one search by batchOperationKey $in;
+//  4. the items of every running operation, and of every finished one once
+//     more after it finished. camunda/camunda#61727: an operation can read
+//     COMPLETED while items are still ACTIVE, so a finished operation whose
+//     items are not all settled stays running work for its items until they
+//     are. (#33720: an item filter state ACTIVE can return nothing, so item
+//     reads never filter by state.)
+//
+// A full reconciliation reads every operation and every item (one items
+// search over all operations, sorted by batchOperationKey and itemKey).
+type c8 struct {
+	src *source
+	// running are the operations last seen running; pending the finished
+	// ones whose items still need a read; done the finished ones whose
+	// items were read after they finished, by startDate (pruned once out of
+	// the recent window).
+	running, pending map[string]bool
+	done             map[string]time.Time
+	newest           time.Time // newest startDate seen (engine clock)
+}
+
+const (
+	pageLimit     = 1000 // records per search page (the API allows 10,000)
+	recentPage    = 50
+	recentOverlap = time.Minute
+	inChunk       = 100 // keys per $in filter
+)
+
+var runningStates = []string{"CREATED", "ACTIVE", "SUSPENDED"}
+
+// finished reports a final operation state; an unknown state (a newer
+// engine) counts as running, so it is read again.
+func finished(state string) bool {
+	switch state {
+	case "COMPLETED", "PARTIALLY_COMPLETED", "CANCELED", "FAILED":
+		return true
+	}
+	return false
+}
+
+// opLite is what the poll itself needs of an operation.
+type opLite struct {
+	Key       string     `json:"batchOperationKey"`
+	State     string     `json:"state"`
+	StartDate *time.Time `json:"startDate"`
+}
+
+type sortField struct {
+	Field string `json:"field"`
+	Order string `json:"order"`
+}
+
+type searchPage struct {
+	Limit int     `json:"limit"`
+	After *string `json:"after,omitempty"`
+}
+
+type searchRequest struct {
+	Filter map[string]any `json:"filter,omitempty"`
+	Sort   []sortField    `json:"sort"`
+	Page   searchPage     `json:"page"`
+}
+
+// search pages through a search. fn gets each page's body and reports
+// whether to read on; paging ends at a short page or a null endCursor.
+func (s *c8) search(ctx context.Context, path string, req searchRequest, fn func(body []byte) (bool, error)) error {
+	for {
+		body, err := s.src.c.post(ctx, path, req)
+		if err != nil {
+			return err
+		}
+		var env struct {
+			Items []json.RawMessage `json:"items"`
+			Page  struct {
+				EndCursor *string `json:"endCursor"`
+			} `json:"page"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil || env.Items == nil {
+			reason := "not a search response {items, page}"
+			if err != nil {
+				reason = shorten(err.Error(), 200)
+			}
+			return &BadResponseError{"POST", join(s.src.t.st.URL, path), reason}
+		}
+		more, err := fn(body)
+		if err != nil || !more || len(env.Items) < req.Page.Limit || env.Page.EndCursor == nil {
+			return err
+		}
+		req.Page.After = env.Page.EndCursor
+	}
+}
+
+// operations runs an operations search and stores every page; seen gets
+// each operation's key, state and startDate; more decides after each page.
+func (s *c8) operations(ctx context.Context, req searchRequest, seen map[string]opLite, more func(page []opLite) bool) error {
+	return s.search(ctx, "/batch-operations/search", req, func(body []byte) (bool, error) {
+		var env struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		_ = json.Unmarshal(body, &env)
+		page := make([]opLite, 0, len(env.Items))
+		for _, raw := range env.Items {
+			var op opLite
+			if json.Unmarshal(raw, &op) != nil || op.Key == "" {
+				continue // quarantined by store
+			}
+			page = append(page, op)
+			seen[op.Key] = op
+			if op.StartDate != nil && op.StartDate.After(s.newest) {
+				s.newest = *op.StartDate
+			}
+		}
+		if _, err := s.src.store(ctx, body, "POST"); err != nil {
+			return false, err
+		}
+		return more == nil || more(page), nil
+	})
+}
+
+// items stores the items of one operation (all operations when key is "")
+// and returns the keys of the operations that have ACTIVE items.
+func (s *c8) items(ctx context.Context, key string) (map[string]bool, error) {
+	req := searchRequest{
+		Sort: []sortField{{"batchOperationKey", "ASC"}, {"itemKey", "ASC"}},
+		Page: searchPage{Limit: pageLimit},
+	}
+	if key != "" {
+		req.Filter = map[string]any{"batchOperationKey": key}
+	}
+	active := map[string]bool{}
+	err := s.search(ctx, "/batch-operation-items/search", req, func(body []byte) (bool, error) {
+		var env struct {
+			Items []struct {
+				Key   string `json:"batchOperationKey"`
+				State string `json:"state"`
+			} `json:"items"`
+		}
+		_ = json.Unmarshal(body, &env)
+		for _, it := range env.Items {
+			if it.State == "ACTIVE" {
+				active[it.Key] = true
+			}
+		}
+		_, err := s.src.store(ctx, body, "POST")
+		return true, err
+	})
+	return active, err
+}
+
+func (s *c8) poll(ctx context.Context, full bool) error {
+	if s.running == nil {
+		s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+	}
+	if full {
+		return s.full(ctx)
+	}
+	seen := map[string]opLite{}
+	// 1. running operations
+	err := s.operations(ctx, searchRequest{
+		Filter: map[string]any{"state": map[string]any{"$in": runningStates}},
+		Sort:   []sortField{{"batchOperationKey", "ASC"}},
+		Page:   searchPage{Limit: pageLimit},
+	}, seen, nil)
+	if err != nil {
+		return err
+	}
+	// 2. operations started recently
+	known := !s.newest.IsZero()
+	cutoff := s.newest.Add(-s.overlap())
+	err = s.operations(ctx, searchRequest{
+		Sort: []sortField{{"startDate", "DESC"}, {"batchOperationKey", "DESC"}},
+		Page: searchPage{Limit: recentPage},
+	}, seen, func(page []opLite) bool {
+		if !known || len(page) == 0 {
+			return false // nothing seen yet: one page (the full pass reads the rest)
+		}
+		last := page[len(page)-1]
+		return last.StartDate != nil && !last.StartDate.Before(cutoff)
+	})
+	if err != nil {
+		return err
+	}
+	// 3. operations that were running and are in neither list
+	var gone []string
+	for k := range s.running {
+		if _, ok := seen[k]; !ok {
+			gone = append(gone, k)
+		}
+	}
+	slices.Sort(gone)
+	for c := range slices.Chunk(gone, inChunk) {
+		err := s.operations(ctx, searchRequest{
+			Filter: map[string]any{"batchOperationKey": map[string]any{"$in": c}},
+			Sort:   []sortField{{"batchOperationKey", "ASC"}},
+			Page:   searchPage{Limit: pageLimit},
+		}, seen, nil)
+		if err != nil {
+			return err
+		}
+	}
+	// 4. items of running work
+	running := map[string]bool{}
+	var reads []string
+	for k, op := range seen {
+		switch {
+		case !finished(op.State):
+			running[k] = true
+			reads = append(reads, k)
+		case s.running[k]:
+			s.pending[k] = true // finished since the last poll
+		default:
+			// new to this server and finished: started in the recent window
+			// (the older ones on the last page of the walk were read by the
+			// full reconciliation)
+			if _, ok := s.done[k]; !ok && op.StartDate != nil && !op.StartDate.Before(cutoff) {
+				s.pending[k] = true
+			}
+		}
+	}
+	s.running = running
+	for k := range s.pending {
+		reads = append(reads, k)
+	}
+	slices.Sort(reads)
+	actives, err := s.readItems(ctx, reads)
+	if err != nil {
+		return err
+	}
+	for i, k := range reads {
+		if s.pending[k] && !actives[i] {
+			delete(s.pending, k)
+			start := s.newest // no startDate: remembered for one window
+			if op, ok := seen[k]; ok && op.StartDate != nil {
+				start = *op.StartDate
+			}
+			s.done[k] = start
+		}
+	}
+	s.prune()
+	return nil
+}
+
+// readItems reads the items of the operations keys on inFlight workers (the
+// client's semaphore is the limit) and reports for each whether it has
+// ACTIVE items. The first error stops the others.
+func (s *c8) readItems(ctx context.Context, keys []string) ([]bool, error) {
+	actives := make([]bool, len(keys))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(inFlight, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				active, err := s.items(ctx, keys[i])
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				actives[i] = active[keys[i]]
+			}
+		}()
+	}
+feed:
+	for i := range keys {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return actives, nil
+}
+
+func (s *c8) overlap() time.Duration { return recentOverlap + 2*s.src.cfg.Interval }
+
+// prune forgets finished operations that the recent window no longer
+// reaches.
+func (s *c8) prune() {
+	cutoff := s.newest.Add(-s.overlap())
+	for k, start := range s.done {
+		if start.Before(cutoff) {
+			delete(s.done, k)
+		}
+	}
+}
+
+// full reads everything: all operations, then all items.
+func (s *c8) full(ctx context.Context) error {
+	seen := map[string]opLite{}
+	err := s.operations(ctx, searchRequest{
+		Sort: []sortField{{"batchOperationKey", "ASC"}},
+		Page: searchPage{Limit: pageLimit},
+	}, seen, func([]opLite) bool {
+		// keep memory to the running and the recent window
+		cutoff := s.newest.Add(-s.overlap())
+		for k, op := range seen {
+			if finished(op.State) && (op.StartDate == nil || op.StartDate.Before(cutoff)) {
+				delete(seen, k)
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	active, err := s.items(ctx, "")
+	if err != nil {
+		return err
+	}
+	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+	for k, op := range seen {
+		switch {
+		case !finished(op.State):
+			s.running[k] = true
+		case active[k]:
+			s.pending[k] = true // #61727: finished, items not settled
+		case op.StartDate != nil:
+			s.done[k] = *op.StartDate
+		default:
+			s.done[k] = s.newest
+		}
+	}
+	for k := range active {
+		if !s.running[k] {
+			s.pending[k] = true
+		}
+	}
+	s.prune()
+	return nil
+}
