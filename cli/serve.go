@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/batchql/batchql/graph"
+	"github.com/batchql/batchql/metrics"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/tracing"
 	"github.com/batchql/batchql/web"
 )
 
@@ -18,7 +20,10 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 	fs := newFlagSet("serve", `Usage: batchql [serve] [flags]
 
 Serves the GraphQL API at /query and /graphql (POST and GET), the GraphiQL
-playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
+playground at /, GET /healthz and GET /metrics (Prometheus). Traces go to an
+OTLP/HTTP collector when OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set. Stops gracefully on SIGINT or
+SIGTERM.
 `)
 	addr := fs.addr("addr", ":8080", false, "listen on `host:port`, e.g. :8080 (all interfaces) or 127.0.0.1:8080 (port 0 picks a free port)")
 	db := addDBFlags(fs, defaultDB, "the bbolt database `file` (created when missing; with --demo the default is "+defaultDemoDB+", where the demo command writes)")
@@ -33,6 +38,8 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	format := fs.choice("log-format", "text", []string{"text", "json"}, "log `format` on standard error: text or json")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on shutdown, let in-flight requests finish for up to this `duration`")
 	debugAddr := fs.addr("debug-addr", "", true, "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars) on a separate listener at `host:port` (off when empty; keep it on loopback)")
+	metricsOn := fs.Bool("metrics", true, "record Prometheus metrics and serve them at GET /metrics (on --metrics-addr when set, else on --addr)")
+	metricsAddr := fs.addr("metrics-addr", "", true, "serve GET /metrics on a separate listener at `host:port` instead of on --addr (empty: on --addr)")
 	gcPercent := gcPercentFlag(fs, 800)
 	memLimit := fs.intMin("memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)")
 	if code := fs.parse(args, std, getenv); code >= 0 {
@@ -85,13 +92,30 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		}
 	}
 
+	obs := web.Observe{MetricsRoute: *metricsAddr == ""}
+	if *metricsOn {
+		obs.Metrics = metrics.New(metrics.StoreStats(store))
+	}
+	var err error
+	if obs.Tracing, err = tracing.Setup(ctx, getenv); err != nil {
+		log.Error("tracing", "err", err)
+		return ExitFail
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := obs.Tracing.Shutdown(sctx); err != nil {
+			log.Warn("tracing: flushing spans", "err", err)
+		}
+	}()
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Error("listen", "addr", *addr, "err", err)
 		return ExitFail
 	}
 	srv := &http.Server{
-		Handler:           web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log),
+		Handler:           web.NewObservedRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log, obs),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
 		ReadTimeout:       *lim.readTimeout,
 		WriteTimeout:      *lim.writeTimeout,
@@ -111,9 +135,24 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		defer dsrv.Close()
 		log.Info("debug listening", "addr", dln.Addr().String())
 	}
+	if *metricsAddr != "" && obs.Metrics != nil {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			ln.Close()
+			log.Error("listen", "metrics_addr", *metricsAddr, "err", err)
+			return ExitFail
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", obs.Metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "db", *db.path,
 		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage,
-		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout)
+		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout,
+		"metrics", *metricsOn, "tracing", obs.Tracing != nil)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -107,7 +107,12 @@ func pageArgs(page PageRequest) (forward bool, limit int, err error) {
 	return true, DefaultPageSize, nil
 }
 
-func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[R], order []Order, page PageRequest, count bool) (*Page[R], error) {
+func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[R], order []Order, page PageRequest, count bool) (_ *Page[R], err error) {
+	ctx, stats, end := observeQuery(ctx, k.name) // observe.go: tracing
+	if end != nil {
+		stats.Counted = count
+		defer func() { end(stats, err) }()
+	}
 	forward, limit, err := pageArgs(page)
 	if err != nil {
 		return nil, err
@@ -140,6 +145,9 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 		return res, nil
 	}
 	p := choosePlan(rd, k, terms, order, limit)
+	if stats != nil {
+		stats.Plan = p.describe()
+	}
 	var rows []row[R]
 	if p.ordered {
 		rows, err = orderedPage(ctx, tx, k, p, order, after, before, forward, limit, res)
@@ -478,6 +486,7 @@ func (it *spanIter) check() {
 // key with its record value to fn until fn returns false or budget keys
 // (when > 0) were read.
 func walk(ctx context.Context, tx *bolt.Tx, ix *index, primary []byte, sps []span, asc bool, budget int, fn func(pk, v []byte) (bool, error)) error {
+	fn = countKeys(ctx, fn) // observe.go: tracing
 	b := tx.Bucket(ix.bucket)
 	pb := tx.Bucket(primary)
 	its := make([]*spanIter, 0, len(sps))
