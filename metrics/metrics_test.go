@@ -23,7 +23,7 @@ type fakeStore struct {
 }
 
 func (f fakeStore) Records(context.Context) (map[string]int64, error) { return f.counts, f.err }
-func (f fakeStore) Size() (int64, error)                             { return f.size, f.err }
+func (f fakeStore) Size() (int64, error)                              { return f.size, f.err }
 
 func TestGraphQLRequests(t *testing.T) {
 	m := New(nil)
