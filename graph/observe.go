@@ -34,11 +34,9 @@ type Operation struct {
 
 type operationKey struct{}
 
-// WithOperation returns a context holding a new Operation for the handler
-// to fill in.
-func WithOperation(ctx context.Context) (context.Context, *Operation) {
-	op := &Operation{}
-	return context.WithValue(ctx, operationKey{}, op), op
+// WithOperation returns a context holding op for the handler to fill in.
+func WithOperation(ctx context.Context, op *Operation) context.Context {
+	return context.WithValue(ctx, operationKey{}, op)
 }
 
 // OperationFrom returns the Operation of WithOperation, or nil.

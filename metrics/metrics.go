@@ -73,6 +73,18 @@ type Metrics struct {
 
 	mu    sync.RWMutex
 	names map[string]bool // the operation names with a series of their own
+
+	// series caches the counter and histogram of each label set of
+	// batchql_graphql_requests_total whose name is not OtherOperation
+	// (bounded by the names), sparing the label hashing per request.
+	series sync.Map // seriesKey → *series
+}
+
+type seriesKey struct{ opType, opName, code string }
+
+type series struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // DurationBuckets are the bounds of batchql_graphql_request_duration_seconds:
@@ -162,8 +174,21 @@ func (m *Metrics) GraphQLRequest(opType, opName, code string, d time.Duration) {
 	if code == "" {
 		code = CodeOK
 	}
-	m.requests.WithLabelValues(opType, m.boundName(opName), code).Inc()
-	m.duration.WithLabelValues(opType).Observe(d.Seconds())
+	k := seriesKey{opType, opName, code}
+	v, ok := m.series.Load(k)
+	if !ok {
+		name := m.boundName(opName)
+		s := &series{m.requests.WithLabelValues(opType, name, code), m.duration.WithLabelValues(opType)}
+		if name != opName { // other: not cached, or the cache would grow with every new name
+			s.count.Inc()
+			s.duration.Observe(d.Seconds())
+			return
+		}
+		v, _ = m.series.LoadOrStore(k, s)
+	}
+	s := v.(*series)
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
 }
 
 // boundName returns name while fewer than MaxOperationNames names were

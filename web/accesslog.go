@@ -78,13 +78,13 @@ func observe(next http.Handler, log *slog.Logger, m *metrics.Metrics) http.Handl
 			return
 		}
 		start := time.Now()
+		st := &requestState{sw: statusWriter{ResponseWriter: w, keepHead: api && m != nil}} // one allocation
+		sw := &st.sw
 		var op *graph.Operation
 		if api {
-			var ctx = r.Context()
-			ctx, op = graph.WithOperation(ctx)
-			r = r.WithContext(ctx)
+			op = &st.op
+			r = r.WithContext(graph.WithOperation(r.Context(), op))
 		}
-		sw := &statusWriter{ResponseWriter: w, keepHead: api && m != nil}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
@@ -108,6 +108,12 @@ func observe(next http.Handler, log *slog.Logger, m *metrics.Metrics) http.Handl
 		}
 		log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
+}
+
+// requestState is what observe keeps of a request.
+type requestState struct {
+	sw statusWriter
+	op graph.Operation
 }
 
 // record counts one request to a GraphQL endpoint.
