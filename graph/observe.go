@@ -84,7 +84,7 @@ func (x observer) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 			attrs = append(attrs, attribute.String("graphql.document", oc.RawQuery))
 		}
 		ctx, span = x.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
-		ctx = storage.WithQueryObserver(ctx, storageSpans{x.tracer})
+		ctx = storage.WithQueryObserver(ctx, storageSpans(x))
 	}
 	resp := next(ctx)
 	code := ""

@@ -56,7 +56,8 @@ func (w *statusWriter) Flush() {
 
 // observe logs every request (method, path, status, duration, response
 // size, and for the GraphQL endpoints the operation name) and records the
-// GraphQL requests in m (nil: none). /healthz is logged at debug level.
+// GraphQL requests in m (nil: none). /healthz and /metrics, which monitors
+// poll, are logged at debug level.
 //
 // The operation's type, name and code come from the GraphQL handler
 // (graph.Operation, filled in by its observer extension from gqlgen's
@@ -68,7 +69,7 @@ func (w *statusWriter) Flush() {
 func observe(next http.Handler, log *slog.Logger, m *metrics.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" { // polled: debug
 			level = slog.LevelDebug
 		}
 		logged := log.Enabled(r.Context(), level)
