@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -34,8 +33,7 @@ func BenchmarkQ6Metrics(b *testing.B) {
 	store, err := storage.Open(filepath.Join(b.TempDir(), "q6.db"), storage.Options{NoSync: true})
 	require.NoError(b, err)
 	defer store.Close()
-	_, err = store.Demo(context.Background(), storage.DemoConfig{Operations: 20, ItemsPerOperation: 50, Seed: 1})
-	require.NoError(b, err)
+	fillDemo(b, store, storage.DemoConfig{Operations: 20, ItemsPerOperation: 50, Seed: 1})
 	log := slog.New(slog.DiscardHandler)
 
 	// An item's id, from the API.

@@ -27,8 +27,7 @@ func metricsRouter(t *testing.T, cfg graph.Config) (http.Handler, *metrics.Metri
 	store, err := storage.Open(filepath.Join(t.TempDir(), "m.db"), storage.Options{NoSync: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
-	_, err = store.Demo(context.Background(), storage.DemoConfig{Batches: 7, Operations: 3, ItemsPerOperation: 4, Seed: 1})
-	require.NoError(t, err)
+	fillDemo(t, store, storage.DemoConfig{Batches: 7, Operations: 3, ItemsPerOperation: 4, Seed: 1})
 	m := metrics.New(metrics.StoreStats(store))
 	return NewObservedRouter(store, cfg, nil, slog.New(slog.DiscardHandler), Observe{Metrics: m, MetricsRoute: true}), m, store
 }
@@ -178,3 +177,11 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 }
 
 func timeNow() time.Time { return time.Now() }
+
+// fillDemo writes a small demo data set (the one place the tests of this
+// branch call the demo generator).
+func fillDemo(tb testing.TB, store *storage.Store, cfg storage.DemoConfig) {
+	tb.Helper()
+	_, err := store.Demo(context.Background(), cfg)
+	require.NoError(tb, err)
+}
