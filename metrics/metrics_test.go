@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,4 +172,34 @@ func scrape(t *testing.T, m *Metrics) string {
 	b, err := io.ReadAll(rec.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// Concurrent requests with more names than the bound: every request is
+// counted once and the bound holds.
+func TestGraphQLRequestsConcurrent(t *testing.T) {
+	m := New(nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				m.GraphQLRequest("query", fmt.Sprintf("Op%d", (g*50+i)%150), CodeOK, time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, MaxOperationNames+1, testutil.CollectAndCount(m.requests), "100 names and other")
+	total := 0.0
+	mfs, err := m.Registry().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == "batchql_graphql_requests_total" {
+			for _, mt := range mf.GetMetric() {
+				total += mt.GetCounter().GetValue()
+			}
+		}
+	}
+	assert.Equal(t, 400.0, total)
+	assert.Equal(t, 400, histogramCount(t, m, "query"))
 }
