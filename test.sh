@@ -39,6 +39,8 @@ need_deb() {
 echo "== Debian packages"
 # One line per package a test needs:
 need_deb chromium "${CHROMIUM_PATH:-/usr/bin/chromium}" # e2e/playground.test.mjs
+need_deb prometheus promtool                              # web/metrics_test.go: promtool check metrics
+need_deb prometheus "${PROMETHEUS_BIN:-prometheus}"       # e2e/prometheus.test.mjs
 
 if ((${#missing_debs[@]})); then
 	echo "installing ${missing_debs[*]} (missing: ${missing_cmds[*]})"

@@ -28,7 +28,7 @@ func importTestServer(t *testing.T, imp *web.ImportOptions) string {
 	store, err := storage.Open(filepath.Join(t.TempDir(), "server.db"), storage.Options{NoSync: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
-	srv := httptest.NewServer(web.NewRouter(store, graph.Config{}, nil, slog.New(slog.DiscardHandler), imp))
+	srv := httptest.NewServer(web.NewRouter(store, graph.Config{}, nil, slog.New(slog.DiscardHandler), web.Options{Import: imp}))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

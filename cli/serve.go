@@ -11,8 +11,10 @@ import (
 
 	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/graph"
+	"github.com/batchql/batchql/metrics"
 	"github.com/batchql/batchql/storage"
 	"github.com/batchql/batchql/syncer"
+	"github.com/batchql/batchql/tracing"
 	"github.com/batchql/batchql/web"
 )
 
@@ -20,9 +22,13 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 	fs := newFlagSet("serve", `Usage: batchql [serve] [flags]
 
 Serves the GraphQL API at /query and /graphql (POST and GET), the GraphiQL
-playground at / and GET /healthz; with --import-token, POST /import takes
-files in the import command's formats (batchql import --server URL FILE...).
-Stops gracefully on SIGINT or SIGTERM.
+playground at /, GET /healthz and GET /metrics (Prometheus); with
+--import-token, POST /import takes files in the import command's formats
+(batchql import --server URL FILE...); with --camunda8-url/--camunda7-url it
+keeps the database current from the engines. Traces go to an OTLP/HTTP
+collector when OTEL_EXPORTER_OTLP_ENDPOINT (or
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set. Stops gracefully on SIGINT or
+SIGTERM.
 `)
 	addr := fs.addr("addr", ":8080", false, "listen on `host:port`, e.g. :8080 (all interfaces) or 127.0.0.1:8080 (port 0 picks a free port)")
 	db := addDBFlags(fs, defaultDB, "the bbolt database `file` (created when missing; with --demo the default is "+defaultDemoDB+", where the demo command writes)")
@@ -37,6 +43,8 @@ Stops gracefully on SIGINT or SIGTERM.
 	format := fs.choice("log-format", "text", []string{"text", "json"}, "log `format` on standard error: text or json")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on shutdown, let in-flight requests finish for up to this `duration`")
 	debugAddr := fs.addr("debug-addr", "", true, "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars) on a separate listener at `host:port` (off when empty; keep it on loopback)")
+	metricsOn := fs.Bool("metrics", true, "record Prometheus metrics and serve them at GET /metrics (on --metrics-addr when set, else on --addr)")
+	metricsAddr := fs.addr("metrics-addr", "", true, "serve GET /metrics on a separate listener at `host:port` instead of on --addr (empty: on --addr)")
 	gcPercent := gcPercentFlag(fs, 800)
 	importToken := fs.String("import-token", "", "enable POST /import for requests that send Authorization: Bearer `token` (off when empty; keep it secret: prefer the environment variable)")
 	maxImportBody := fs.intMin("max-import-body", web.DefaultMaxImportBody, 1, "answer POST /import bodies larger than `bytes` with 413 (the body is spooled to a temp file in $TMPDIR)")
@@ -83,9 +91,11 @@ Stops gracefully on SIGINT or SIGTERM.
 	// The syncer is checked before the database is opened: a bad URL is a
 	// usage error that creates no file.
 	var sy *syncer.Syncer
+	var met *metrics.Metrics // set once the store is open; the sync starts after
 	applier := &syncer.StoreApplier{}
 	if syncCfg != nil {
 		syncCfg.Log = log
+		syncCfg.Observe = syncMetrics(func() *metrics.Metrics { return met })
 		if sy, err = syncer.New(*syncCfg, applier); err != nil {
 			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 			return ExitUsage
@@ -108,11 +118,28 @@ Stops gracefully on SIGINT or SIGTERM.
 		}
 	}
 
+	obs := web.Options{MetricsRoute: *metricsAddr == ""}
+	if *metricsOn {
+		obs.Metrics = metrics.New(metrics.StoreStats(store))
+		met = obs.Metrics
+	}
+	if obs.Tracing, err = tracing.Setup(ctx, getenv); err != nil {
+		log.Error("tracing", "err", err)
+		return ExitFail
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := obs.Tracing.Shutdown(sctx); err != nil {
+			log.Warn("tracing: flushing spans", "err", err)
+		}
+	}()
 	gcfg := lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection})
 	if sy != nil {
 		applier.Store = store
 		gcfg.SyncStatus = sy.Status
 	}
+	obs.Import = &web.ImportOptions{Token: *importToken, MaxBody: int64(*maxImportBody), Observe: importMetrics(obs.Metrics)}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -120,8 +147,7 @@ Stops gracefully on SIGINT or SIGTERM.
 		return ExitFail
 	}
 	srv := &http.Server{
-		Handler: web.NewRouter(store, gcfg, playHandler, log,
-			&web.ImportOptions{Token: *importToken, MaxBody: int64(*maxImportBody)}),
+		Handler:           web.NewRouter(store, gcfg, playHandler, log, obs),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
 		ReadTimeout:       *lim.readTimeout,
 		WriteTimeout:      *lim.writeTimeout,
@@ -141,9 +167,24 @@ Stops gracefully on SIGINT or SIGTERM.
 		defer dsrv.Close()
 		log.Info("debug listening", "addr", dln.Addr().String())
 	}
+	if *metricsAddr != "" && obs.Metrics != nil {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			ln.Close()
+			log.Error("listen", "metrics_addr", *metricsAddr, "err", err)
+			return ExitFail
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", obs.Metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "db", *db.path,
 		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage,
-		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout, "import", *importToken != "")
+		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout, "import", *importToken != "",
+		"metrics", *metricsOn, "tracing", obs.Tracing != nil)
 
 	// The sync stops between write transactions when ctx ends (SIGTERM),
 	// and before the store closes.

@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/batchql/batchql/graph/generated"
 	"github.com/batchql/batchql/storage"
@@ -60,6 +61,10 @@ type Config struct {
 	// SyncStatus reports the live sync's sources (Query.syncStatus and
 	// /healthz); nil when the server syncs from no engine.
 	SyncStatus func() []syncer.Status
+
+	// Tracer, when set, wraps each operation and storage query in a span
+	// (observe.go); nil: no spans.
+	Tracer trace.Tracer
 
 	// gqlgenLists turns fastLists off (tests compare both outputs).
 	gqlgenLists bool
@@ -121,6 +126,7 @@ func newServer(root generated.ResolverRoot, cfg Config, log *slog.Logger) *handl
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(fallbackTransport{}) // last: takes what the others do not
+	srv.Use(observer{tracer: cfg.Tracer}) // first: its response interceptor is the outermost
 	queryCache := lru.New[*ast.QueryDocument](cfg.QueryCacheSize)
 	srv.SetQueryCache(queryCache)
 	if cfg.Introspection {

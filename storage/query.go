@@ -257,7 +257,12 @@ func (s *Store) Items(ctx context.Context, q ItemQuery) (p *Page[BatchOperationI
 	return p, err
 }
 
-func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[R], order []Order, page PageRequest, count bool) (*Page[R], error) {
+func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[R], order []Order, page PageRequest, count bool) (_ *Page[R], err error) {
+	ctx, stats, end := observeQuery(ctx, k.name) // observe.go: tracing
+	if end != nil {
+		stats.Counted = count
+		defer func() { end(stats, err) }()
+	}
 	forward, limit, err := pageArgs(page)
 	if err != nil {
 		return nil, err
@@ -290,6 +295,9 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 		return res, nil
 	}
 	p := choosePlan(rd, k, terms, order, limit)
+	if stats != nil {
+		stats.Plan = p.describe()
+	}
 	var rows []row[R]
 	if p.ordered {
 		rows, err = orderedPage(ctx, tx, k, p, order, after, before, forward, limit, res)

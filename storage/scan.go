@@ -65,6 +65,7 @@ func (it *spanIter) check() {
 // key with its record value to fn until fn returns false or budget keys
 // (when > 0) were read.
 func walk(ctx context.Context, tx *bolt.Tx, ix *index, primary []byte, sps []span, asc bool, budget int, fn func(pk, v []byte) (bool, error)) error {
+	fn = countKeys(ctx, fn) // observe.go: tracing
 	b := tx.Bucket(ix.bucket)
 	pb := tx.Bucket(primary)
 	its := make([]*spanIter, 0, len(sps))

@@ -1,24 +1,28 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/batchql/batchql/graph"
+	"github.com/batchql/batchql/metrics"
 )
 
-// statusWriter records the status code and body size of a response.
+// statusWriter records the status code and body size of a response, and
+// the start of an error response's body (see keepHead).
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	status   int
+	bytes    int64
+	keepHead bool   // keep the first headLimit bytes of an error response
+	head     []byte // the start of an error response's body
 }
+
+// headLimit bounds the error response body kept to find its code.
+const headLimit = 4 << 10
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
@@ -30,6 +34,9 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+	}
+	if w.keepHead && w.status >= 400 && len(w.head) < headLimit {
+		w.head = append(w.head, p[:min(len(p), headLimit-len(w.head))]...)
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
@@ -47,142 +54,119 @@ func (w *statusWriter) Flush() {
 	http.NewResponseController(w.ResponseWriter).Flush()
 }
 
-// logRequests logs every request: method, path, status, duration, response
-// size and the GraphQL operation name when it is cheap to know. /healthz is
-// logged at debug level.
-func logRequests(next http.Handler, log *slog.Logger) http.Handler {
+// observe logs every request (method, path, status, duration, response
+// size, and for the GraphQL endpoints the operation name) and records the
+// GraphQL requests in m (nil: none). /healthz and /metrics, which monitors
+// poll, are logged at debug level.
+//
+// The operation's type, name and code come from the GraphQL handler
+// (graph.Operation, filled in by its observer extension from gqlgen's
+// operation context), so they are known for POST, GET and persisted
+// queries alike without reading the body twice. A request the handler
+// refused before gqlgen saw it (a body too large, a busy server, a denied
+// token) is counted with type unknown and the code of its error body, or
+// one that its status implies.
+func observe(next http.Handler, log *slog.Logger, m *metrics.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" { // polled: debug
 			level = slog.LevelDebug
 		}
-		if !log.Enabled(r.Context(), level) {
-			// Finding the operation name scans the body: 9% of the CPU of
-			// small queries under load, for a line nobody reads.
+		logged := log.Enabled(r.Context(), level)
+		api := slices.Contains(endpoints, r.URL.Path)
+		if !logged && (m == nil || !api) {
 			next.ServeHTTP(w, r)
 			return
 		}
 		start := time.Now()
-		op := operationName(r)
-		sw := &statusWriter{ResponseWriter: w}
+		st := &requestState{sw: statusWriter{ResponseWriter: w, keepHead: api && m != nil}} // one allocation
+		sw := &st.sw
+		var op *graph.Operation
+		if api {
+			op = &st.op
+			r = r.WithContext(graph.WithOperation(r.Context(), op))
+		}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		if api && m != nil {
+			record(m, op, sw, elapsed)
+		}
+		if !logged {
+			return
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", elapsed),
 			slog.Int64("bytes", sw.bytes),
 		}
-		if op != "" {
-			attrs = append(attrs, slog.String("operation", op))
+		if op != nil && op.Name != "" {
+			attrs = append(attrs, slog.String("operation", op.Name))
 		}
 		log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }
 
-// peekLimit bounds how much of a POST body is read to find operationName.
-const peekLimit = 64 << 10
-
-// operationName returns the GraphQL operationName of a request to one of
-// the endpoints: the GET parameter, or for a JSON POST the top-level "operationName" found in
-// the first peekLimit bytes of the body. The body is restored for the
-// handler. Empty when unknown.
-func operationName(r *http.Request) string {
-	if !slices.Contains(endpoints, r.URL.Path) {
-		return ""
-	}
-	if r.Method == http.MethodGet {
-		q := r.URL.Query()
-		if name := q.Get("operationName"); name != "" {
-			return name
-		}
-		return leadingOperationName(q.Get("query"))
-	}
-	if r.Method != http.MethodPost || r.Body == nil || r.Body == http.NoBody ||
-		!strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/json") {
-		return ""
-	}
-	size := peekLimit
-	if r.ContentLength >= 0 && r.ContentLength < peekLimit {
-		size = int(r.ContentLength) + 1 // + 1 to see the EOF
-	}
-	buf := make([]byte, size)
-	n, err := io.ReadFull(r.Body, buf)
-	buf = buf[:n]
-	body := r.Body
-	var rest io.Reader
-	switch {
-	case err == nil:
-		rest = body
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		rest = eofReader{}
-	default: // replay the read error after the buffered bytes
-		rest = &errReader{err: err}
-	}
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(buf), rest), body}
-	return scanOperationName(buf)
+// requestState is what observe keeps of a request.
+type requestState struct {
+	sw statusWriter
+	op graph.Operation
 }
 
-type errReader struct{ err error }
-
-func (e *errReader) Read([]byte) (int, error) { return 0, e.err }
-
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-// scanOperationName finds the top-level "operationName" string of a JSON
-// object, tolerating a body cut short after it; without one, the name of the
-// document's leading operation.
-func scanOperationName(b []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return ""
+// record counts one request to a GraphQL endpoint.
+func record(m *metrics.Metrics, op *graph.Operation, sw *statusWriter, d time.Duration) {
+	if op.Answered {
+		name := op.Name
+		if op.Type == "" {
+			name = "" // only names from a validated document get a series
+		}
+		m.GraphQLRequest(op.Type, name, op.Code, d)
+		return
 	}
-	var query string
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			break
-		}
-		switch key, _ := t.(string); key {
-		case "operationName":
-			var name *string
-			if err := dec.Decode(&name); err != nil {
-				return ""
-			}
-			if name != nil && *name != "" {
-				return *name
-			}
-			continue
-		case "query":
-			if err := dec.Decode(&query); err != nil {
-				return ""
-			}
-			continue
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			break
-		}
+	if sw.status < 400 {
+		return // not a GraphQL request (OPTIONS)
 	}
-	return leadingOperationName(query)
+	code := errorCode(sw.head)
+	if code == "" {
+		code = statusCode(sw.status)
+	}
+	m.GraphQLRequest(metrics.TypeUnknown, "", code, d)
 }
 
-// leadingOperation matches a document that starts (after comments) with a
-// named operation. When a request names no operation, the document may
-// hold only one, so that is the operation that runs.
-var leadingOperation = regexp.MustCompile(`^(?:[\s,\x{FEFF}]|#[^\n\r]*)*(?:query|mutation|subscription)[\s,]+([_A-Za-z][_0-9A-Za-z]*)`)
-
-func leadingOperationName(query string) string {
-	if m := leadingOperation.FindStringSubmatch(query); m != nil {
-		return m[1]
+// errorCode returns the extensions.code of the first error of a GraphQL
+// error response body, "" when the body is not one.
+func errorCode(body []byte) string {
+	var resp struct {
+		Errors []struct {
+			Extensions struct {
+				Code string `json:"code"`
+			} `json:"extensions"`
+		} `json:"errors"`
 	}
-	return ""
+	if json.Unmarshal(body, &resp) != nil || len(resp.Errors) == 0 {
+		return ""
+	}
+	return resp.Errors[0].Extensions.Code
+}
+
+// statusCode is the error code (§6) an HTTP error status implies.
+func statusCode(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "UNAUTHENTICATED"
+	case http.StatusForbidden:
+		return "FORBIDDEN"
+	case http.StatusTooManyRequests:
+		return "RATE_LIMITED"
+	case http.StatusServiceUnavailable:
+		return graph.CodeComplexityLimitExceeded
+	}
+	if status >= 500 {
+		return graph.CodeInternal
+	}
+	return graph.CodeBadUserInput
 }

@@ -41,7 +41,7 @@ func TestHealthzSyncSources(t *testing.T) {
 				`{"engine":"CAMUNDA7","url":"http://c7/engine-rest","state":"STARTING","lastSuccessAt":null}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := NewRouter(store, graph.Config{SyncStatus: tc.sync}, nil, slog.New(slog.DiscardHandler), nil)
+			h := NewRouter(store, graph.Config{SyncStatus: tc.sync}, nil, slog.New(slog.DiscardHandler), Options{})
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 			assert.Equal(t, http.StatusOK, rec.Code)

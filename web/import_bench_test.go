@@ -50,7 +50,7 @@ func BenchmarkImportEndpoint(b *testing.B) {
 		store, err := storage.Open(filepath.Join(b.TempDir(), "bench.db"), storage.Options{})
 		require.NoError(b, err)
 		b.Cleanup(func() { store.Close() })
-		srv := httptest.NewServer(NewRouter(store, graph.Config{}, nil, slog.New(slog.DiscardHandler), &ImportOptions{Token: testImportToken}))
+		srv := httptest.NewServer(NewRouter(store, graph.Config{}, nil, slog.New(slog.DiscardHandler), Options{Import: &ImportOptions{Token: testImportToken}}))
 		b.Cleanup(srv.Close)
 		return srv.URL
 	}

@@ -34,7 +34,7 @@ func importServer(t testing.TB, imp *ImportOptions) (*httptest.Server, *storage.
 	store, err := storage.Open(filepath.Join(t.TempDir(), "imp.db"), storage.Options{NoSync: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
-	srv := httptest.NewServer(NewRouter(store, graph.Config{MaxPageSize: 1000}, nil, slog.New(slog.DiscardHandler), imp))
+	srv := httptest.NewServer(NewRouter(store, graph.Config{MaxPageSize: 1000}, nil, slog.New(slog.DiscardHandler), Options{Import: imp}))
 	t.Cleanup(srv.Close)
 	return srv, store
 }

@@ -213,7 +213,7 @@ func TestLoadWithConcurrentWrites(t *testing.T) {
 	_, err = importer.File(ctx, store, files[0], importer.Options{})
 	require.NoError(t, err)
 
-	srv := httptest.NewServer(NewRouter(store, graph.Config{}, nil, slog.New(slog.DiscardHandler), nil))
+	srv := httptest.NewServer(NewRouter(store, graph.Config{}, nil, slog.New(slog.DiscardHandler), Options{}))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *loadClients}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()

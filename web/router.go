@@ -1,6 +1,6 @@
 // Package web is batchql's HTTP surface: the routes of the GraphQL endpoint,
-// /healthz, POST /import and the GraphiQL playground, the access log, and the debug
-// listener's pprof and expvar.
+// /healthz, /metrics, POST /import and the GraphiQL playground, the access
+// log and request metrics, and the debug listener's pprof and expvar.
 package web
 
 import (
@@ -8,11 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/graph/model"
+	"github.com/batchql/batchql/metrics"
 	"github.com/batchql/batchql/storage"
 	"github.com/batchql/batchql/syncer"
+	"github.com/batchql/batchql/tracing"
 )
 
 // endpoints of the GraphQL API: /query is the historical one (and the one
@@ -20,24 +23,45 @@ import (
 // POST and share one handler.
 var endpoints = []string{"/query", "/graphql"}
 
-// NewRouter wires the HTTP routes and the request log. play serves the
-// playground (GET / and /playground/...; see NewPlayground), nil for none.
-// imp enables POST /import (nil, or neither token nor guard: 404).
-func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *slog.Logger, imp *ImportOptions) http.Handler {
+// Options are a router's optional parts; the zero value has none of them.
+type Options struct {
+	// Import enables POST /import (nil, or neither token nor guard: 404).
+	Import *ImportOptions
+	// Metrics records the requests; nil: not recorded.
+	Metrics *metrics.Metrics
+	// MetricsRoute serves Metrics at GET /metrics on this router (false
+	// when they have a listener of their own, --metrics-addr).
+	MetricsRoute bool
+	// Tracing makes a span of each request, continuing the caller's
+	// traceparent, and of each GraphQL operation and storage query; nil:
+	// no spans.
+	Tracing *tracing.Tracing
+}
+
+// NewRouter wires the HTTP routes, the request log and metrics. play
+// serves the playground (GET / and /playground/...; see NewPlayground), nil
+// for none.
+func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *slog.Logger, opt Options) http.Handler {
 	mux := http.NewServeMux()
+	if opt.Tracing != nil {
+		cfg.Tracer = opt.Tracing.Tracer()
+	}
 	api := graph.NewHandler(store, cfg, log)
 	for _, p := range endpoints {
 		mux.Handle(p, api)
 	}
 	mux.HandleFunc("GET /healthz", healthz(store, cfg.SyncStatus, log))
-	if imp != nil && imp.enabled() {
-		mux.Handle("POST /import", newImportHandler(store, *imp, log))
+	if opt.Import != nil && opt.Import.enabled() {
+		mux.Handle("POST /import", newImportHandler(store, *opt.Import, log))
+	}
+	if opt.MetricsRoute && opt.Metrics != nil {
+		mux.Handle("GET /metrics", opt.Metrics.Handler())
 	}
 	if play != nil {
 		mux.Handle("GET /{$}", play)
 		mux.Handle("GET "+playgroundAssetPrefix, play)
 	}
-	return logRequests(mux, log)
+	return opt.Tracing.Handler(observe(mux, log, opt.Metrics), append(slices.Clone(endpoints), "/healthz", "/metrics", "/import")...)
 }
 
 // healthz is liveness: 200 while the store answers. With live sync its body

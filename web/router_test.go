@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,54 +20,12 @@ import (
 	"github.com/batchql/batchql/storage"
 )
 
-func TestOperationNamePeek(t *testing.T) {
-	big := strings.Repeat(" ", peekLimit)
-	for _, tc := range []struct {
-		name, body, want string
-	}{
-		{"named", `{"query":"query A { x }","operationName":"A","variables":{"a":[1,{"b":2}]}}`, "A"},
-		{"first", `{"operationName":"B","query":"query B { x }"}`, "B"},
-		{"null", `{"query":"{ x }","operationName":null}`, ""},
-		{"absent", `{"query":"{ x }"}`, ""},
-		{"from query", `{"query":"# list\n query  Ops($a: Int) { x }","variables":{}}`, "Ops"},
-		{"from query, null name", `{"query":"query Q { x }","operationName":null}`, "Q"},
-		{"name wins", `{"query":"query Q { x } query R { x }","operationName":"R"}`, "R"},
-		{"anonymous", `{"query":"query { x }"}`, ""},
-		{"fragment first", `{"query":"fragment F on X { y } query Q { ...F }"}`, ""},
-		{"batch", `[{"query":"{ x }","operationName":"C"}]`, ""},
-		{"garbage", `not json`, ""},
-		{"long", `{"operationName":"D","query":"` + big + `"}`, "D"},
-		{"cut", `{"query":"` + big + `","operationName":"E"}`, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, "http://x/query", strings.NewReader(tc.body))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json; charset=utf-8")
-			assert.Equal(t, tc.want, operationName(req))
-			rest, err := io.ReadAll(req.Body)
-			require.NoError(t, err)
-			assert.Equal(t, tc.body, string(rest), "the body is restored")
-			require.NoError(t, req.Body.Close())
-		})
-	}
-	req, _ := http.NewRequest(http.MethodGet, "http://x/query?query=%7Bx%7D&operationName=G", nil)
-	assert.Equal(t, "G", operationName(req))
-	req, _ = http.NewRequest(http.MethodGet, "http://x/query?"+url.Values{"query": {"query Named { x }"}}.Encode(), nil)
-	assert.Equal(t, "Named", operationName(req))
-	req, _ = http.NewRequest(http.MethodPost, "http://x/graphql", strings.NewReader(`{"operationName":"I"}`))
-	req.Header.Set("Content-Type", "application/json")
-	assert.Equal(t, "I", operationName(req))
-	req, _ = http.NewRequest(http.MethodPost, "http://x/other", strings.NewReader(`{"operationName":"H"}`))
-	req.Header.Set("Content-Type", "application/json")
-	assert.Equal(t, "", operationName(req))
-}
-
 func TestRouter(t *testing.T) {
 	store, err := storage.Open(filepath.Join(t.TempDir(), "r.db"), storage.Options{NoSync: true})
 	require.NoError(t, err)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := NewRouter(store, graph.Config{MaxPageSize: 10, Introspection: true}, cdnPlayground(t), log, nil)
+	h := NewRouter(store, graph.Config{MaxPageSize: 10, Introspection: true}, cdnPlayground(t), log, Options{})
 	serve := func(method, target, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, target, strings.NewReader(body))
 		if body != "" {
@@ -121,7 +78,7 @@ func TestPlaygroundDefaultQueryRunsOnDemoData(t *testing.T) {
 	defer store.Close()
 	_, err = demo.Write(context.Background(), store, demo.DefaultConfig())
 	require.NoError(t, err)
-	h := NewRouter(store, graph.Config{MaxPageSize: 1000}, nil, slog.New(slog.DiscardHandler), nil)
+	h := NewRouter(store, graph.Config{MaxPageSize: 1000}, nil, slog.New(slog.DiscardHandler), Options{})
 
 	body, err := json.Marshal(map[string]any{"query": DefaultQuery, "variables": json.RawMessage(DefaultVariables)})
 	require.NoError(t, err)
