@@ -167,7 +167,7 @@ func (s *Store) DB() *bolt.DB { return s.db }
 // transaction ends.
 type Reader struct {
 	tx       *bolt.Tx
-	counters *bolt.Bucket  // looked up once: read transactions don't cache buckets
+	counters *bolt.Bucket // looked up once: read transactions don't cache buckets
 	tenants  *TenantScope // batches this reader may see (tenant.go); nil: all
 }
 
