@@ -26,7 +26,8 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	demo := fs.Bool("demo", false, "fill an empty database with the demo data set before serving (a non-empty one is left alone)")
 	maxPage := fs.intMin("max-page-size", 1000, 1, "largest `n` accepted for first/last")
 	lim := addLimitFlags(fs)
-	introspection := fs.Bool("introspection", true, "allow GraphQL introspection (__schema, __type)")
+	introspection := fs.Bool("introspection", true, "allow GraphQL introspection (__schema, __type); with --oidc-issuer the default is false (federation's _service { sdl } always works)")
+	secFlags := addSecurityFlags(fs)
 	play := fs.Bool("playground", true, "serve the GraphiQL playground at / (else / is 404)")
 	playAssets := fs.String("playground-assets", "", "load the playground's GraphiQL, React and ReactDOM from this node_modules `dir` (e.g. e2e/node_modules after npm ci) instead of the copies built into the binary, served at /playground/...")
 	playCDN := fs.Bool("playground-cdn", false, "load the playground's GraphiQL, React and ReactDOM from cdn.jsdelivr.net (the same versions) instead of the copies built into the binary")
@@ -47,6 +48,13 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	if err := lim.check(); err != nil {
 		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 		return ExitUsage
+	}
+	if err := secFlags.check(); err != nil {
+		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
+		return ExitUsage
+	}
+	if secFlags.enabled() && !fs.isSet("introspection") {
+		*introspection = false // secure default: the schema is not open to anonymous probing
 	}
 	if *demo && !fs.isSet("db") {
 		*db.path = defaultDemoDB
@@ -86,13 +94,19 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		}
 	}
 
+	sec, _, err := secFlags.security(ctx, log)
+	if err != nil {
+		log.Error("security", "err", err)
+		return ExitUsage
+	}
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Error("listen", "addr", *addr, "err", err)
 		return ExitFail
 	}
 	srv := &http.Server{
-		Handler:           web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log),
+		Handler:           web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log, web.WithSecurity(sec)),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
 		ReadTimeout:       *lim.readTimeout,
 		WriteTimeout:      *lim.writeTimeout,
@@ -114,7 +128,8 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "db", *db.path,
 		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage,
-		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout)
+		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout,
+		"oidc_issuer", *secFlags.issuer, "tenant_claim", *secFlags.tenantClaim, "cors_origins", *secFlags.corsOrigins, "rate_limit", *secFlags.rateLimit)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

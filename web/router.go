@@ -19,9 +19,15 @@ var endpoints = []string{"/query", "/graphql"}
 
 // NewRouter wires the HTTP routes and the request log. play serves the
 // playground (GET / and /playground/...; see NewPlayground), nil for none.
-func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *slog.Logger) http.Handler {
+// WithSecurity guards the GraphQL endpoints (security.go); /healthz and the
+// playground page stay open.
+func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *slog.Logger, opts ...Option) http.Handler {
+	var o routerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
-	api := graph.NewHandler(store, cfg, log)
+	api := o.sec.Wrap(graph.NewHandler(store, cfg, log))
 	for _, p := range endpoints {
 		mux.Handle(p, api)
 	}

@@ -1,0 +1,85 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/batchql/batchql/auth"
+	"github.com/batchql/batchql/storage"
+)
+
+// Security is what guards the GraphQL endpoint (contract §11): CORS for web
+// apps on other origins, OIDC bearer authentication with the read scope, a
+// per-caller rate limit, and the caller's tenant scope handed to storage.
+// The zero value guards nothing: no CORS headers, no authentication, no
+// limit, every batch visible.
+type Security struct {
+	Verifier  *auth.Verifier    // --oidc-issuer; nil: authentication off
+	ReadScope string            // --read-scope; "": any valid token reads
+	CORS      *auth.CORS        // --cors-origins; nil: no cross-origin requests
+	Limiter   *auth.RateLimiter // --rate-limit; nil: no limit
+}
+
+// Option changes NewRouter's wiring.
+type Option func(*routerOptions)
+
+type routerOptions struct {
+	sec Security
+}
+
+// WithSecurity guards the GraphQL endpoints with s.
+func WithSecurity(s Security) Option { return func(o *routerOptions) { o.sec = s } }
+
+// Wrap puts next behind the guards, outermost first: CORS (so that 401 and
+// 429 answers reach browser code and preflights need no token), the bearer
+// guard, the rate limiter (keyed by the token's subject, which the guard put
+// into the context, else the client address), then the tenant scope.
+func (s Security) Wrap(next http.Handler) http.Handler {
+	h := s.Limiter.Wrap(scopeTenants(next))
+	if s.Verifier != nil {
+		h = (&auth.Guard{Verifier: s.Verifier, Scope: s.ReadScope}).Wrap(h)
+	}
+	if s.CORS != nil {
+		h = s.CORS.Wrap(h)
+	}
+	return h
+}
+
+// scopeTenants turns the caller's tenant scope into storage's: every read
+// of the request (lists, totalCount, node, nodes, _entities) then sees only
+// the caller's batches, inside the storage query.
+func scopeTenants(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(WithCallerTenants(r.Context())))
+	})
+}
+
+// WithCallerTenants returns ctx with the storage tenant scope of its caller
+// (auth.FromContext); ctx unchanged when there is no caller (authentication
+// off) or the caller sees every tenant (no --tenant-claim).
+func WithCallerTenants(ctx context.Context) context.Context {
+	if sc := auth.ScopeOf(ctx); !sc.All {
+		return storage.WithTenants(ctx, sc.IDs)
+	}
+	return ctx
+}
+
+// WebSocketInit authenticates a subscription's connection_init payload
+// ({"Authorization": "Bearer …"}) when authentication is on, and returns the
+// context the subscription's reads run in (with the caller and its tenant
+// scope). For gqlgen's transport.Websocket InitFunc; with authentication
+// off it returns ctx unchanged.
+func (s Security) WebSocketInit(ctx context.Context, payload map[string]any) (context.Context, error) {
+	if s.Verifier == nil {
+		return ctx, nil
+	}
+	c, err := s.Verifier.AuthenticateInit(ctx, payload)
+	if err != nil {
+		return ctx, err
+	}
+	return WithCallerTenants(auth.NewContext(ctx, c)), nil
+}
+
+// CheckOrigin is the WebSocket upgrade's origin check: no Origin, the
+// server's own origin, or one of --cors-origins.
+func (s Security) CheckOrigin(r *http.Request) bool { return s.CORS.CheckWebSocketOrigin(r) }
