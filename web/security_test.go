@@ -31,7 +31,7 @@ type oidcIssuer struct {
 	key *rsa.PrivateKey
 }
 
-func newOIDCIssuer(t *testing.T) *oidcIssuer {
+func newOIDCIssuer(t testing.TB) *oidcIssuer {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	is := &oidcIssuer{key: key}
@@ -49,7 +49,7 @@ func newOIDCIssuer(t *testing.T) *oidcIssuer {
 	return is
 }
 
-func (is *oidcIssuer) token(t *testing.T, sub string, claims map[string]any) string {
+func (is *oidcIssuer) token(t testing.TB, sub string, claims map[string]any) string {
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: is.key}, (&jose.SignerOptions{}).WithHeader("kid", "k1").WithType("JWT"))
 	require.NoError(t, err)
 	c := map[string]any{"iss": is.url, "aud": "batchql", "sub": sub, "exp": time.Now().Add(time.Hour).Unix()}
