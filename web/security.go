@@ -83,3 +83,19 @@ func (s Security) WebSocketInit(ctx context.Context, payload map[string]any) (co
 // CheckOrigin is the WebSocket upgrade's origin check: no Origin, the
 // server's own origin, or one of --cors-origins.
 func (s Security) CheckOrigin(r *http.Request) bool { return s.CORS.CheckWebSocketOrigin(r) }
+
+// ImportGuard is the guard of POST /import with OIDC (contract §9, §11): a
+// token of the issuer with scope (--import-scope), or the static token
+// (--import-token) when set, is let through; anything else gets 401, a
+// valid token without the scope 403. nil when authentication is off (then
+// the import handler's own --import-token check applies). For the import
+// handler's ImportOptions.Guard.
+func (s Security) ImportGuard(scope, token string) func(http.Handler) http.Handler {
+	if s.Verifier == nil {
+		return nil
+	}
+	if scope == "" {
+		scope = auth.DefaultImportScope
+	}
+	return (&auth.Guard{Verifier: s.Verifier, Scope: scope, Token: token}).Wrap
+}

@@ -274,3 +274,35 @@ func TestSecurityWebSocketInit(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, storage.TenantsOf(ctx), "authentication off: every tenant")
 }
+
+// POST /import's guard: the import scope or the static token.
+func TestSecurityImportGuard(t *testing.T) {
+	is := newOIDCIssuer(t)
+	v, err := auth.New(auth.Config{Issuer: is.url, Audience: "batchql"}, auth.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	assert.Nil(t, Security{}.ImportGuard("", "secret"), "authentication off: the handler's token check applies")
+	reached := 0
+	h := Security{Verifier: v}.ImportGuard("", "static-secret")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ }))
+	for _, tc := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"import scope", "Bearer " + is.token(t, "importer", map[string]any{"scope": "batchql:import"}), http.StatusOK},
+		{"static token", "Bearer static-secret", http.StatusOK},
+		{"read scope only", "Bearer " + is.token(t, "reader", map[string]any{"scope": "batchql:read"}), http.StatusForbidden},
+		{"no token", "", http.StatusUnauthorized},
+		{"wrong static token", "Bearer static-secreT", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := reached
+			req := httptest.NewRequest(http.MethodPost, "/import", strings.NewReader("[]"))
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, tc.want, rec.Code)
+			assert.Equal(t, tc.want == http.StatusOK, reached > before, "the handler ran")
+		})
+	}
+}
