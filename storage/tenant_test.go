@@ -19,7 +19,18 @@ func refVisible(tenants []string, b *Batch) bool {
 	return b.TenantID == nil || slices.Contains(tenants, *b.TenantID)
 }
 
+// manyTenants is more tenants than the planner merges ranges for
+// (maxPrefixCombos): the scope is then checked per record, still exactly.
+var manyTenants = func() []string {
+	ids := []string{"tenant-b"}
+	for i := range maxPrefixCombos + 6 {
+		ids = append(ids, fmt.Sprintf("other-%03d", i))
+	}
+	return ids
+}()
+
 var tenantScopes = map[string][]string{
+	"many":        manyTenants,
 	"none":        {},
 	"a":           {"tenant-a"},
 	"a,C":         {"Tenant_C", "tenant-a"},
