@@ -38,7 +38,7 @@ need_deb() {
 
 echo "== Debian packages"
 # One line per package a test needs:
-need_deb chromium "${CHROMIUM_PATH:-/usr/bin/chromium}" # e2e/playground.test.mjs
+need_deb chromium "${CHROMIUM_PATH:-/usr/bin/chromium}" # e2e/playground.test.mjs, e2e/cors.test.mjs
 need_deb prometheus promtool                              # web/metrics_test.go: promtool check metrics
 need_deb prometheus "${PROMETHEUS_BIN:-prometheus}"       # e2e/prometheus.test.mjs
 

@@ -35,7 +35,8 @@ SIGTERM.
 	demo := fs.Bool("demo", false, "fill an empty database with the demo data set before serving (a non-empty one is left alone)")
 	maxPage := fs.intMin("max-page-size", 1000, 1, "largest `n` accepted for first/last")
 	lim := addLimitFlags(fs)
-	introspection := fs.Bool("introspection", true, "allow GraphQL introspection (__schema, __type)")
+	introspection := fs.Bool("introspection", true, "allow GraphQL introspection (__schema, __type); with --oidc-issuer the default is false (federation's _service { sdl } always works)")
+	secFlags := addSecurityFlags(fs)
 	play := fs.Bool("playground", true, "serve the GraphiQL playground at / (else / is 404)")
 	playAssets := fs.String("playground-assets", "", "load the playground's GraphiQL, React and ReactDOM from this node_modules `dir` (e.g. e2e/node_modules after npm ci) instead of the copies built into the binary, served at /playground/...")
 	playCDN := fs.Bool("playground-cdn", false, "load the playground's GraphiQL, React and ReactDOM from cdn.jsdelivr.net (the same versions) instead of the copies built into the binary")
@@ -66,6 +67,13 @@ SIGTERM.
 	if err != nil {
 		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 		return ExitUsage
+	}
+	if err := secFlags.check(); err != nil {
+		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
+		return ExitUsage
+	}
+	if secFlags.enabled() && !fs.isSet("introspection") {
+		*introspection = false // secure default: the schema is not open to anonymous probing
 	}
 	if *demo && !fs.isSet("db") {
 		*db.path = defaultDemoDB
@@ -139,7 +147,12 @@ SIGTERM.
 		applier.Store = store
 		gcfg.SyncStatus = sy.Status
 	}
-	obs.Import = &web.ImportOptions{Token: *importToken, MaxBody: int64(*maxImportBody), Observe: importMetrics(obs.Metrics)}
+	if obs.Security, _, err = secFlags.security(ctx, log); err != nil {
+		log.Error("security", "err", err)
+		return ExitUsage
+	}
+	obs.Import = &web.ImportOptions{Token: *importToken, MaxBody: int64(*maxImportBody), Observe: importMetrics(obs.Metrics),
+		Guard: obs.Security.ImportGuard(*secFlags.importScope, *importToken)}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -184,7 +197,8 @@ SIGTERM.
 	log.Info("listening", "addr", ln.Addr().String(), "db", *db.path,
 		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage,
 		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout, "import", *importToken != "",
-		"metrics", *metricsOn, "tracing", obs.Tracing != nil)
+		"metrics", *metricsOn, "tracing", obs.Tracing != nil,
+		"oidc_issuer", *secFlags.issuer, "tenant_claim", *secFlags.tenantClaim, "cors_origins", *secFlags.corsOrigins, "rate_limit", *secFlags.rateLimit)
 
 	// The sync stops between write transactions when ctx ends (SIGTERM),
 	// and before the store closes.

@@ -15,6 +15,13 @@
 //     record's primary key (value‖key) and whose values are empty. Scanning
 //     one yields records already in that order, so a filter on the leading
 //     fields plus an orderBy on the next one is a range scan.
+//     Batches have TENANT_ID-first indexes (TENANT_ID alone, then with
+//     TYPE, START_TIME and END_TIME), so a tenant-scoped list is one range
+//     per visible tenant under every orderBy. Open builds an index bucket a
+//     file lacks from its records (in its one write transaction), so a file
+//     made before an index existed is upgraded in place, and drops the
+//     buckets of indexes the schema no longer has; Verify checks every
+//     index entry against the records.
 //   - "counters": record totals and per-value counts (items per operation,
 //     per operation and state, ...), 8-byte big-endian integers named
 //     "<tag>" or "<tag>/<FIELDS>/<encoded values>". They answer totalCount
@@ -57,13 +64,24 @@
 //     date.go) into a Query;
 //   - the storage query API (query.go: Reader and Store's Batches,
 //     BatchOperations, Items, and runQuery) opens one read transaction;
+//   - the tenant scope (tenant.go): Store.View takes the caller's tenant
+//     scope from the context (WithTenants, set by the web layer from the
+//     token); the Reader adds it to a batch query as one more term,
+//     tenantId in [ids…] or null, and Reader.Batch returns nil for a batch
+//     outside it (as for an unknown one). Terms on one field are merged
+//     (plan.go, condsOf), so the planner turns the scope into index
+//     prefixes like any `in` filter; totalCount, cursors and
+//     hasNextPage/hasPreviousPage are computed on the visible set;
 //   - filter terms (filter.go) turn the filter into per-field terms: a
 //     predicate on a record and, where an index can answer it, a cond (an
 //     equality or a [lo, hi) range of encoded values); dates become ranges
 //     on millisecond boundaries, the precision they are served at;
 //   - the planner (plan.go), the one place a filter becomes key ranges,
 //     picks the index and the ranges of its keys (schema.go lists the
-//     indexes);
+//     indexes); ranges of several prefixes are merged by the key after the
+//     prefix, or by the whole key when the order starts with the fields the
+//     prefixes fix to several values (orderBy TENANT_ID under a tenant
+//     scope);
 //   - the scanner (scan.go), the only file of the query engine that touches
 //     a bbolt cursor, walks those ranges and checks what the ranges leave;
 //   - paging (page.go) checks first/last (PageRequest.Check, the one check

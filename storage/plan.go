@@ -29,6 +29,7 @@ type plan[R any] struct {
 	single   bool     // every prefix field has exactly one value
 	lo, hi   []byte   // bounds on the component after the prefix
 	ordered  bool     // the scan yields the requested order
+	whole    bool     // ranges merge by whole keys, not by the part after the prefix
 	desc     bool     // scan the index backward
 	residual []func(*R) bool
 	est      float64
@@ -38,7 +39,20 @@ func condsOf[R any](terms []term[R]) map[string]*cond {
 	m := map[string]*cond{}
 	for _, t := range terms {
 		if t.cond != nil && t.field != "" {
-			m[t.field] = t.cond
+			if c := m[t.field]; c != nil {
+				m[t.field] = mergeCond(c, t.cond) // e.g. tenantId and the tenant scope
+			} else {
+				m[t.field] = t.cond
+			}
+		}
+	}
+	for _, t := range terms {
+		if c := m[t.field]; t.cond == nil && c != nil && c.exact {
+			// Another term on the field (a like beside the tenant scope)
+			// has no cond: the ranges do not decide it.
+			inexact := *c
+			inexact.exact = false
+			m[t.field] = &inexact
 		}
 	}
 	return m
@@ -100,13 +114,22 @@ func crossPrefixes(prefixes, vals [][]byte) [][]byte {
 
 // servesOrder reports whether scanning ix after the plan's prefix yields
 // the requested order, and in which direction. Order entries on fields fixed
-// to one value are no-ops; the rest must be the index's next fields, all in
-// one direction, which must also be the direction of the key tie-break.
+// to one value are no-ops; the rest must be the index's next fields (then,
+// on a secondary index, the natural key's fields, which end its keys), all
+// in one direction, which must also be the direction of the key tie-break.
+// When the order starts with the fields fixed to several values, in index
+// order, the plan's ranges are merged by their whole keys (p.whole): a
+// tenant-scoped list ordered by TENANT_ID reads one range per tenant, in
+// tenant order.
 func servesOrder[R any](k *kind[R], ix *index, p *plan[R], conds map[string]*cond, order []Order) (ok, desc bool) {
 	desc = len(order) > 0 && order[len(order)-1].Desc
+	single := func(f string) bool {
+		c := conds[f]
+		return c != nil && len(c.eq) == 1 && slices.Contains(p.fixed, f)
+	}
 	var need []string
 	for _, o := range order {
-		if c := conds[o.Field]; c != nil && len(c.eq) == 1 && slices.Contains(p.fixed, o.Field) {
+		if single(o.Field) {
 			continue
 		}
 		if o.Desc != desc {
@@ -115,15 +138,39 @@ func servesOrder[R any](k *kind[R], ix *index, p *plan[R], conds map[string]*con
 		need = append(need, o.Field)
 	}
 	rest := ix.fields[len(p.fixed):]
-	if len(need) > len(rest) || !slices.Equal(need, rest[:len(need)]) {
-		return false, false
-	}
 	if ix.primary {
+		if len(need) > len(rest) || !slices.Equal(need, rest[:len(need)]) {
+			return false, false
+		}
 		// The scan order after the prefix is the rest of the primary key,
 		// which is the tie-break only if the prefix is one value.
 		return p.single, desc
 	}
-	return len(need) == len(rest), desc
+	if followsKeys(k, need, rest) {
+		return true, desc
+	}
+	var whole []string
+	for _, f := range p.fixed {
+		if !single(f) {
+			whole = append(whole, f)
+		}
+	}
+	if len(whole) > 0 && followsKeys(k, need, append(whole, rest...)) {
+		p.whole = true
+		return true, desc
+	}
+	return false, false
+}
+
+// followsKeys reports whether keys ordered by fields and then the natural
+// key are in the order need: need is fields, then optionally leading fields
+// of the natural key.
+func followsKeys[R any](k *kind[R], need, fields []string) bool {
+	if len(need) < len(fields) || !slices.Equal(need[:len(fields)], fields) {
+		return false
+	}
+	tail := need[len(fields):]
+	return len(tail) <= len(k.pkFields) && slices.Equal(tail, k.pkFields[:len(tail)])
 }
 
 // estimate guesses how many keys the plan's ranges hold, exactly where a
@@ -206,12 +253,13 @@ func choosePlan[R any](r *Reader, k *kind[R], terms []term[R], order []Order, li
 type span struct {
 	prefix []byte
 	lo, hi []byte
+	whole  bool // merge with other spans by the whole key (plan.whole)
 }
 
 func (p *plan[R]) spans() []span {
 	out := make([]span, len(p.prefixes))
 	for i, pre := range p.prefixes {
-		sp := span{prefix: pre}
+		sp := span{prefix: pre, whole: p.whole}
 		if p.lo != nil {
 			sp.lo = append(slices.Clip(pre), p.lo...)
 		} else if len(pre) > 0 {
@@ -229,6 +277,19 @@ func (p *plan[R]) spans() []span {
 
 // seekKey is the index key a position has within the range of prefix pre.
 func seekKey[R any](k *kind[R], p *plan[R], order []Order, pre []byte, pos *position) []byte {
+	if p.whole {
+		// The position's whole key: ranges of other prefixes end before
+		// or start after it.
+		var b []byte
+		for i, f := range p.ix.fields {
+			c := positionComp(k, order, pos, f)
+			if c == nil && i < len(p.fixed) {
+				c = prefixComponent(pre, i) // fixed to one value
+			}
+			b = append(b, c...)
+		}
+		return append(b, pos.pk...)
+	}
 	b := slices.Clip(pre)
 	for _, f := range p.ix.fields[len(p.fixed):] {
 		b = append(b, positionComp(k, order, pos, f)...)

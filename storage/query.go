@@ -218,6 +218,9 @@ func (r *Reader) Batches(ctx context.Context, q BatchQuery) (*Page[Batch], error
 	if err != nil {
 		return nil, err
 	}
+	if r.tenants != nil {
+		ts = append(ts, tenantTerm(r.tenants))
+	}
 	return runQuery(ctx, r.tx, batchKind, ts, q.Order, q.Page, q.Count)
 }
 
@@ -316,9 +319,11 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 }
 
 // matchesNothing reports a filter that no record can match (`in: []`).
+// Conds of one field are merged first, so a tenantId filter outside the
+// reader's tenant scope matches nothing too.
 func matchesNothing[R any](terms []term[R]) bool {
-	for _, t := range terms {
-		if t.cond != nil && t.cond.eq != nil && len(t.cond.eq) == 0 {
+	for _, c := range condsOf(terms) {
+		if c.eq != nil && len(c.eq) == 0 {
 			return true
 		}
 	}

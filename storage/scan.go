@@ -95,7 +95,11 @@ func walk(ctx context.Context, tx *bolt.Tx, ix *index, primary []byte, sps []spa
 				cur = it
 				continue
 			}
-			c := bytes.Compare(it.k[len(it.sp.prefix):], cur.k[len(cur.sp.prefix):])
+			a, b := it.k[len(it.sp.prefix):], cur.k[len(cur.sp.prefix):]
+			if it.sp.whole {
+				a, b = it.k, cur.k
+			}
+			c := bytes.Compare(a, b)
 			if asc && c < 0 || !asc && c > 0 {
 				cur = it
 			}

@@ -136,7 +136,11 @@ var batchKind = &kind[Batch]{
 	},
 	selective: map[string]bool{"BATCH_ID": true},
 	indexes: newIndexes("batches", []string{"BATCH_ID"},
-		[]string{"TYPE"}, []string{"TYPE", "START_TIME"}, []string{"TENANT_ID"},
+		[]string{"TYPE"}, []string{"TYPE", "START_TIME"},
+		// TENANT_ID first: a tenant-scoped list (tenant.go) under each
+		// orderBy is one range per visible tenant, merged.
+		[]string{"TENANT_ID"}, []string{"TENANT_ID", "TYPE"},
+		[]string{"TENANT_ID", "START_TIME"}, []string{"TENANT_ID", "END_TIME"},
 		[]string{"START_TIME"}, []string{"END_TIME"},
 		[]string{"FAILING", "START_TIME"}, []string{"FAILING", "TYPE", "START_TIME"}),
 	counterSets: [][]string{{}, {"TYPE"}},

@@ -168,14 +168,17 @@ func (s *Store) DB() *bolt.DB { return s.db }
 type Reader struct {
 	tx       *bolt.Tx
 	counters *bolt.Bucket // looked up once: read transactions don't cache buckets
+	tenants  *TenantScope // batches this reader may see (tenant.go); nil: all
 }
 
-// View runs fn in a read transaction (one snapshot).
+// View runs fn in a read transaction (one snapshot). The Reader's batch
+// reads see only the tenant scope of ctx (WithTenants), if any.
 func (s *Store) View(ctx context.Context, fn func(*Reader) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx}) })
+	tenants := TenantsOf(ctx)
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, tenants: tenants}) })
 }
 
 // Writer writes within one bbolt read-write transaction. Counter changes are
@@ -217,9 +220,14 @@ func setFill(tx *bolt.Tx) {
 	})
 }
 
-// Batch returns the batch with that id, or nil.
+// Batch returns the batch with that id, or nil when there is none or the
+// reader's tenant scope does not include it (the two are indistinguishable).
 func (r *Reader) Batch(id string) (*Batch, error) {
-	return getRecord(r.tx, batchKind, appendKey(nil, id))
+	b, err := getRecord(r.tx, batchKind, appendKey(nil, id))
+	if b != nil && !r.tenants.Visible(b.TenantID) {
+		return nil, err
+	}
+	return b, err
 }
 
 // BatchOperation returns the operation with that key, or nil.

@@ -36,6 +36,9 @@ type Options struct {
 	// traceparent, and of each GraphQL operation and storage query; nil:
 	// no spans.
 	Tracing *tracing.Tracing
+	// Security guards the GraphQL endpoints (security.go); the zero value
+	// guards nothing. /healthz, /metrics and the playground page stay open.
+	Security Security
 }
 
 // NewRouter wires the HTTP routes, the request log and metrics. play
@@ -46,7 +49,7 @@ func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *s
 	if opt.Tracing != nil {
 		cfg.Tracer = opt.Tracing.Tracer()
 	}
-	api := graph.NewHandler(store, cfg, log)
+	api := opt.Security.Wrap(graph.NewHandler(store, cfg, log))
 	for _, p := range endpoints {
 		mux.Handle(p, api)
 	}

@@ -24,9 +24,9 @@ const execFileP = promisify(execFile);
 /** The repository root (the Go module). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The path of a file under storage/testdata/import (the engines' formats). */
+/** The path of a file under importer/testdata/import (the engines' formats). */
 export function fixture(name) {
-  return path.join(repoRoot, 'storage', 'testdata', 'import', name);
+  return path.join(repoRoot, 'importer', 'testdata', 'import', name);
 }
 
 const live = new Set(); // server processes still running

@@ -1,0 +1,91 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/batchql/batchql/auth"
+	"github.com/batchql/batchql/storage"
+)
+
+// Security is what guards the GraphQL endpoint (contract §11): CORS for web
+// apps on other origins, OIDC bearer authentication with the read scope, a
+// per-caller rate limit, and the caller's tenant scope handed to storage.
+// The zero value guards nothing: no CORS headers, no authentication, no
+// limit, every batch visible.
+type Security struct {
+	Verifier  *auth.Verifier    // --oidc-issuer; nil: authentication off
+	ReadScope string            // --read-scope; "": any valid token reads
+	CORS      *auth.CORS        // --cors-origins; nil: no cross-origin requests
+	Limiter   *auth.RateLimiter // --rate-limit; nil: no limit
+}
+
+// Wrap puts next behind the guards, outermost first: CORS (so that 401 and
+// 429 answers reach browser code and preflights need no token), the bearer
+// guard, the rate limiter (keyed by the token's subject, which the guard put
+// into the context, else the client address), then the tenant scope.
+func (s Security) Wrap(next http.Handler) http.Handler {
+	h := s.Limiter.Wrap(scopeTenants(next))
+	if s.Verifier != nil {
+		h = (&auth.Guard{Verifier: s.Verifier, Scope: s.ReadScope}).Wrap(h)
+	}
+	if s.CORS != nil {
+		h = s.CORS.Wrap(h)
+	}
+	return h
+}
+
+// scopeTenants turns the caller's tenant scope into storage's: every read
+// of the request (lists, totalCount, node, nodes, _entities) then sees only
+// the caller's batches, inside the storage query.
+func scopeTenants(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(WithCallerTenants(r.Context())))
+	})
+}
+
+// WithCallerTenants returns ctx with the storage tenant scope of its caller
+// (auth.FromContext); ctx unchanged when there is no caller (authentication
+// off) or the caller sees every tenant (no --tenant-claim).
+func WithCallerTenants(ctx context.Context) context.Context {
+	if sc := auth.ScopeOf(ctx); !sc.All {
+		return storage.WithTenants(ctx, sc.IDs)
+	}
+	return ctx
+}
+
+// WebSocketInit authenticates a subscription's connection_init payload
+// ({"Authorization": "Bearer …"}) when authentication is on, and returns the
+// context the subscription's reads run in (with the caller and its tenant
+// scope). For gqlgen's transport.Websocket InitFunc; with authentication
+// off it returns ctx unchanged.
+func (s Security) WebSocketInit(ctx context.Context, payload map[string]any) (context.Context, error) {
+	if s.Verifier == nil {
+		return ctx, nil
+	}
+	c, err := s.Verifier.AuthenticateInit(ctx, payload)
+	if err != nil {
+		return ctx, err
+	}
+	return WithCallerTenants(auth.NewContext(ctx, c)), nil
+}
+
+// CheckOrigin is the WebSocket upgrade's origin check: no Origin, the
+// server's own origin, or one of --cors-origins.
+func (s Security) CheckOrigin(r *http.Request) bool { return s.CORS.CheckWebSocketOrigin(r) }
+
+// ImportGuard is the guard of POST /import with OIDC (contract §9, §11): a
+// token of the issuer with scope (--import-scope), or the static token
+// (--import-token) when set, is let through; anything else gets 401, a
+// valid token without the scope 403. nil when authentication is off (then
+// the import handler's own --import-token check applies). For the import
+// handler's ImportOptions.Guard.
+func (s Security) ImportGuard(scope, token string) func(http.Handler) http.Handler {
+	if s.Verifier == nil {
+		return nil
+	}
+	if scope == "" {
+		scope = auth.DefaultImportScope
+	}
+	return (&auth.Guard{Verifier: s.Verifier, Scope: scope, Token: token}).Wrap
+}
