@@ -323,3 +323,6 @@ func (s *Sub) Close() {
 	s.h.remove(s)
 	s.fail(ErrClosed)
 }
+
+// Done is closed when the hub is closed.
+func (h *Hub) Done() <-chan struct{} { return h.done }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/batchql/batchql/changes"
 	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
@@ -18,13 +19,15 @@ import (
 func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string) string) int {
 	fs := newFlagSet("serve", `Usage: batchql [serve] [flags]
 
-Serves the GraphQL API at /query and /graphql (POST and GET), the GraphiQL
-playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
+Serves the GraphQL API at /query and /graphql (POST and GET; subscriptions
+over WebSocket and SSE), the GraphiQL playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 `)
 	addr := fs.addr("addr", ":8080", false, "listen on `host:port`, e.g. :8080 (all interfaces) or 127.0.0.1:8080 (port 0 picks a free port)")
 	db := addDBFlags(fs, defaultDB, "the bbolt database `file` (created when missing; with --demo the default is "+defaultDemoDB+", where the demo command writes)")
 	demo := fs.Bool("demo", false, "fill an empty database with the demo data set before serving (a non-empty one is left alone)")
 	maxPage := fs.intMin("max-page-size", 1000, 1, "largest `n` accepted for first/last")
+	maxSubs := fs.intMin("max-subscriptions", changes.DefaultMaxSubscriptions, 1, "accept at most `n` subscriptions at once, over all WebSocket and SSE connections")
+	subBuffer := fs.intMin("subscription-buffer", changes.DefaultBuffer, 1, "drop a subscriber (WebSocket close code 1013) when more than `n` changed records wait for it")
 	lim := addLimitFlags(fs)
 	introspection := fs.Bool("introspection", true, "allow GraphQL introspection (__schema, __type)")
 	play := fs.Bool("playground", true, "serve the GraphiQL playground at / (else / is 404)")
@@ -91,8 +94,11 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		log.Error("listen", "addr", *addr, "err", err)
 		return ExitFail
 	}
+	hub := changes.New(store, changes.Options{MaxSubscriptions: *maxSubs, Buffer: *subBuffer})
+	defer hub.Close()
+	cfg := lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection, Subscriptions: hub})
 	srv := &http.Server{
-		Handler:           web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log),
+		Handler:           web.NewRouter(store, cfg, playHandler, log),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
 		ReadTimeout:       *lim.readTimeout,
 		WriteTimeout:      *lim.writeTimeout,
@@ -100,6 +106,7 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(hub.Close) // ends the streams, which Shutdown would wait for
 	if *debugAddr != "" {
 		dln, err := net.Listen("tcp", *debugAddr)
 		if err != nil {
