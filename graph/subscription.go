@@ -44,7 +44,9 @@ func subscribeOperations(ctx context.Context, r *Resolver, f *storage.BatchOpera
 		want = keyFilter(f.BatchOperationKey)
 	}
 	return subscribe(ctx, r, storage.KindBatchOperation, want, match,
-		func(rd *storage.Reader, k storage.Key) (*storage.BatchOperation, error) { return rd.BatchOperation(k.ID) })
+		func(rd *storage.Reader, k storage.Key) (*storage.BatchOperation, error) {
+			return rd.BatchOperation(k.ID)
+		})
 }
 
 func subscribeBatches(ctx context.Context, r *Resolver, f *storage.BatchFilter) (<-chan *storage.Batch, error) {
@@ -78,7 +80,9 @@ func subscribeItems(ctx context.Context, r *Resolver, f *storage.BatchOperationI
 		}
 	}
 	return subscribe(ctx, r, storage.KindItem, want, match,
-		func(rd *storage.Reader, k storage.Key) (*storage.BatchOperationItem, error) { return rd.Item(k.ID, k.Item) })
+		func(rd *storage.Reader, k storage.Key) (*storage.BatchOperationItem, error) {
+			return rd.Item(k.ID, k.Item)
+		})
 }
 
 // keyFilter is a cheap test on a changed record's key (Key.ID) that the
