@@ -64,7 +64,7 @@ type Hub struct {
 	opts  Options
 
 	mu     sync.Mutex
-	subs   [storage.KindItem + 1]map[*Sub]struct{} // by kind
+	subs   [storage.KindItem + 1]kindSubs // by kind
 	n      int
 	active map[string]int // by transport
 	closed bool
@@ -95,7 +95,7 @@ func New(store *storage.Store, opts Options) *Hub {
 		ended:  make(chan struct{}),
 	}
 	for k := range h.subs {
-		h.subs[k] = map[*Sub]struct{}{}
+		h.subs[k] = kindSubs{all: map[*Sub]struct{}{}, byID: map[string]map[*Sub]struct{}{}}
 	}
 	go h.run()
 	return h
@@ -131,10 +131,27 @@ func (h *Hub) Active() map[string]int {
 // reported by Sub.Delivered).
 func (h *Hub) Events() uint64 { return h.events.Load() }
 
-// Subscribe adds a subscriber to the changes of records of kind for which
-// want (nil: every record) returns true. transport labels it in Active.
-// The subscriber must be closed.
-func (h *Hub) Subscribe(kind storage.Kind, transport string, want func(storage.Key) bool) (*Sub, error) {
+// kindSubs are the subscribers of one kind: those restricted to a few
+// record ids (Key.ID: a batch id or an operation key, an item's operation)
+// are found by id, so a commit costs O(changed records + interested
+// subscribers) however many subscribers watch other records.
+type kindSubs struct {
+	all  map[*Sub]struct{}
+	byID map[string]map[*Sub]struct{}
+}
+
+// Filter says which changed records a subscriber wants: with IDs, only
+// records whose Key.ID is among them; with Want, only those it returns
+// true for. The zero Filter wants every record of its kind. (The exact
+// filter runs on the record later: these are cheap tests on keys.)
+type Filter struct {
+	IDs  []string
+	Want func(storage.Key) bool
+}
+
+// Subscribe adds a subscriber to the changes of records of kind that f
+// wants. transport labels it in Active. The subscriber must be closed.
+func (h *Hub) Subscribe(kind storage.Kind, transport string, f Filter) (*Sub, error) {
 	if kind < storage.KindBatch || kind > storage.KindItem {
 		return nil, fmt.Errorf("subscribe: unknown kind %d", kind)
 	}
@@ -146,9 +163,18 @@ func (h *Hub) Subscribe(kind storage.Kind, transport string, want func(storage.K
 	if h.n >= h.opts.MaxSubscriptions {
 		return nil, fmt.Errorf("%w: the server's limit is %d", ErrTooMany, h.opts.MaxSubscriptions)
 	}
-	s := &Sub{h: h, kind: kind, transport: transport, want: want, ready: make(chan struct{}, 1)}
+	s := &Sub{h: h, kind: kind, transport: transport, ids: f.IDs, want: f.Want, ready: make(chan struct{}, 1)}
 	s.buf.init()
-	h.subs[kind][s] = struct{}{}
+	ks := h.subs[kind]
+	if f.IDs == nil {
+		ks.all[s] = struct{}{}
+	}
+	for _, id := range f.IDs {
+		if ks.byID[id] == nil {
+			ks.byID[id] = map[*Sub]struct{}{}
+		}
+		ks.byID[id][s] = struct{}{}
+	}
 	h.n++
 	h.active[transport]++
 	if h.n == 1 {
@@ -160,10 +186,17 @@ func (h *Hub) Subscribe(kind storage.Kind, transport string, want func(storage.K
 func (h *Hub) remove(s *Sub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[s.kind][s]; !ok {
+	if s.removed {
 		return
 	}
-	delete(h.subs[s.kind], s)
+	s.removed = true
+	ks := h.subs[s.kind]
+	delete(ks.all, s)
+	for _, id := range s.ids {
+		if delete(ks.byID[id], s); len(ks.byID[id]) == 0 {
+			delete(ks.byID, id)
+		}
+	}
 	h.n--
 	if h.active[s.transport]--; h.active[s.transport] == 0 {
 		delete(h.active, s.transport)
@@ -193,9 +226,14 @@ func (h *Hub) run() {
 		select {
 		case <-h.done:
 			h.mu.Lock()
-			for _, subs := range h.subs {
-				for s := range subs {
+			for _, ks := range h.subs {
+				for s := range ks.all {
 					s.fail(ErrClosed)
+				}
+				for _, subs := range ks.byID {
+					for s := range subs {
+						s.fail(ErrClosed)
+					}
 				}
 			}
 			h.mu.Unlock()
@@ -216,14 +254,17 @@ func (h *Hub) fanOut(c storage.Commit) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var kinds [storage.KindItem + 1]bool
-	for _, k := range c.Keys {
+	for i, k := range c.Keys {
 		kinds[k.Kind] = true
+		for s := range h.subs[k.Kind].byID[k.ID] {
+			s.offer(c.Keys[i : i+1])
+		}
 	}
-	for kind, subs := range h.subs {
+	for kind, ks := range h.subs {
 		if !kinds[kind] {
 			continue
 		}
-		for s := range subs {
+		for s := range ks.all {
 			s.offer(c.Keys)
 		}
 	}
@@ -236,7 +277,9 @@ type Sub struct {
 	h         *Hub
 	kind      storage.Kind
 	transport string
+	ids       []string
 	want      func(storage.Key) bool
+	removed   bool // guarded by h.mu
 
 	mu    sync.Mutex
 	buf   coalescer

@@ -81,7 +81,7 @@ func TestSlowReaderCoalescesInOrder(t *testing.T) {
 	s := openStore(t)
 	h := New(s, Options{Buffer: 64})
 	defer h.Close()
-	sub, err := h.Subscribe(storage.KindItem, "test", nil)
+	sub, err := h.Subscribe(storage.KindItem, "test", Filter{})
 	require.NoError(t, err)
 	defer sub.Close()
 	ctx := context.Background()
@@ -127,9 +127,9 @@ func TestOverflowDropsTheSubscriber(t *testing.T) {
 	s := openStore(t)
 	h := New(s, Options{Buffer: 10})
 	defer h.Close()
-	slow, err := h.Subscribe(storage.KindItem, "test", nil)
+	slow, err := h.Subscribe(storage.KindItem, "test", Filter{})
 	require.NoError(t, err)
-	other, err := h.Subscribe(storage.KindItem, "test", func(k storage.Key) bool { return k.Item == "k03" })
+	other, err := h.Subscribe(storage.KindItem, "test", Filter{Want: func(k storage.Key) bool { return k.Item == "k03" }})
 	require.NoError(t, err)
 	for i := range 11 {
 		require.NoError(t, s.Update(context.Background(), func(w *storage.Writer) error { return setItem(w, fmt.Sprintf("k%02d", i), 1) }))
@@ -153,11 +153,11 @@ func TestOverflowDropsTheSubscriber(t *testing.T) {
 func TestLimitsAndClose(t *testing.T) {
 	s := openStore(t)
 	h := New(s, Options{MaxSubscriptions: 2})
-	a, err := h.Subscribe(storage.KindBatch, "ws", nil)
+	a, err := h.Subscribe(storage.KindBatch, "ws", Filter{})
 	require.NoError(t, err)
-	_, err = h.Subscribe(storage.KindBatchOperation, "sse", nil)
+	_, err = h.Subscribe(storage.KindBatchOperation, "sse", Filter{})
 	require.NoError(t, err)
-	_, err = h.Subscribe(storage.KindItem, "ws", nil)
+	_, err = h.Subscribe(storage.KindItem, "ws", Filter{})
 	require.ErrorIs(t, err, ErrTooMany)
 	assert.Contains(t, err.Error(), "limit is 2")
 	assert.Equal(t, map[string]int{"ws": 1, "sse": 1}, h.Active())
@@ -166,11 +166,54 @@ func TestLimitsAndClose(t *testing.T) {
 	assert.Equal(t, map[string]int{"sse": 1}, h.Active())
 
 	done := make(chan error)
-	b, err := h.Subscribe(storage.KindBatch, "ws", nil)
+	b, err := h.Subscribe(storage.KindBatch, "ws", Filter{})
 	require.NoError(t, err)
 	go func() { _, err := b.Next(nil, nil, 10); done <- err }()
 	h.Close()
 	require.ErrorIs(t, <-done, ErrClosed)
-	_, err = h.Subscribe(storage.KindBatch, "ws", nil)
+	_, err = h.Subscribe(storage.KindBatch, "ws", Filter{})
 	require.ErrorIs(t, err, ErrClosed)
+}
+
+// Subscribers restricted to ids get only those records' changes; an empty
+// id list gets nothing.
+func TestSubscribersByID(t *testing.T) {
+	s := openStore(t)
+	h := New(s, Options{})
+	defer h.Close()
+	mk := func(ids []string) *Sub {
+		sub, err := h.Subscribe(storage.KindItem, "test", Filter{IDs: ids})
+		require.NoError(t, err)
+		t.Cleanup(sub.Close)
+		return sub
+	}
+	seven, both, none, all := mk([]string{"7"}), mk([]string{"7", "8", "7"}), mk([]string{}), mk(nil)
+	require.NoError(t, s.Update(context.Background(), func(w *storage.Writer) error {
+		for _, op := range []string{"6", "7", "8"} {
+			if _, err := w.UpsertItem(op, "1", func(*storage.BatchOperationItem) (*storage.BatchOperationItem, error) {
+				return &storage.BatchOperationItem{BatchOperationKey: op, ItemKey: "1", OperationType: "CANCEL_PROCESS_INSTANCE", State: "ACTIVE"}, nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	ops := func(sub *Sub, n int) []string {
+		var got []string
+		for len(got) < n {
+			keys, err := sub.Next(nil, nil, 10)
+			require.NoError(t, err)
+			for _, k := range keys {
+				got = append(got, k.ID)
+			}
+		}
+		return got
+	}
+	assert.Equal(t, []string{"7"}, ops(seven, 1))
+	assert.Equal(t, []string{"7", "8"}, ops(both, 2))
+	assert.Equal(t, []string{"6", "7", "8"}, ops(all, 3))
+	none.mu.Lock()
+	assert.Zero(t, none.buf.len())
+	none.mu.Unlock()
+	assert.Equal(t, map[string]int{"test": 4}, h.Active())
 }

@@ -39,9 +39,9 @@ func subscribeOperations(ctx context.Context, r *Resolver, f *storage.BatchOpera
 	if err != nil {
 		return nil, storageError(err)
 	}
-	var want func(storage.Key) bool
+	var want changes.Filter
 	if f != nil {
-		want = keyFilter(f.BatchOperationKey)
+		want.IDs = keyIDs(f.BatchOperationKey)
 	}
 	return subscribe(ctx, r, storage.KindBatchOperation, want, match,
 		func(rd *storage.Reader, k storage.Key) (*storage.BatchOperation, error) {
@@ -54,9 +54,9 @@ func subscribeBatches(ctx context.Context, r *Resolver, f *storage.BatchFilter) 
 	if err != nil {
 		return nil, storageError(err)
 	}
-	var want func(storage.Key) bool
+	var want changes.Filter
 	if f != nil {
-		want = keyFilter(f.BatchID)
+		want.IDs = keyIDs(f.BatchID)
 	}
 	return subscribe(ctx, r, storage.KindBatch, want, match,
 		func(rd *storage.Reader, k storage.Key) (*storage.Batch, error) { return rd.Batch(k.ID) })
@@ -67,16 +67,11 @@ func subscribeItems(ctx context.Context, r *Resolver, f *storage.BatchOperationI
 	if err != nil {
 		return nil, storageError(err)
 	}
-	var want func(storage.Key) bool
+	var want changes.Filter
 	if f != nil {
-		op, item := keyFilter(f.BatchOperationKey), keyFilter(f.ItemKey)
-		switch {
-		case op != nil && item != nil:
-			want = func(k storage.Key) bool { return op(k) && item(storage.Key{ID: k.Item}) }
-		case op != nil:
-			want = op
-		case item != nil:
-			want = func(k storage.Key) bool { return item(storage.Key{ID: k.Item}) }
+		want.IDs = keyIDs(f.BatchOperationKey)
+		if items := keyIDs(f.ItemKey); items != nil {
+			want.Want = func(k storage.Key) bool { return slices.Contains(items, k.Item) }
 		}
 	}
 	return subscribe(ctx, r, storage.KindItem, want, match,
@@ -85,25 +80,22 @@ func subscribeItems(ctx context.Context, r *Resolver, f *storage.BatchOperationI
 		})
 }
 
-// keyFilter is a cheap test on a changed record's key (Key.ID) that the
-// hub runs before buffering it: the eq and in operators of the key's
-// filter, which the full match checks again on the record. nil when the
-// filter says nothing that cheap.
-func keyFilter(f *storage.StringFilter) func(storage.Key) bool {
+// keyIDs are the only keys a key filter can match (its eq, else its in),
+// for the hub to look subscribers up by the changed record's key before
+// the full match runs on the record; nil when the filter allows others.
+func keyIDs(f *storage.StringFilter) []string {
 	switch {
 	case f == nil:
 		return nil
 	case f.Eq != nil:
-		eq := *f.Eq
-		return func(k storage.Key) bool { return k.ID == eq }
+		return []string{*f.Eq}
 	case f.In != nil:
-		in := slices.Clone(f.In)
-		return func(k storage.Key) bool { return slices.Contains(in, k.ID) }
+		return append([]string{}, f.In...)
 	}
 	return nil
 }
 
-func subscribe[R any](ctx context.Context, r *Resolver, kind storage.Kind, want func(storage.Key) bool,
+func subscribe[R any](ctx context.Context, r *Resolver, kind storage.Kind, want changes.Filter,
 	match func(*R) bool, load func(*storage.Reader, storage.Key) (*R, error)) (<-chan *R, error) {
 	if r.cfg.Subscriptions == nil {
 		return nil, &gqlerror.Error{Message: "subscriptions are not enabled on this server",
