@@ -1,0 +1,325 @@
+package graph
+
+// Subscription benchmarks (figures in the README). Real WebSocket clients
+// (coder/websocket, graphql-transport-ws) in the same process as the
+// server, a real bbolt file (NoSync).
+//
+//	go test ./graph/ -run '^$' -bench 'SubscriptionFanOut' -benchtime 1x
+//	go test ./graph/ -run '^$' -bench 'ImportIdleSubscribers' -benchtime 3x
+//
+// BATCHQL_BENCH_SUBS (1000), BATCHQL_BENCH_ITEMS (100000) and
+// BATCHQL_BENCH_COMMIT (1000 items a commit) change the sizes.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	coderws "github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/changes"
+	"github.com/batchql/batchql/importer"
+	"github.com/batchql/batchql/storage"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+type benchServer struct {
+	store *storage.Store
+	hub   *changes.Hub
+	url   string
+	close func()
+}
+
+func newBenchServer(b *testing.B) *benchServer {
+	b.Helper()
+	store, err := storage.Open(filepath.Join(b.TempDir(), "bench.db"), storage.Options{NoSync: true})
+	require.NoError(b, err)
+	hub := changes.New(store, changes.Options{MaxSubscriptions: 100_000})
+	srv := httptest.NewServer(NewHandler(store, Config{Subscriptions: hub}, slog.New(slog.DiscardHandler)))
+	return &benchServer{store: store, hub: hub, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/query", close: func() {
+		hub.Close()
+		srv.Close()
+		store.Close()
+	}}
+}
+
+// benchClient is a minimal graphql-transport-ws client: onData gets each
+// next payload's raw JSON.
+func benchClient(ctx context.Context, url, query string, onData func([]byte)) (*coderws.Conn, error) {
+	conn, _, err := coderws.Dial(ctx, url, &coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		return nil, err
+	}
+	send := func(v any) error {
+		b, _ := json.Marshal(v)
+		return conn.Write(ctx, coderws.MessageText, b)
+	}
+	if err := send(map[string]any{"type": "connection_init"}); err != nil {
+		return nil, err
+	}
+	if _, _, err := conn.Read(ctx); err != nil { // connection_ack
+		return nil, err
+	}
+	if err := send(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": query}}); err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			switch {
+			case bytes.Contains(data, []byte(`"type":"next"`)):
+				onData(data)
+			case bytes.Contains(data, []byte(`"type":"ping"`)):
+				_ = conn.Write(context.Background(), coderws.MessageText, []byte(`{"type":"pong"}`))
+			}
+		}
+	}()
+	return conn, nil
+}
+
+func dialAll(b *testing.B, n int, fn func(i int) (*coderws.Conn, error)) []*coderws.Conn {
+	b.Helper()
+	conns := make([]*coderws.Conn, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := fn(i)
+			if err != nil {
+				errs <- err
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	require.NoError(b, <-errs)
+	return conns
+}
+
+func waitSubscribed(b *testing.B, hub *changes.Hub, n int) {
+	b.Helper()
+	for i := 0; ; i++ {
+		if hub.Active()["ws"] >= n {
+			return
+		}
+		require.Less(b, i, 6000, "only %v of %d subscribed", hub.Active(), n)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// heapPeak samples HeapInuse until stop is closed.
+func heapPeak(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+// BenchmarkSubscriptionFanOut: SUBS WebSocket subscribers follow one
+// operation (batchOperationChanged filtered on its key) while its ITEMS
+// items change, COMMIT items and the operation's counts a commit. Each
+// event's latency is from the commit (Update returned) to the client
+// reading the event; a subscriber that is behind skips states (coalescing)
+// but must end on the last one.
+func BenchmarkSubscriptionFanOut(b *testing.B) {
+	subs, items, per := envInt("BATCHQL_BENCH_SUBS", 1000), envInt("BATCHQL_BENCH_ITEMS", 100_000), envInt("BATCHQL_BENCH_COMMIT", 1000)
+	commits := items / per
+	for range b.N {
+		s := newBenchServer(b)
+		ctx := context.Background()
+		const op = "2251799813685001"
+		setOp := func(w *storage.Writer, done int) error {
+			_, err := w.UpsertBatchOperation(op, func(o *storage.BatchOperation) (*storage.BatchOperation, error) {
+				if o == nil {
+					o = &storage.BatchOperation{BatchOperationKey: op, BatchOperationType: "CANCEL_PROCESS_INSTANCE", State: "ACTIVE", Errors: []storage.BatchOperationError{}}
+				}
+				o.OperationsTotalCount, o.OperationsCompletedCount = items, done
+				return o, nil
+			})
+			return err
+		}
+		setItems := func(w *storage.Writer, from, to int, state storage.ItemState) error {
+			for i := from; i < to; i++ {
+				key := strconv.Itoa(1_000_000 + i)
+				if _, err := w.UpsertItem(op, key, func(*storage.BatchOperationItem) (*storage.BatchOperationItem, error) {
+					return &storage.BatchOperationItem{BatchOperationKey: op, ItemKey: key, OperationType: "CANCEL_PROCESS_INSTANCE", State: state, ProcessInstanceKey: &key}, nil
+				}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		for from := 0; from < items; from += 10_000 {
+			require.NoError(b, s.store.Update(ctx, func(w *storage.Writer) error {
+				return benchErr(setItems(w, from, min(from+10_000, items), "ACTIVE"), setOp(w, 0))
+			}))
+		}
+
+		commitAt := make([]atomic.Int64, commits+1) // by completed count / per
+		var lat [][]time.Duration = make([][]time.Duration, subs)
+		var events atomic.Int64
+		var finished sync.WaitGroup
+		finished.Add(subs)
+		query := fmt.Sprintf(`subscription { batchOperationChanged(filter: {batchOperationKey: {eq: "%s"}}) { batchOperationKey operationsCompletedCount } }`, op)
+		conns := dialAll(b, subs, func(i int) (*coderws.Conn, error) {
+			done := false
+			return benchClient(ctx, s.url, query, func(data []byte) {
+				now := time.Now()
+				j := bytes.Index(data, []byte(`"operationsCompletedCount":`))
+				n, _ := strconv.Atoi(string(data[j+27 : j+27+bytes.IndexAny(data[j+27:], "},")]))
+				c := n / per
+				at := commitAt[c].Load()
+				for at == 0 { // the writer has not recorded it yet
+					runtime.Gosched()
+					at = commitAt[c].Load()
+				}
+				lat[i] = append(lat[i], max(now.Sub(time.Unix(0, at)), 0))
+				events.Add(1)
+				if c == commits && !done {
+					done = true
+					finished.Done()
+				}
+			})
+		})
+		waitSubscribed(b, s.hub, subs)
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapInuse
+		stop := make(chan struct{})
+		peak := heapPeak(stop)
+
+		b.ResetTimer()
+		start := time.Now()
+		for c := 1; c <= commits; c++ {
+			require.NoError(b, s.store.Update(ctx, func(w *storage.Writer) error {
+				return benchErr(setItems(w, (c-1)*per, c*per, "COMPLETED"), setOp(w, c*per))
+			}))
+			commitAt[c].Store(time.Now().UnixNano())
+		}
+		writeTime := time.Since(start)
+		waited := make(chan struct{})
+		go func() { finished.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(2 * time.Minute):
+			b.Fatalf("not every subscriber got the last state within 2 minutes")
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		close(stop)
+		peakHeap := <-peak
+
+		var all []time.Duration
+		for _, l := range lat {
+			all = append(all, l...)
+		}
+		slices.Sort(all)
+		q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))]) / 1e6 }
+		b.ReportMetric(q(0.50), "p50-ms")
+		b.ReportMetric(q(0.99), "p99-ms")
+		b.ReportMetric(float64(events.Load())/elapsed.Seconds(), "events/s")
+		b.ReportMetric(float64(events.Load())/float64(subs), "events/sub")
+		b.ReportMetric(float64(items)/writeTime.Seconds(), "item-changes/s")
+		b.ReportMetric(float64(peakHeap)/(1<<20), "heap-peak-MiB")
+		b.ReportMetric(float64(base)/(1<<20), "heap-base-MiB")
+		for _, c := range conns {
+			c.CloseNow()
+		}
+		s.close()
+	}
+}
+
+func benchErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BenchmarkImportIdleSubscribers: the import rate of ITEMS items (NDJSON
+// through the importer) with no subscriber and with SUBS idle WebSocket
+// subscribers (each following an operation that does not change: the
+// change feed is on and every commit is fanned out).
+func BenchmarkImportIdleSubscribers(b *testing.B) {
+	subs, items := envInt("BATCHQL_BENCH_SUBS", 1000), envInt("BATCHQL_BENCH_ITEMS", 100_000)
+	file := filepath.Join(b.TempDir(), "items.ndjson")
+	var buf bytes.Buffer
+	for i := range items {
+		fmt.Fprintf(&buf, `{"batchOperationKey":"2251799813685001","itemKey":"%d","operationType":"CANCEL_PROCESS_INSTANCE","processInstanceKey":"%d","state":"COMPLETED","processedDate":"2026-08-01T10:00:00.000Z","errorMessage":null}`+"\n", 1_000_000+i, 1_000_000+i)
+	}
+	require.NoError(b, os.WriteFile(file, buf.Bytes(), 0o600))
+	for _, n := range []int{0, subs} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				s := newBenchServer(b)
+				conns := dialAll(b, n, func(i int) (*coderws.Conn, error) {
+					q := fmt.Sprintf(`subscription { batchOperationItemChanged(filter: {batchOperationKey: {eq: "%d"}}) { itemKey } }`, i)
+					if i%2 == 1 {
+						q = fmt.Sprintf(`subscription { batchOperationChanged(filter: {batchOperationKey: {eq: "%d"}}) { state } }`, i)
+					}
+					return benchClient(context.Background(), s.url, q, func([]byte) {})
+				})
+				waitSubscribed(b, s.hub, n)
+				b.StartTimer()
+				start := time.Now()
+				st, err := importer.File(context.Background(), s.store, file, importer.Options{})
+				require.NoError(b, err)
+				b.ReportMetric(float64(items)/time.Since(start).Seconds(), "items/s")
+				_ = st
+				b.StopTimer()
+				for _, c := range conns {
+					c.CloseNow()
+				}
+				s.close()
+			}
+		})
+	}
+}
