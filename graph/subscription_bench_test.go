@@ -309,17 +309,15 @@ func BenchmarkImportIdleSubscribers(b *testing.B) {
 				})
 				waitSubscribed(b, s.hub, n)
 				b.StartTimer()
-				start := time.Now()
-				st, err := importer.File(context.Background(), s.store, file, importer.Options{})
+				_, err := importer.File(context.Background(), s.store, file, importer.Options{})
 				require.NoError(b, err)
-				b.ReportMetric(float64(items)/time.Since(start).Seconds(), "items/s")
-				_ = st
 				b.StopTimer()
 				for _, c := range conns {
 					c.CloseNow()
 				}
 				s.close()
 			}
+			b.ReportMetric(float64(items*b.N)/b.Elapsed().Seconds(), "items/s")
 		})
 	}
 }
