@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,8 +286,11 @@ func benchErr(errs ...error) error {
 
 // BenchmarkImportIdleSubscribers: the import rate of ITEMS items (NDJSON
 // through the importer) with no subscriber and with SUBS idle WebSocket
-// subscribers (each following an operation that does not change: the
-// change feed is on and every commit is fanned out).
+// subscribers (half following items of operations that do not change, half
+// such operations: the change feed is on and every commit is fanned out).
+// Each round imports once without and once with the subscribers, so
+// machine load hits both alike; it reports the median rates, their ratio
+// and the process CPU time per import (less sensitive to other load).
 func BenchmarkImportIdleSubscribers(b *testing.B) {
 	subs, items := envInt("BATCHQL_BENCH_SUBS", 1000), envInt("BATCHQL_BENCH_ITEMS", 100_000)
 	file := filepath.Join(b.TempDir(), "items.ndjson")
@@ -295,29 +299,43 @@ func BenchmarkImportIdleSubscribers(b *testing.B) {
 		fmt.Fprintf(&buf, `{"batchOperationKey":"2251799813685001","itemKey":"%d","operationType":"CANCEL_PROCESS_INSTANCE","processInstanceKey":"%d","state":"COMPLETED","processedDate":"2026-08-01T10:00:00.000Z","errorMessage":null}`+"\n", 1_000_000+i, 1_000_000+i)
 	}
 	require.NoError(b, os.WriteFile(file, buf.Bytes(), 0o600))
-	for _, n := range []int{0, subs} {
-		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			for range b.N {
-				b.StopTimer()
-				s := newBenchServer(b)
-				conns := dialAll(b, n, func(i int) (*coderws.Conn, error) {
-					q := fmt.Sprintf(`subscription { batchOperationItemChanged(filter: {batchOperationKey: {eq: "%d"}}) { itemKey } }`, i)
-					if i%2 == 1 {
-						q = fmt.Sprintf(`subscription { batchOperationChanged(filter: {batchOperationKey: {eq: "%d"}}) { state } }`, i)
-					}
-					return benchClient(context.Background(), s.url, q, func([]byte) {})
-				})
-				waitSubscribed(b, s.hub, n)
-				b.StartTimer()
-				_, err := importer.File(context.Background(), s.store, file, importer.Options{})
-				require.NoError(b, err)
-				b.StopTimer()
-				for _, c := range conns {
-					c.CloseNow()
-				}
-				s.close()
-			}
-			b.ReportMetric(float64(items*b.N)/b.Elapsed().Seconds(), "items/s")
-		})
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
+	var rates, cpus [2][]float64
+	for range b.N {
+		for j, n := range []int{0, subs} {
+			b.StopTimer()
+			s := newBenchServer(b)
+			conns := dialAll(b, n, func(i int) (*coderws.Conn, error) {
+				q := fmt.Sprintf(`subscription { batchOperationItemChanged(filter: {batchOperationKey: {eq: "%d"}}) { itemKey } }`, i)
+				if i%2 == 1 {
+					q = fmt.Sprintf(`subscription { batchOperationChanged(filter: {batchOperationKey: {eq: "%d"}}) { state } }`, i)
+				}
+				return benchClient(context.Background(), s.url, q, func([]byte) {})
+			})
+			waitSubscribed(b, s.hub, n)
+			runtime.GC()
+			b.StartTimer()
+			start, c0 := time.Now(), cpu()
+			_, err := importer.File(context.Background(), s.store, file, importer.Options{})
+			require.NoError(b, err)
+			rates[j] = append(rates[j], float64(items)/time.Since(start).Seconds())
+			cpus[j] = append(cpus[j], (cpu() - c0).Seconds())
+			b.StopTimer()
+			for _, c := range conns {
+				c.CloseNow()
+			}
+			s.close()
+		}
+	}
+	median := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+	r0, r1 := median(rates[0]), median(rates[1])
+	b.ReportMetric(r0, "items/s-0subs")
+	b.ReportMetric(r1, "items/s-idle-subs")
+	b.ReportMetric(r1/r0, "ratio")
+	b.ReportMetric(median(cpus[0]), "cpu-s-0subs")
+	b.ReportMetric(median(cpus[1]), "cpu-s-idle-subs")
 }
