@@ -12,6 +12,8 @@ import { createClient as createWsClient } from 'graphql-ws';
 import { createClient as createSseClient } from 'graphql-sse';
 import { ApolloClient, InMemoryCache, gql as apolloGql } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { startBatchql } from './lib/batchql.mjs';
 
 const TOKEN = 'e2e-import-token';
@@ -235,3 +237,39 @@ function stripTypename(o) {
   const { __typename, ...rest } = o;
   return rest;
 }
+
+// The playground (built-in GraphiQL, its graphql-ws client) runs a
+// subscription: pushed changes show in the result pane as they arrive.
+test('GraphiQL playground runs a subscription over WebSocket', { timeout: 120_000 }, async (t) => {
+  const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+  assert.ok(existsSync(executablePath), `no Chromium at ${executablePath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  const srv = await start(t);
+  const browser = await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const pageErrors = [];
+  const sockets = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  await page.goto(`${srv.url}/`, { waitUntil: 'load' });
+  const editor = '.graphiql-query-editor .CodeMirror';
+  await page.locator(editor).waitFor({ state: 'visible', timeout: 30_000 });
+  await page.evaluate(([sel, q]) => document.querySelector(sel).CodeMirror.setValue(q), [editor,
+    `subscription { batchOperationItemChanged(filter: {batchOperationKey: {eq: "${OP}"}}) { itemKey state } }`]);
+  await page.locator('button.graphiql-execute-button').click();
+  const result = () => page.evaluate(() => document.querySelector('.result-window .CodeMirror')?.CodeMirror.getValue() ?? '');
+  // Push until the subscription is live and shows the change.
+  let shown = '';
+  for (let i = 0; i < 50 && !shown.includes('"itemKey": "42"'); i++) {
+    await push(srv, [item(OP, '42', 'FAILED', { errorMessage: `try ${i}` })]);
+    await new Promise((r) => setTimeout(r, 200));
+    shown = await result();
+  }
+  assert.match(shown, /"itemKey": "42"/);
+  await push(srv, [item(OP, '43', 'COMPLETED')]);
+  await page.waitForFunction(() => document.querySelector('.result-window .CodeMirror').CodeMirror.getValue().includes('"43"'),
+    null, { timeout: 10_000 });
+  assert.deepEqual(JSON.parse(await result()), { data: { batchOperationItemChanged: { itemKey: '43', state: 'COMPLETED' } } });
+  assert.deepEqual(sockets, [srv.queryURL.replace(/^http/, 'ws')], 'GraphiQL subscribed over WebSocket at /query');
+  assert.deepEqual(pageErrors, []);
+});
