@@ -91,9 +91,13 @@ func streamKind(r *http.Request) string {
 // withStreams sends long-lived requests to srv directly (with the body
 // limit) and the others through limited.
 func withStreams(srv, limited http.Handler, cfg Config) http.Handler {
-	var done <-chan struct{}
+	// closed is cancelled when the hub closes: every WebSocket connection
+	// then closes (context.AfterFunc: no goroutine per connection).
+	closed := context.Background()
 	if cfg.Subscriptions != nil {
-		done = cfg.Subscriptions.Done()
+		var cancel context.CancelFunc
+		closed, cancel = context.WithCancel(closed)
+		go func() { <-cfg.Subscriptions.Done(); cancel() }()
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		kind := streamKind(r)
@@ -110,14 +114,9 @@ func withStreams(srv, limited http.Handler, cfg Config) http.Handler {
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		st := &stream{transport: kind, cancel: cancel, writeTimeout: cfg.StreamWriteTimeout}
-		if kind == "ws" {
-			go func() { // shutdown closes every connection, subscribed or not
-				select {
-				case <-done:
-					st.drop(CloseGoingAway, "server shutting down", "")
-				case <-ctx.Done():
-				}
-			}()
+		if kind == "ws" { // shutdown closes every connection, subscribed or not
+			stop := context.AfterFunc(closed, func() { st.drop(CloseGoingAway, "server shutting down", "") })
+			defer stop()
 		}
 		r = r.WithContext(context.WithValue(ctx, streamKey{}, st))
 		if kind == "sse" {
