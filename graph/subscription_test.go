@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -421,4 +422,39 @@ func TestStreamsOutliveServerTimeouts(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no SSE event")
 	}
+}
+
+// A subscription over plain HTTP is refused at once, holding nothing.
+func TestSubscriptionOverPlainHTTPIsRefused(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{})
+	for status, r := range map[int]gqlResponse{
+		http.StatusBadRequest:       e.post(map[string]any{"query": `subscription { batchChanged { batchId } }`}),
+		http.StatusMethodNotAllowed: e.get(url.Values{"query": {`subscription { batchChanged { batchId } }`}}),
+	} {
+		assert.Equal(t, status, r.Status)
+		require.Len(t, r.Errors, 1)
+		assert.Equal(t, CodeValidationFailed, r.Errors[0].Code())
+		assert.Contains(t, r.Errors[0].Message, "Server-Sent Events")
+	}
+	assert.Empty(t, hub.Active())
+}
+
+// An SSE subscriber that falls behind gets an error event and its stream
+// ends without complete (graphql-sse clients then retry).
+func TestSlowSSESubscriberIsDropped(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{Buffer: 4})
+	events := sseSubscribe(t, e, itemsSub, nil)
+	waitActive(t, hub, 1)
+	var many []*storage.BatchOperationItem
+	for i := range 10 {
+		many = append(many, mkItem("7", fmt.Sprintf("k%d", i), "ACTIVE"))
+	}
+	putItems(t, e.store, many...)
+	var got []string
+	for ev := range events {
+		got = append(got, ev)
+	}
+	require.Len(t, got, 1, "one error event, no complete: %v", got)
+	assert.Contains(t, got[0], CodeComplexityLimitExceeded)
+	assert.Contains(t, got[0], "subscribe again")
 }
