@@ -168,7 +168,7 @@ func heapPeak(stop <-chan struct{}) <-chan uint64 {
 // reading the event; a subscriber that is behind skips states (coalescing)
 // but must end on the last one.
 func BenchmarkSubscriptionFanOut(b *testing.B) {
-	defer debug.SetGCPercent(debug.SetGCPercent(800)) // as serve runs (--gc-percent)
+	defer servingGC()()
 	subs, items, per := envInt("BATCHQL_BENCH_SUBS", 1000), envInt("BATCHQL_BENCH_ITEMS", 100_000), envInt("BATCHQL_BENCH_COMMIT", 1000)
 	commits := items / per
 	for range b.N {
@@ -277,6 +277,13 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 	}
 }
 
+// servingGC sets the GC as serve does by default (--gc-percent 800,
+// --memory-limit-mib 96) and returns the function that restores it.
+func servingGC() func() {
+	gc, lim := debug.SetGCPercent(800), debug.SetMemoryLimit(96<<20)
+	return func() { debug.SetGCPercent(gc); debug.SetMemoryLimit(lim) }
+}
+
 func benchErr(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {
@@ -308,7 +315,7 @@ func BenchmarkImportIdleSubscribers(b *testing.B) {
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	defer debug.SetGCPercent(debug.SetGCPercent(800)) // as serve runs (--gc-percent)
+	defer servingGC()()
 	var rates, cpus [2][]float64
 	for range b.N {
 		for j, n := range []int{0, subs} {
