@@ -11,6 +11,7 @@ package graph
 // BATCHQL_BENCH_COMMIT (1000 items a commit) change the sizes.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,14 +19,15 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -102,7 +104,7 @@ func benchClient(ctx context.Context, url, query string, onData func([]byte)) (*
 	return conn, nil
 }
 
-func dialAll(b *testing.B, n int, fn func(i int) (*coderws.Conn, error)) []*coderws.Conn {
+func dialAll(b testing.TB, n int, fn func(i int) (*coderws.Conn, error)) []*coderws.Conn {
 	b.Helper()
 	conns := make([]*coderws.Conn, n)
 	var wg sync.WaitGroup
@@ -126,6 +128,86 @@ func dialAll(b *testing.B, n int, fn func(i int) (*coderws.Conn, error)) []*code
 	close(errs)
 	require.NoError(b, <-errs)
 	return conns
+}
+
+// The clients run in a process of their own (this test binary again, in
+// TestBenchClients), so the server's heap and CPU time are measured alone.
+
+// startClients starts n clients of url; client i subscribes with
+// fmt.Sprintf(queries[i%len(queries)], i). With report, every event is a
+// line "i unixnano completedCount" on the returned channel.
+func startClients(b *testing.B, url string, n int, report bool, queries ...string) (<-chan string, func()) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchClients$")
+	cmd.Env = append(os.Environ(), "BATCHQL_BENCH_HELPER=1", "BATCHQL_BENCH_URL="+url,
+		"BATCHQL_BENCH_N="+strconv.Itoa(n), "BATCHQL_BENCH_REPORT="+strconv.FormatBool(report),
+		"BATCHQL_BENCH_QUERIES="+strings.Join(queries, "\n"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(b, err)
+	require.NoError(b, cmd.Start())
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	b.Cleanup(stop)
+	lines := make(chan string, 1<<16)
+	ready := make(chan struct{})
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			switch line := sc.Text(); {
+			case line == "ready":
+				close(ready)
+			case strings.HasPrefix(line, "ev "):
+				lines <- line[3:]
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(2 * time.Minute):
+		b.Fatal("the clients did not subscribe within 2 minutes")
+	}
+	return lines, stop
+}
+
+// TestBenchClients is the client process of the benchmarks; run directly
+// it does nothing.
+func TestBenchClients(t *testing.T) {
+	if os.Getenv("BATCHQL_BENCH_HELPER") != "1" {
+		return
+	}
+	url, n, report := os.Getenv("BATCHQL_BENCH_URL"), envInt("BATCHQL_BENCH_N", 1), os.Getenv("BATCHQL_BENCH_REPORT") == "true"
+	queries := strings.Split(os.Getenv("BATCHQL_BENCH_QUERIES"), "\n")
+	w := bufio.NewWriter(os.Stdout)
+	var mu sync.Mutex
+	dialAll(t, n, func(i int) (*coderws.Conn, error) {
+		q := queries[i%len(queries)]
+		if strings.Contains(q, "%d") {
+			q = fmt.Sprintf(q, i)
+		}
+		return benchClient(context.Background(), url, q, func(data []byte) {
+			if !report {
+				return
+			}
+			now := time.Now().UnixNano()
+			j := bytes.Index(data, []byte(`"operationsCompletedCount":`)) + 27
+			count := string(data[j : j+bytes.IndexAny(data[j:], "},")])
+			mu.Lock()
+			fmt.Fprintf(w, "ev %d %d %s\n", i, now, count)
+			if w.Buffered() > 32<<10 {
+				w.Flush()
+			}
+			mu.Unlock()
+		})
+	})
+	fmt.Println("ready")
+	for { // flush until killed
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		w.Flush()
+		mu.Unlock()
+	}
 }
 
 func waitSubscribed(b *testing.B, hub *changes.Hub, n int) {
@@ -202,32 +284,29 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 			}))
 		}
 
-		commitAt := make([]atomic.Int64, commits+1) // by completed count / per
-		var lat [][]time.Duration = make([][]time.Duration, subs)
-		var events atomic.Int64
-		var finished sync.WaitGroup
-		finished.Add(subs)
+		commitAt := make([]int64, commits+1) // by completed count / per
 		query := fmt.Sprintf(`subscription { batchOperationChanged(filter: {batchOperationKey: {eq: "%s"}}) { batchOperationKey operationsCompletedCount } }`, op)
-		conns := dialAll(b, subs, func(i int) (*coderws.Conn, error) {
-			done := false
-			return benchClient(ctx, s.url, query, func(data []byte) {
-				now := time.Now()
-				j := bytes.Index(data, []byte(`"operationsCompletedCount":`))
-				n, _ := strconv.Atoi(string(data[j+27 : j+27+bytes.IndexAny(data[j+27:], "},")]))
-				c := n / per
-				at := commitAt[c].Load()
-				for at == 0 { // the writer has not recorded it yet
-					runtime.Gosched()
-					at = commitAt[c].Load()
+		lines, stopClients := startClients(b, s.url, subs, true, query)
+		type event struct {
+			client, count int
+			at            int64
+		}
+		var evs []event
+		received := make(chan struct{})
+		go func() { // until every client has the last state
+			defer close(received)
+			done := map[int]bool{}
+			for line := range lines {
+				var e event
+				fmt.Sscan(line, &e.client, &e.at, &e.count)
+				evs = append(evs, e)
+				if e.count == commits*per {
+					if done[e.client] = true; len(done) == subs {
+						return
+					}
 				}
-				lat[i] = append(lat[i], max(now.Sub(time.Unix(0, at)), 0))
-				events.Add(1)
-				if c == commits && !done {
-					done = true
-					finished.Done()
-				}
-			})
-		})
+			}
+		}()
 		waitSubscribed(b, s.hub, subs)
 		runtime.GC()
 		var ms runtime.MemStats
@@ -242,13 +321,11 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 			require.NoError(b, s.store.Update(ctx, func(w *storage.Writer) error {
 				return benchErr(setItems(w, (c-1)*per, c*per, "COMPLETED"), setOp(w, c*per))
 			}))
-			commitAt[c].Store(time.Now().UnixNano())
+			commitAt[c] = time.Now().UnixNano()
 		}
 		writeTime := time.Since(start)
-		waited := make(chan struct{})
-		go func() { finished.Wait(); close(waited) }()
 		select {
-		case <-waited:
+		case <-received:
 		case <-time.After(2 * time.Minute):
 			b.Fatalf("not every subscriber got the last state within 2 minutes")
 		}
@@ -257,22 +334,20 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 		close(stop)
 		peakHeap := <-peak
 
-		var all []time.Duration
-		for _, l := range lat {
-			all = append(all, l...)
+		all := make([]time.Duration, len(evs))
+		for i, e := range evs {
+			all[i] = max(time.Duration(e.at-commitAt[e.count/per]), 0)
 		}
 		slices.Sort(all)
 		q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))]) / 1e6 }
 		b.ReportMetric(q(0.50), "p50-ms")
 		b.ReportMetric(q(0.99), "p99-ms")
-		b.ReportMetric(float64(events.Load())/elapsed.Seconds(), "events/s")
-		b.ReportMetric(float64(events.Load())/float64(subs), "events/sub")
+		b.ReportMetric(float64(len(evs))/elapsed.Seconds(), "events/s")
+		b.ReportMetric(float64(len(evs))/float64(subs), "events/sub")
 		b.ReportMetric(float64(items)/writeTime.Seconds(), "item-changes/s")
 		b.ReportMetric(float64(peakHeap)/(1<<20), "heap-peak-MiB")
 		b.ReportMetric(float64(base)/(1<<20), "heap-base-MiB")
-		for _, c := range conns {
-			c.CloseNow()
-		}
+		stopClients()
 		s.close()
 	}
 }
@@ -321,25 +396,25 @@ func BenchmarkImportIdleSubscribers(b *testing.B) {
 		for j, n := range []int{0, subs} {
 			b.StopTimer()
 			s := newBenchServer(b)
-			conns := dialAll(b, n, func(i int) (*coderws.Conn, error) {
-				q := fmt.Sprintf(`subscription { batchOperationItemChanged(filter: {batchOperationKey: {eq: "%d"}}) { itemKey } }`, i)
-				if i%2 == 1 {
-					q = fmt.Sprintf(`subscription { batchOperationChanged(filter: {batchOperationKey: {eq: "%d"}}) { state } }`, i)
-				}
-				return benchClient(context.Background(), s.url, q, func([]byte) {})
-			})
+			stopClients := func() {}
+			if n > 0 {
+				_, stopClients = startClients(b, s.url, n, false,
+					`subscription { batchOperationItemChanged(filter: {batchOperationKey: {eq: "%d"}}) { itemKey } }`,
+					`subscription { batchOperationChanged(filter: {batchOperationKey: {eq: "%d"}}) { state } }`)
+			}
 			waitSubscribed(b, s.hub, n)
 			runtime.GC()
 			b.StartTimer()
 			start, c0 := time.Now(), cpu()
-			_, err := importer.File(context.Background(), s.store, file, importer.Options{})
+			var err error
+			pprof.Do(context.Background(), pprof.Labels("run", []string{"none", "idle"}[j]), func(ctx context.Context) {
+				_, err = importer.File(ctx, s.store, file, importer.Options{})
+			})
 			require.NoError(b, err)
 			rates[j] = append(rates[j], float64(items)/time.Since(start).Seconds())
 			cpus[j] = append(cpus[j], (cpu() - c0).Seconds())
 			b.StopTimer()
-			for _, c := range conns {
-				c.CloseNow()
-			}
+			stopClients()
 			s.close()
 		}
 	}
