@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -308,6 +309,13 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 			}
 		}()
 		waitSubscribed(b, s.hub, subs)
+		if f := os.Getenv("BATCHQL_BENCH_HEAPPROFILE"); f != "" { // the subscribed server's heap
+			runtime.GC()
+			w, err := os.Create(f)
+			require.NoError(b, err)
+			require.NoError(b, pprof.WriteHeapProfile(w))
+			w.Close()
+		}
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -353,9 +361,14 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 }
 
 // servingGC sets the GC as serve does by default (--gc-percent 800,
-// --memory-limit-mib 96) and returns the function that restores it.
+// --memory-limit-mib 96; BATCHQL_BENCH_MEMLIMIT_MIB sets another limit,
+// -1 none) and returns the function that restores it.
 func servingGC() func() {
-	gc, lim := debug.SetGCPercent(800), debug.SetMemoryLimit(96<<20)
+	limit := int64(math.MaxInt64)
+	if mib := envInt("BATCHQL_BENCH_MEMLIMIT_MIB", 96); os.Getenv("BATCHQL_BENCH_MEMLIMIT_MIB") != "-1" {
+		limit = int64(mib) << 20
+	}
+	gc, lim := debug.SetGCPercent(800), debug.SetMemoryLimit(limit)
 	return func() { debug.SetGCPercent(gc); debug.SetMemoryLimit(lim) }
 }
 
@@ -378,6 +391,7 @@ func benchErr(errs ...error) error {
 // clients live in the same process: their goroutines and buffers add to
 // the garbage collector's work, which a real deployment does not have.
 func BenchmarkImportIdleSubscribers(b *testing.B) {
+	defer servingGC()()
 	subs, items := envInt("BATCHQL_BENCH_SUBS", 1000), envInt("BATCHQL_BENCH_ITEMS", 100_000)
 	file := filepath.Join(b.TempDir(), "items.ndjson")
 	var buf bytes.Buffer
@@ -390,7 +404,6 @@ func BenchmarkImportIdleSubscribers(b *testing.B) {
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	defer servingGC()()
 	var rates, cpus [2][]float64
 	for range b.N {
 		for j, n := range []int{0, subs} {
