@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/batchql/batchql/changes"
 	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/metrics"
@@ -21,7 +22,8 @@ import (
 func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string) string) int {
 	fs := newFlagSet("serve", `Usage: batchql [serve] [flags]
 
-Serves the GraphQL API at /query and /graphql (POST and GET), the GraphiQL
+Serves the GraphQL API at /query and /graphql (POST and GET; subscriptions
+over WebSocket and SSE), the GraphiQL
 playground at /, GET /healthz and GET /metrics (Prometheus); with
 --import-token, POST /import takes files in the import command's formats
 (batchql import --server URL FILE...); with --camunda8-url/--camunda7-url it
@@ -34,6 +36,8 @@ SIGTERM.
 	db := addDBFlags(fs, defaultDB, "the bbolt database `file` (created when missing; with --demo the default is "+defaultDemoDB+", where the demo command writes)")
 	demo := fs.Bool("demo", false, "fill an empty database with the demo data set before serving (a non-empty one is left alone)")
 	maxPage := fs.intMin("max-page-size", 1000, 1, "largest `n` accepted for first/last")
+	maxSubs := fs.intMin("max-subscriptions", changes.DefaultMaxSubscriptions, 1, "accept at most `n` subscriptions at once, over all WebSocket and SSE connections")
+	subBuffer := fs.intMin("subscription-buffer", changes.DefaultBuffer, 1, "drop a subscriber (WebSocket close code 1013) when more than `n` changed records wait for it")
 	lim := addLimitFlags(fs)
 	introspection := fs.Bool("introspection", true, "allow GraphQL introspection (__schema, __type); with --oidc-issuer the default is false (federation's _service { sdl } always works)")
 	secFlags := addSecurityFlags(fs)
@@ -159,6 +163,12 @@ SIGTERM.
 		log.Error("listen", "addr", *addr, "err", err)
 		return ExitFail
 	}
+	hub := changes.New(store, changes.Options{MaxSubscriptions: *maxSubs, Buffer: *subBuffer,
+		Started: met.SubscriptionStarted, Delivered: met.SubscriptionEvents})
+	defer hub.Close()
+	gcfg.Subscriptions = hub
+	gcfg.WebSocketInit = obs.Security.GraphQLWebSocketInit()
+	gcfg.WebSocketOrigin = obs.Security.CheckOrigin
 	srv := &http.Server{
 		Handler:           web.NewRouter(store, gcfg, playHandler, log, obs),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
@@ -168,6 +178,7 @@ SIGTERM.
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(hub.Close) // ends the streams, which Shutdown would wait for
 	if *debugAddr != "" {
 		dln, err := net.Listen("tcp", *debugAddr)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/batchql/batchql/changes"
 	"github.com/batchql/batchql/graph/generated"
 	"github.com/batchql/batchql/storage"
 	"github.com/batchql/batchql/syncer"
@@ -66,6 +67,26 @@ type Config struct {
 	// (observe.go); nil: no spans.
 	Tracer trace.Tracer
 
+	// Subscriptions (stream.go, subscription.go).
+
+	// Subscriptions is the hub of the store's change feed; nil: subscription
+	// operations fail with an error. Closing it closes every stream.
+	Subscriptions *changes.Hub
+	// WebSocketInit checks a WebSocket's connection_init payload (the
+	// authentication seam: auth.Verifier.AuthenticateInit); nil accepts
+	// every connection.
+	WebSocketInit transport.WebsocketInitFunc
+	// WebSocketOrigin decides cross-origin WebSocket upgrades (auth.CORS's
+	// CheckWebSocketOrigin); nil allows the same origin and clients that
+	// send none.
+	WebSocketOrigin func(*http.Request) bool
+	// KeepAlive is the interval of keep-alive messages on idle streams
+	// (graphql-ws "ka", graphql-transport-ws ping, SSE comment; default 15s).
+	KeepAlive time.Duration
+	// StreamWriteTimeout bounds every write to a stream; a client that
+	// reads nothing for that long is disconnected (default 30s).
+	StreamWriteTimeout time.Duration
+
 	// gqlgenLists turns fastLists off (tests compare both outputs).
 	gqlgenLists bool
 }
@@ -96,6 +117,12 @@ func (c Config) withDefaults() Config {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
 	c.MaxConcurrent = orDefault(c.MaxConcurrent, 4*runtime.GOMAXPROCS(0))
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = DefaultKeepAlive
+	}
+	if c.StreamWriteTimeout <= 0 {
+		c.StreamWriteTimeout = DefaultStreamWriteTimeout
+	}
 	return c
 }
 
@@ -107,14 +134,16 @@ func orDefault[N int | int64](v, def N) N {
 }
 
 // NewHandler returns the /query handler: POST and GET (queries only) with
-// OPTIONS, a query cache, automatic persisted queries, introspection when
+// OPTIONS, subscriptions over WebSocket and SSE (stream.go), a query cache, automatic persisted queries, introspection when
 // cfg.Introspection, and errors that always carry extensions.code; internal
 // errors and resolver panics are logged to log and reported as
 // INTERNAL_SERVER_ERROR without details.
 func NewHandler(store *storage.Store, cfg Config, log *slog.Logger) http.Handler {
 	cfg = cfg.withDefaults()
 	srv := newServer(&Resolver{store: store, cfg: cfg, log: orDiscard(log)}, cfg, log)
-	return withHTTPLimits(admit(srv, cfg.MaxConcurrent), cfg.MaxBodyBytes, cfg.RequestTimeout)
+	slots := make(chan struct{}, cfg.MaxConcurrent)
+	srv.Use(streamAdmission{slots: slots, timeout: cfg.RequestTimeout})
+	return withStreams(srv, withHTTPLimits(admit(srv, slots), cfg.MaxBodyBytes, cfg.RequestTimeout), cfg)
 }
 
 // newServer builds the handler around a resolver root (tests substitute one).
@@ -123,6 +152,13 @@ func newServer(root generated.ResolverRoot, cfg Config, log *slog.Logger) *handl
 	log = orDiscard(log)
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: root, Complexity: complexityRoot(cfg.MaxPageSize)}))
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions}})
+	srv.AddTransport(transport.Websocket{
+		Implementation:        wsImplementation{checkOrigin: cfg.WebSocketOrigin},
+		InitFunc:              cfg.WebSocketInit,
+		KeepAlivePingInterval: cfg.KeepAlive, // graphql-ws
+		PingPongInterval:      cfg.KeepAlive, // graphql-transport-ws: no pong in 2 intervals closes
+	})
+	srv.AddTransport(transport.SSE{KeepAlivePingInterval: cfg.KeepAlive}) // ahead of POST
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(fallbackTransport{}) // last: takes what the others do not

@@ -397,13 +397,13 @@ func withHTTPLimits(next http.Handler, maxBody int64, timeout time.Duration) htt
 	})
 }
 
-// admit executes at most n requests at once; the others wait for a slot
+// admit executes at most cap(slots) requests at once (streams share the
+// slots per operation: streamAdmission); the others wait for a slot
 // until their deadline. On 2 cores more concurrent queries add no
 // throughput, only live heap: 64 clients asking 160 KB pages at once pushed
 // the heap past the soft memory limit and the GC thrashed (set M: Q1 at 185
 // requests/s with 16 clients, 72 with 64).
-func admit(next http.Handler, n int) http.Handler {
-	slots := make(chan struct{}, n)
+func admit(next http.Handler, slots chan struct{}) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case slots <- struct{}{}: // a free slot is taken whatever the deadline

@@ -303,7 +303,7 @@ func TestAdmit(t *testing.T) {
 		started <- struct{}{}
 		<-release
 		w.WriteHeader(http.StatusNoContent)
-	}), 1)
+	}), make(chan struct{}, 1))
 	first := make(chan int)
 	go func() {
 		rec := httptest.NewRecorder()

@@ -134,6 +134,18 @@ func (r *queryResolver) SyncStatus(ctx context.Context) ([]*syncer.Status, error
 	return out, nil
 }
 
+func (r *subscriptionResolver) BatchOperationChanged(ctx context.Context, filter *storage.BatchOperationFilter) (<-chan *storage.BatchOperation, error) {
+	return subscribeOperations(ctx, r.Resolver, filter)
+}
+
+func (r *subscriptionResolver) BatchChanged(ctx context.Context, filter *storage.BatchFilter) (<-chan *storage.Batch, error) {
+	return subscribeBatches(ctx, r.Resolver, filter)
+}
+
+func (r *subscriptionResolver) BatchOperationItemChanged(ctx context.Context, filter *storage.BatchOperationItemFilter) (<-chan *storage.BatchOperationItem, error) {
+	return subscribeItems(ctx, r.Resolver, filter)
+}
+
 func (r *Resolver) BatchConnection() generated.BatchConnectionResolver {
 	return &batchConnectionResolver{r}
 }
@@ -160,6 +172,8 @@ func (r *Resolver) ProcessInstance() generated.ProcessInstanceResolver {
 
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
 	batchConnectionResolver              struct{ *Resolver }
 	batchOperationResolver               struct{ *Resolver }
@@ -168,4 +182,5 @@ type (
 	batchOperationItemConnectionResolver struct{ *Resolver }
 	processInstanceResolver              struct{ *Resolver }
 	queryResolver                        struct{ *Resolver }
+	subscriptionResolver                 struct{ *Resolver }
 )

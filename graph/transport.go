@@ -195,8 +195,12 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 // Allow: POST.
 func getNotAllowed(w http.ResponseWriter, media string, op ast.Operation) {
 	w.Header().Set("Allow", http.MethodPost)
+	how := "with POST"
+	if op == ast.Subscription {
+		how = "over a WebSocket or Server-Sent Events (POST with Accept: text/event-stream)"
+	}
 	sendErrorAs(w, media, http.StatusMethodNotAllowed, CodeValidationFailed,
-		fmt.Sprintf("GET runs queries only: send the %s with POST", op))
+		fmt.Sprintf("GET runs queries only: send the %s %s", op, how))
 }
 
 // execute prepares the operation and runs it, or answers its request
@@ -212,6 +216,11 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	if errs != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs)
 		writeResponse(w, media, requestErrorStatus(media, resp.Errors), requestErrorResponse{Errors: resp.Errors, Extensions: resp.Extensions})
+		return
+	}
+	if oc.Operation.Operation == ast.Subscription { // stream.go's transports take them
+		sendErrorAs(w, media, http.StatusBadRequest, CodeValidationFailed,
+			"a subscription needs a stream: a WebSocket (graphql-transport-ws or graphql-ws) or Server-Sent Events (POST with Accept: text/event-stream)")
 		return
 	}
 	if isGET && oc.Operation.Operation != ast.Query { // a persisted mutation

@@ -71,7 +71,7 @@ func TestGrafanaDashboard(t *testing.T) {
 	m.SyncFailed("camunda8", 1)
 	m.SyncQuarantined("camunda8", 1)
 	m.SubscriptionStarted("sse")
-	m.SubscriptionEvent()
+	m.SubscriptionEvents(1)
 	m.ReplicationApplied(1, time.Second)
 	mfs, err := m.Registry().Gather()
 	require.NoError(t, err)

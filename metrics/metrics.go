@@ -262,12 +262,12 @@ func (m *Metrics) SubscriptionStarted(transport string) (ended func()) {
 	return func() { once.Do(g.Dec) }
 }
 
-// SubscriptionEvent records an event sent to a subscriber.
-func (m *Metrics) SubscriptionEvent() {
-	if m == nil {
+// SubscriptionEvents records n events sent to subscribers.
+func (m *Metrics) SubscriptionEvents(n int) {
+	if m == nil || n <= 0 {
 		return
 	}
-	m.subsEvents.Inc()
+	m.subsEvents.Add(float64(n))
 }
 
 // ReplicationApplied records the stream sequence applied last and how far

@@ -98,7 +98,7 @@ func TestRecordingMethods(t *testing.T) {
 	endWS()
 	endWS() // once only
 	endSSE()
-	m.SubscriptionEvent()
+	m.SubscriptionEvents(1)
 	m.ReplicationApplied(42, 1500*time.Millisecond)
 
 	for _, tc := range []struct{ name, want string }{
@@ -137,7 +137,7 @@ func TestNilMetrics(t *testing.T) {
 		m.SyncFailed("camunda7", 1)
 		m.SyncQuarantined("camunda7", 1)
 		m.SubscriptionStarted("sse")()
-		m.SubscriptionEvent()
+		m.SubscriptionEvents(1)
 		m.ReplicationApplied(1, time.Second)
 	})
 }

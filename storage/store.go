@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -37,6 +38,7 @@ var ErrLocked = errors.New("database is in use by another process")
 type Store struct {
 	db   *bolt.DB
 	path string
+	feed feed // the change feed of commits (feed.go)
 }
 
 var (
@@ -187,6 +189,9 @@ type Writer struct {
 	Reader
 	deltas  map[string]int64
 	scratch []byte // reused by upsert for the merged record's key
+	// changed collects the keys of the records this transaction changed
+	// while a commit listener is set (feed.go); nil otherwise.
+	changed *[]Key
 }
 
 // Update runs fn in one read-write transaction; nothing is written when fn
@@ -198,10 +203,17 @@ func (s *Store) Update(ctx context.Context, fn func(*Writer) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		setFill(tx)
 		w := &Writer{Reader: Reader{tx: tx}, deltas: map[string]int64{}}
+		if s.feed.listening() {
+			w.changed = new([]Key)
+		}
 		if err := fn(w); err != nil {
 			return err
 		}
-		return w.flushCounters()
+		if err := w.flushCounters(); err != nil {
+			return err
+		}
+		s.feed.track(tx, w.changed)
+		return nil
 	})
 }
 
@@ -289,10 +301,14 @@ func putRecord[R any](w *Writer, k *kind[R], rec *R) (bool, error) {
 		return false, fmt.Errorf("%s %s: %w", k.name, k.describe(rec), err)
 	}
 	var old *R
-	if v := w.tx.Bucket(k.primary.bucket).Get(pk); v != nil {
+	v := w.tx.Bucket(k.primary.bucket).Get(pk)
+	if v != nil {
 		if old, err = k.decode(pk, v); err != nil {
 			return false, err
 		}
+	}
+	if !bytes.Equal(v, val) {
+		w.noteChange(k, pk)
 	}
 	return old == nil, storeRecord(w, k, pk, val, old, rec)
 }

@@ -14,10 +14,10 @@ import (
 // transaction (Store.Update), whose size stays the caller's choice.
 //
 // Every change of a record goes through upsert below, one record at a time,
-// inside bbolt's single writer, and reports an Outcome. That is the hook a
-// change feed ("which records changed in a commit, in commit order") needs:
-// the Writer can collect (kind, key, Outcome) for the changed records and
-// hand them on after the commit.
+// inside bbolt's single writer, and reports an Outcome. That is the hook of
+// the change feed (feed.go): while a commit listener is set, the Writer
+// collects the keys of the records that changed and Store.Update hands
+// them on after the commit, in commit order.
 
 // Outcome is what an upsert did to its record.
 type Outcome uint8
@@ -99,11 +99,13 @@ func upsert[R any](w *Writer, k *kind[R], pk []byte, merge func(*R) (*R, error))
 		return Unchanged, fmt.Errorf("%s %s: %w", k.name, k.describe(rec), err)
 	}
 	if stored == nil {
+		w.noteChange(k, pk)
 		return New, storeRecord(w, k, pk, val, nil, rec)
 	}
 	if bytes.Equal(val, stored) {
 		return Unchanged, nil
 	}
+	w.noteChange(k, pk)
 	// merge may have changed old in place: the index entries and counters
 	// to remove are those of the stored value.
 	if old, err = k.decode(pk, stored); err != nil {

@@ -159,7 +159,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	m.SyncFailed("camunda8", 1)
 	m.SyncQuarantined("camunda8", 0)
 	m.SubscriptionStarted("websocket")
-	m.SubscriptionEvent()
+	m.SubscriptionEvents(1)
 	m.ReplicationApplied(1, 0)
 	body := serveReq(h, http.MethodGet, "/metrics", "", "").Body.String()
 	cmd := exec.Command(promtool, "check", "metrics")

@@ -246,7 +246,12 @@ var playgroundPage = template.Must(template.New("playground").Parse(`<!DOCTYPE h
   <div id="graphiql"><div class="loading">Loading…</div></div>
   <script src="{{.GraphiQLJS}}"{{with .GraphiQLJSSRI}} integrity="{{.}}" crossorigin="anonymous"{{end}}></script>
   <script>
-    const fetcher = GraphiQL.createFetcher({ url: location.origin + {{.Endpoint}} });
+    // Subscriptions run over graphql-transport-ws (GraphiQL's bundle has
+    // the graphql-ws client); queries over HTTP.
+    const fetcher = GraphiQL.createFetcher({
+      url: location.origin + {{.Endpoint}},
+      subscriptionUrl: (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + {{.Endpoint}},
+    });
     const defaultQuery = {{.DefaultQuery}};
     // A first visit (no saved tabs) opens on the example and its variables;
     // GraphiQL 3 fills the variables editor only from the variables prop.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"net/http"
 
 	"github.com/batchql/batchql/auth"
@@ -68,6 +69,18 @@ func (s Security) WebSocketInit(ctx context.Context, payload map[string]any) (co
 		return ctx, err
 	}
 	return WithCallerTenants(auth.NewContext(ctx, c)), nil
+}
+
+// GraphQLWebSocketInit is WebSocketInit as gqlgen's WebSocket transport
+// takes it (graph.Config.WebSocketInit); nil when authentication is off.
+func (s Security) GraphQLWebSocketInit() transport.WebsocketInitFunc {
+	if s.Verifier == nil {
+		return nil
+	}
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		ctx, err := s.WebSocketInit(ctx, p)
+		return ctx, &p, err
+	}
 }
 
 // CheckOrigin is the WebSocket upgrade's origin check: no Origin, the

@@ -40,6 +40,7 @@ type ResolverRoot interface {
 	Entity() EntityResolver
 	ProcessInstance() ProcessInstanceResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -191,6 +192,12 @@ type ComplexityRoot struct {
 		__resolve_entities  func(childComplexity int, representations []map[string]any) int
 	}
 
+	Subscription struct {
+		BatchChanged              func(childComplexity int, filter *storage.BatchFilter) int
+		BatchOperationChanged     func(childComplexity int, filter *storage.BatchOperationFilter) int
+		BatchOperationItemChanged func(childComplexity int, filter *storage.BatchOperationItemFilter) int
+	}
+
 	SyncSource struct {
 		Engine         func(childComplexity int) int
 		LastAttemptAt  func(childComplexity int) int
@@ -250,6 +257,11 @@ type QueryResolver interface {
 	BatchOperations(ctx context.Context, first *int, after *string, last *int, before *string, filter *storage.BatchOperationFilter, orderBy []*model.BatchOperationOrder) (*storage.Page[storage.BatchOperation], error)
 	BatchOperationItems(ctx context.Context, first *int, after *string, last *int, before *string, filter *storage.BatchOperationItemFilter, orderBy []*model.BatchOperationItemOrder) (*storage.Page[storage.BatchOperationItem], error)
 	SyncStatus(ctx context.Context) ([]*syncer.Status, error)
+}
+type SubscriptionResolver interface {
+	BatchOperationChanged(ctx context.Context, filter *storage.BatchOperationFilter) (<-chan *storage.BatchOperation, error)
+	BatchChanged(ctx context.Context, filter *storage.BatchFilter) (<-chan *storage.Batch, error)
+	BatchOperationItemChanged(ctx context.Context, filter *storage.BatchOperationItemFilter) (<-chan *storage.BatchOperationItem, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -954,6 +966,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.__resolve_entities(childComplexity, args["representations"].([]map[string]any)), true
 
+	case "Subscription.batchChanged":
+		if e.ComplexityRoot.Subscription.BatchChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_batchChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.BatchChanged(childComplexity, args["filter"].(*storage.BatchFilter)), true
+	case "Subscription.batchOperationChanged":
+		if e.ComplexityRoot.Subscription.BatchOperationChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_batchOperationChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.BatchOperationChanged(childComplexity, args["filter"].(*storage.BatchOperationFilter)), true
+	case "Subscription.batchOperationItemChanged":
+		if e.ComplexityRoot.Subscription.BatchOperationItemChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_batchOperationItemChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.BatchOperationItemChanged(childComplexity, args["filter"].(*storage.BatchOperationItemFilter)), true
+
 	case "SyncSource.engine":
 		if e.ComplexityRoot.SyncSource.Engine == nil {
 			break
@@ -1073,6 +1119,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1111,6 +1174,7 @@ Lists are Relay cursor connections. Every error carries ` + "`" + `extensions.co
 """
 schema {
   query: Query
+  subscription: Subscription
 }
 
 # batchql is an Apollo Federation v2 subgraph: Batch, BatchOperation and
@@ -2011,6 +2075,56 @@ type QuarantinedRecord {
   reason: String!
   "When it was first skipped."
   since: DateTime!
+}
+
+# ---------------------------------------------------------------------------
+# Subscriptions (contract §10)
+
+"""
+Live changes, pushed after each commit of the server's database (a sync
+poll, a ` + "`" + `POST /import` + "`" + `, a replicated write). Transports on ` + "`" + `/query` + "`" + `:
+WebSocket (` + "`" + `graphql-transport-ws` + "`" + `, the ` + "`" + `graphql-ws` + "`" + ` library's protocol, and
+the legacy ` + "`" + `graphql-ws` + "`" + ` protocol; authentication from the ` + "`" + `connection_init` + "`" + `
+payload) and Server-Sent Events (` + "`" + `graphql-sse` + "`" + `, distinct-connections mode:
+POST with ` + "`" + `Accept: text/event-stream` + "`" + `).
+
+Every record whose stored value changed and that matches ` + "`" + `filter` + "`" + ` in its
+new state is sent, in commit order, with the selection evaluated on a
+snapshot at or after that commit. Nothing is sent on subscribing: query the
+current state first, then apply the changes. A subscriber that falls behind
+may skip intermediate states of a record but always receives its latest
+state, and never an older state after a newer one (the same state may come
+twice when the record changed while it was being sent). A subscriber that
+stays too far behind is dropped (WebSocket close code ` + "`" + `1013` + "`" + `, "try again
+later"; the SSE stream ends without ` + "`" + `complete` + "`" + `) and should subscribe again.
+Subscription documents get the same checks and error codes as queries.
+"""
+type Subscription {
+  """
+  Camunda 8 batch operations that changed (state, counts, errors): one event
+  per change of an operation that matches ` + "`" + `filter` + "`" + ` after the change.
+  """
+  batchOperationChanged(
+    "Only operations matching this filter after the change; all when omitted."
+    filter: BatchOperationFilter
+  ): BatchOperation!
+  """
+  Camunda 7 batches that changed (runtime record, statistics or history):
+  one event per change of a batch that matches ` + "`" + `filter` + "`" + ` after the change.
+  """
+  batchChanged(
+    "Only batches matching this filter after the change; all when omitted."
+    filter: BatchFilter
+  ): Batch!
+  """
+  Camunda 8 batch operation items that changed (state, processed date,
+  error): one event per change of an item that matches ` + "`" + `filter` + "`" + ` after the
+  change. Filter on ` + "`" + `batchOperationKey` + "`" + ` to follow one operation.
+  """
+  batchOperationItemChanged(
+    "Only items matching this filter after the change; all when omitted."
+    filter: BatchOperationItemFilter
+  ): BatchOperationItem!
 }
 `, BuiltIn: false},
 	{Name: "../../federation/directives.graphql", Input: `
@@ -2964,6 +3078,48 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_batchChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*storage.BatchFilter, error) {
+			return ec.unmarshalOBatchFilter2ᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋstorageᚐBatchFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_batchOperationChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*storage.BatchOperationFilter, error) {
+			return ec.unmarshalOBatchOperationFilter2ᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋstorageᚐBatchOperationFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_batchOperationItemChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*storage.BatchOperationItemFilter, error) {
+			return ec.unmarshalOBatchOperationItemFilter2ᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋstorageᚐBatchOperationItemFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -5904,6 +6060,138 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_batchOperationChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_batchOperationChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().BatchOperationChanged(ctx, fc.Args["filter"].(*storage.BatchOperationFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.BatchOperation) graphql.Marshaler {
+			return ec.marshalNBatchOperation2ᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋstorageᚐBatchOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_batchOperationChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchOperation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_batchOperationChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_batchChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_batchChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().BatchChanged(ctx, fc.Args["filter"].(*storage.BatchFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.Batch) graphql.Marshaler {
+			return ec.marshalNBatch2ᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋstorageᚐBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_batchChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Batch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_batchChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_batchOperationItemChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_batchOperationItemChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().BatchOperationItemChanged(ctx, fc.Args["filter"].(*storage.BatchOperationItemFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *storage.BatchOperationItem) graphql.Marshaler {
+			return ec.marshalNBatchOperationItem2ᚖgithubᚗcomᚋbatchqlᚋbatchqlᚋstorageᚐBatchOperationItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_batchOperationItemChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchOperationItem(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_batchOperationItemChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9900,6 +10188,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	})
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "batchOperationChanged":
+		return ec._Subscription_batchOperationChanged(ctx, fields[0])
+	case "batchChanged":
+		return ec._Subscription_batchChanged(ctx, fields[0])
+	case "batchOperationItemChanged":
+		return ec._Subscription_batchOperationItemChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var syncSourceImplementors = []string{"SyncSource"}

@@ -1,0 +1,82 @@
+package changes
+
+import "github.com/batchql/batchql/storage"
+
+// coalescer is an ordered set of keys: add appends a key, or moves it to
+// the back when it is already there (its latest change is the newest); take
+// removes keys from the front. Both are O(1) a key; memory is one node per
+// distinct key, recycled.
+type coalescer struct {
+	nodes      map[storage.Key]*node
+	head, tail *node
+	free       *node
+}
+
+type node struct {
+	key        storage.Key
+	prev, next *node
+}
+
+func (c *coalescer) init() {
+	c.nodes = map[storage.Key]*node{}
+	c.head, c.tail, c.free = nil, nil, nil
+}
+
+func (c *coalescer) len() int { return len(c.nodes) }
+
+func (c *coalescer) add(k storage.Key) {
+	if n, ok := c.nodes[k]; ok {
+		if n == c.tail {
+			return
+		}
+		c.unlink(n)
+		c.push(n)
+		return
+	}
+	n := c.free
+	if n != nil {
+		c.free = n.next
+		*n = node{key: k}
+	} else {
+		n = &node{key: k}
+	}
+	c.nodes[k] = n
+	c.push(n)
+}
+
+func (c *coalescer) push(n *node) {
+	n.prev, n.next = c.tail, nil
+	if c.tail != nil {
+		c.tail.next = n
+	} else {
+		c.head = n
+	}
+	c.tail = n
+}
+
+func (c *coalescer) unlink(n *node) {
+	if n.prev != nil {
+		n.prev.next = n.next
+	} else {
+		c.head = n.next
+	}
+	if n.next != nil {
+		n.next.prev = n.prev
+	} else {
+		c.tail = n.prev
+	}
+	n.prev, n.next = nil, nil
+}
+
+// take appends up to max keys from the front to dst and removes them.
+func (c *coalescer) take(dst []storage.Key, max int) []storage.Key {
+	for i := 0; i < max && c.head != nil; i++ {
+		n := c.head
+		c.unlink(n)
+		delete(c.nodes, n.key)
+		dst = append(dst, n.key)
+		*n = node{next: c.free}
+		c.free = n
+	}
+	return dst
+}

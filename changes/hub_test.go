@@ -1,0 +1,219 @@
+package changes
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/storage"
+)
+
+func openStore(t *testing.T) *storage.Store {
+	t.Helper()
+	s, err := storage.Open(filepath.Join(t.TempDir(), "c.db"), storage.Options{NoSync: true, InitialMmapSize: 1 << 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func item(k string) storage.Key { return storage.Key{Kind: storage.KindItem, ID: "7", Item: k} }
+
+func TestCoalescerOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		adds string // one key a letter
+		want string
+	}{
+		{"distinct keys in order", "abc", "abc"},
+		{"a repeated key moves behind the ones changed in between", "abca", "bca"},
+		{"the newest key repeated stays", "abcc", "abc"},
+		{"middle key", "abcbd", "acbd"},
+		{"one key many times", "aaaa", "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c coalescer
+			c.init()
+			for _, r := range tc.adds {
+				c.add(item(string(r)))
+			}
+			var got string
+			for _, k := range c.take(nil, 100) {
+				got += k.Item
+			}
+			assert.Equal(t, tc.want, got)
+			assert.Zero(t, c.len())
+		})
+	}
+	// Taken nodes are recycled; taking in pieces keeps the order.
+	var c coalescer
+	c.init()
+	for _, r := range "abcdef" {
+		c.add(item(string(r)))
+	}
+	first := c.take(nil, 2)
+	c.add(item("a"))
+	rest := c.take(nil, 100)
+	assert.Equal(t, []storage.Key{item("a"), item("b")}, first)
+	assert.Equal(t, []storage.Key{item("c"), item("d"), item("e"), item("f"), item("a")}, rest)
+}
+
+func setItem(w *storage.Writer, key string, n int) error {
+	_, err := w.UpsertItem("7", key, func(old *storage.BatchOperationItem) (*storage.BatchOperationItem, error) {
+		if old == nil {
+			old = &storage.BatchOperationItem{BatchOperationKey: "7", ItemKey: key, OperationType: "CANCEL_PROCESS_INSTANCE", State: "ACTIVE"}
+		}
+		msg := strconv.Itoa(n)
+		old.ErrorMessage = &msg
+		return old, nil
+	})
+	return err
+}
+
+// A writer 100 times faster than the reader: the reader skips states but
+// sees every record's states in increasing order and ends on each record's
+// latest state; the buffer never holds more than the distinct records.
+func TestSlowReaderCoalescesInOrder(t *testing.T) {
+	s := openStore(t)
+	h := New(s, Options{Buffer: 64})
+	defer h.Close()
+	sub, err := h.Subscribe(storage.KindItem, "test", Filter{})
+	require.NoError(t, err)
+	defer sub.Close()
+	ctx := context.Background()
+
+	const keys, commits = 20, 2000
+	last := map[string]int{} // written
+	seen := map[string]int{} // delivered
+	order := []storage.Key{}
+	read := func(max int) {
+		got, err := sub.Next(nil, nil, max)
+		require.NoError(t, err)
+		require.NoError(t, s.View(ctx, func(r *storage.Reader) error {
+			for _, k := range got {
+				it, err := r.Item(k.ID, k.Item)
+				require.NoError(t, err)
+				n, _ := strconv.Atoi(*it.ErrorMessage)
+				// A record changed while it was being delivered is offered
+				// again and may repeat its latest state, never an older one.
+				require.GreaterOrEqual(t, n, seen[k.Item], "record %s: state %d after state %d", k.Item, n, seen[k.Item])
+				seen[k.Item] = n
+			}
+			return nil
+		}))
+		order = append(order, got...)
+	}
+	for i := 1; i <= commits; i++ {
+		key := fmt.Sprintf("k%02d", (i*7)%keys)
+		require.NoError(t, s.Update(ctx, func(w *storage.Writer) error { return setItem(w, key, i) }))
+		last[key] = i
+		if i%100 == 0 { // one read of one record per 100 commits
+			read(1)
+		}
+	}
+	// Drain: the reader ends on every record's latest state.
+	for !assert.ObjectsAreEqual(last, seen) {
+		read(1000)
+	}
+	assert.Equal(t, last, seen)
+	assert.LessOrEqual(t, len(order), commits/100+2*keys, "coalesced: far fewer deliveries than commits")
+}
+
+func TestOverflowDropsTheSubscriber(t *testing.T) {
+	s := openStore(t)
+	h := New(s, Options{Buffer: 10})
+	defer h.Close()
+	slow, err := h.Subscribe(storage.KindItem, "test", Filter{})
+	require.NoError(t, err)
+	other, err := h.Subscribe(storage.KindItem, "test", Filter{Want: func(k storage.Key) bool { return k.Item == "k03" }})
+	require.NoError(t, err)
+	for i := range 11 {
+		require.NoError(t, s.Update(context.Background(), func(w *storage.Writer) error { return setItem(w, fmt.Sprintf("k%02d", i), 1) }))
+	}
+	keys, err := other.Next(nil, nil, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []storage.Key{item("k03")}, keys, "the other subscriber got its record")
+	for {
+		_, err = slow.Next(nil, nil, 0) // max 0: wait without taking
+		if err != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, err, ErrOverflow)
+	assert.Contains(t, err.Error(), "more than 10 changed records")
+	slow.Close()
+	other.Close()
+	assert.Empty(t, h.Active())
+}
+
+func TestLimitsAndClose(t *testing.T) {
+	s := openStore(t)
+	h := New(s, Options{MaxSubscriptions: 2})
+	a, err := h.Subscribe(storage.KindBatch, "ws", Filter{})
+	require.NoError(t, err)
+	_, err = h.Subscribe(storage.KindBatchOperation, "sse", Filter{})
+	require.NoError(t, err)
+	_, err = h.Subscribe(storage.KindItem, "ws", Filter{})
+	require.ErrorIs(t, err, ErrTooMany)
+	assert.Contains(t, err.Error(), "limit is 2")
+	assert.Equal(t, map[string]int{"ws": 1, "sse": 1}, h.Active())
+	a.Close()
+	a.Close()
+	assert.Equal(t, map[string]int{"sse": 1}, h.Active())
+
+	done := make(chan error)
+	b, err := h.Subscribe(storage.KindBatch, "ws", Filter{})
+	require.NoError(t, err)
+	go func() { _, err := b.Next(nil, nil, 10); done <- err }()
+	h.Close()
+	require.ErrorIs(t, <-done, ErrClosed)
+	_, err = h.Subscribe(storage.KindBatch, "ws", Filter{})
+	require.ErrorIs(t, err, ErrClosed)
+}
+
+// Subscribers restricted to ids get only those records' changes; an empty
+// id list gets nothing.
+func TestSubscribersByID(t *testing.T) {
+	s := openStore(t)
+	h := New(s, Options{})
+	defer h.Close()
+	mk := func(ids []string) *Sub {
+		sub, err := h.Subscribe(storage.KindItem, "test", Filter{IDs: ids})
+		require.NoError(t, err)
+		t.Cleanup(sub.Close)
+		return sub
+	}
+	seven, both, none, all := mk([]string{"7"}), mk([]string{"7", "8", "7"}), mk([]string{}), mk(nil)
+	require.NoError(t, s.Update(context.Background(), func(w *storage.Writer) error {
+		for _, op := range []string{"6", "7", "8"} {
+			if _, err := w.UpsertItem(op, "1", func(*storage.BatchOperationItem) (*storage.BatchOperationItem, error) {
+				return &storage.BatchOperationItem{BatchOperationKey: op, ItemKey: "1", OperationType: "CANCEL_PROCESS_INSTANCE", State: "ACTIVE"}, nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	ops := func(sub *Sub, n int) []string {
+		var got []string
+		for len(got) < n {
+			keys, err := sub.Next(nil, nil, 10)
+			require.NoError(t, err)
+			for _, k := range keys {
+				got = append(got, k.ID)
+			}
+		}
+		return got
+	}
+	assert.Equal(t, []string{"7"}, ops(seven, 1))
+	assert.Equal(t, []string{"7", "8"}, ops(both, 2))
+	assert.Equal(t, []string{"6", "7", "8"}, ops(all, 3))
+	none.mu.Lock()
+	assert.Zero(t, none.buf.len())
+	none.mu.Unlock()
+	assert.Equal(t, map[string]int{"test": 4}, h.Active())
+}

@@ -1,0 +1,461 @@
+package graph
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	coderws "github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/changes"
+	"github.com/batchql/batchql/storage"
+)
+
+// subEnv is a running handler with a subscription hub.
+func subEnv(t *testing.T, cfg Config, hubOpts changes.Options) (*env, *changes.Hub) {
+	t.Helper()
+	store, err := storage.Open(filepath.Join(t.TempDir(), "batchql.db"), storage.Options{NoSync: true, InitialMmapSize: 1 << 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	hub := changes.New(store, hubOpts)
+	t.Cleanup(hub.Close)
+	cfg.Subscriptions = hub
+	logs := &syncBuffer{}
+	srv := httptest.NewServer(NewHandler(store, cfg, slog.New(slog.NewTextHandler(logs, nil))))
+	t.Cleanup(srv.Close)
+	return &env{t: t, store: store, srv: srv, logs: logs}, hub
+}
+
+// wsClient speaks graphql-transport-ws (or legacy graphql-ws) over
+// coder/websocket, answering pings.
+type wsClient struct {
+	t    *testing.T
+	conn *coderws.Conn
+	msgs chan wsMsg
+	done chan struct{}
+	err  error // the read error that ended msgs
+}
+
+type wsMsg struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+func dialWS(t *testing.T, e *env, proto string) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/query"
+	conn, _, err := coderws.Dial(ctx, url, &coderws.DialOptions{Subprotocols: []string{proto}})
+	require.NoError(t, err)
+	conn.SetReadLimit(64 << 20)
+	c := &wsClient{t: t, conn: conn, msgs: make(chan wsMsg, 1024), done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(func() { conn.CloseNow() })
+	c.send(wsMsg{Type: "connection_init"})
+	require.Equal(t, "connection_ack", c.next().Type)
+	return c
+}
+
+func (c *wsClient) read() {
+	defer close(c.done)
+	defer close(c.msgs)
+	for {
+		_, data, err := c.conn.Read(context.Background())
+		if err != nil {
+			c.err = err
+			return
+		}
+		var m wsMsg
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.err = err
+			return
+		}
+		switch m.Type {
+		case "ping":
+			c.send(wsMsg{Type: "pong"})
+			continue
+		case "ka", "pong":
+			continue
+		}
+		c.msgs <- m
+	}
+}
+
+func (c *wsClient) send(m wsMsg) {
+	b, err := json.Marshal(m)
+	require.NoError(c.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = c.conn.Write(ctx, coderws.MessageText, b)
+}
+
+func (c *wsClient) subscribe(id, query string, vars map[string]any) {
+	typ := "subscribe"
+	if c.conn.Subprotocol() == "graphql-ws" {
+		typ = "start"
+	}
+	p, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	require.NoError(c.t, err)
+	c.send(wsMsg{Type: typ, ID: id, Payload: p})
+}
+
+func (c *wsClient) complete(id string) {
+	typ := "complete"
+	if c.conn.Subprotocol() == "graphql-ws" {
+		typ = "stop"
+	}
+	c.send(wsMsg{Type: typ, ID: id})
+}
+
+// next returns the next message, failing the test after 10 s.
+func (c *wsClient) next() wsMsg {
+	c.t.Helper()
+	select {
+	case m, ok := <-c.msgs:
+		require.True(c.t, ok, "connection ended: %v", c.err)
+		return m
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("no message within 10s")
+	}
+	return wsMsg{}
+}
+
+// closeStatus waits for the connection's end and returns its close code.
+func (c *wsClient) closeStatus() coderws.StatusCode {
+	c.t.Helper()
+	for {
+		select {
+		case _, ok := <-c.msgs:
+			if ok {
+				continue
+			}
+			return coderws.CloseStatus(c.err)
+		case <-time.After(10 * time.Second):
+			c.t.Fatal("the connection did not close within 10s")
+			return 0
+		}
+	}
+}
+
+func data(t *testing.T, m wsMsg) map[string]any {
+	t.Helper()
+	require.Contains(t, []string{"next", "data"}, m.Type, "payload %s", m.Payload)
+	var r gqlResponse
+	require.NoError(t, json.Unmarshal(m.Payload, &r))
+	require.Empty(t, r.Errors)
+	return r.Data
+}
+
+func putItems(t *testing.T, s *storage.Store, items ...*storage.BatchOperationItem) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(w *storage.Writer) error {
+		for _, it := range items {
+			if _, err := w.UpsertItem(it.BatchOperationKey, it.ItemKey, func(*storage.BatchOperationItem) (*storage.BatchOperationItem, error) {
+				c := *it
+				return &c, nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func mkItem(op, key string, state storage.ItemState) *storage.BatchOperationItem {
+	return &storage.BatchOperationItem{BatchOperationKey: op, ItemKey: key, OperationType: "CANCEL_PROCESS_INSTANCE", State: state}
+}
+
+const itemsSub = `subscription($f: BatchOperationItemFilter) { batchOperationItemChanged(filter: $f) { itemKey state batchOperation { batchOperationKey } } }`
+
+func TestSubscriptionDeliversMatchingChangesInOrder(t *testing.T) {
+	for _, proto := range []string{"graphql-transport-ws", "graphql-ws"} {
+		t.Run(proto, func(t *testing.T) {
+			e, hub := subEnv(t, Config{}, changes.Options{})
+			c := dialWS(t, e, proto)
+			c.subscribe("1", itemsSub, map[string]any{"f": map[string]any{
+				"batchOperationKey": map[string]any{"eq": "7"}, "state": map[string]any{"in": []string{"FAILED", "COMPLETED"}}}})
+			waitActive(t, hub, 1)
+			putItems(t, e.store, mkItem("7", "1", "ACTIVE"), mkItem("8", "2", "FAILED"), mkItem("7", "3", "FAILED"))
+			putItems(t, e.store, mkItem("7", "3", "FAILED")) // unchanged: nothing sent
+			putItems(t, e.store, mkItem("7", "1", "COMPLETED"))
+			putItems(t, e.store, mkItem("7", "4", "FAILED"), mkItem("8", "5", "COMPLETED"))
+			var got []string
+			for range 3 {
+				d := data(t, c.next())
+				got = append(got, fmt.Sprint(at(t, d, "batchOperationItemChanged", "itemKey"), ":", at(t, d, "batchOperationItemChanged", "state")))
+			}
+			assert.Equal(t, []string{"3:FAILED", "1:COMPLETED", "4:FAILED"}, got)
+
+			// Unsubscribing stops the events; the connection stays usable.
+			c.complete("1")
+			for m := c.next(); m.Type != "complete"; m = c.next() {
+			}
+			waitActive(t, hub, 0) // gqlgen may send complete before the resolver has ended
+			putItems(t, e.store, mkItem("7", "6", "FAILED"))
+			c.subscribe("2", `subscription { batchOperationChanged { batchOperationKey } }`, nil)
+			waitActive(t, hub, 1)
+			require.NoError(t, e.store.Update(context.Background(), func(w *storage.Writer) error {
+				_, err := w.PutBatchOperation(&storage.BatchOperation{BatchOperationKey: "9", BatchOperationType: "CANCEL_PROCESS_INSTANCE", State: "ACTIVE", Errors: []storage.BatchOperationError{}})
+				return err
+			}))
+			m := c.next()
+			assert.Equal(t, "2", m.ID, "no event of the finished subscription 1")
+			assert.Equal(t, "9", at(t, data(t, m), "batchOperationChanged", "batchOperationKey"))
+		})
+	}
+}
+
+func TestSubscriptionOverSSE(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{})
+	events := sseSubscribe(t, e, itemsSub, map[string]any{"f": map[string]any{"itemKey": map[string]any{"eq": "1"}}})
+	waitActive(t, hub, 1)
+	putItems(t, e.store, mkItem("7", "2", "ACTIVE"), mkItem("7", "1", "ACTIVE"))
+	putItems(t, e.store, mkItem("7", "1", "COMPLETED"))
+	// ACTIVE may be skipped (the second commit can overtake it: latest
+	// state wins), COMPLETED must come, and nothing of item 2.
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != "COMPLETED" {
+		select {
+		case ev := <-events:
+			var r gqlResponse
+			require.NoError(t, json.Unmarshal([]byte(ev), &r))
+			require.Equal(t, "1", at(t, r.Data, "batchOperationItemChanged", "itemKey"))
+			got = append(got, at(t, r.Data, "batchOperationItemChanged", "state").(string))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no SSE event after %v", got)
+		}
+	}
+	assert.Contains(t, [][]string{{"ACTIVE", "COMPLETED"}, {"COMPLETED"}}, got)
+}
+
+// sseSubscribe starts a graphql-sse (distinct connections) subscription
+// and returns its events' data.
+func sseSubscribe(t *testing.T, e *env, query string, vars map[string]any) <-chan string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/query", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	events := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- line
+			}
+		}
+		close(events)
+	}()
+	return events
+}
+
+// Subscription documents get the codes queries get, over both transports.
+func TestSubscriptionErrorsAreCoded(t *testing.T) {
+	e, _ := subEnv(t, Config{MaxDepth: 2}, changes.Options{})
+	c := dialWS(t, e, "graphql-transport-ws")
+	for i, tc := range []struct {
+		name, query, code string
+	}{
+		{"parse", `subscription { batchChanged {`, CodeParseFailed},
+		{"validation", `subscription { batchChanged { nope } }`, CodeValidationFailed},
+		{"bad like", `subscription { batchChanged(filter: {type: {like: "x\\"}}) { batchId } }`, CodeBadUserInput},
+		{"depth", `subscription { batchOperationItemChanged { batchOperation { items { nodes { itemKey } } } } }`, CodeComplexityLimitExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := e.queryErr(strings.Replace(tc.query, "subscription", "query", 1), nil).Code()
+			if tc.name != "validation" && tc.name != "bad like" { // those differ as queries (no such query field)
+				assert.Equal(t, tc.code, want, "the same document as a query")
+			}
+			id := fmt.Sprint(i)
+			c.subscribe(id, tc.query, nil)
+			m := c.next()
+			for m.Type == "complete" { // of the case before
+				m = c.next()
+			}
+			require.Equal(t, id, m.ID)
+			var errs []gqlError
+			switch m.Type {
+			case "error":
+				require.NoError(t, json.Unmarshal(m.Payload, &errs))
+			case "next":
+				var r gqlResponse
+				require.NoError(t, json.Unmarshal(m.Payload, &r))
+				errs = r.Errors
+			}
+			require.NotEmpty(t, errs, "%s: %s", m.Type, m.Payload)
+			assert.Equal(t, tc.code, errs[0].Code(), "%s", m.Payload)
+		})
+	}
+}
+
+func TestMaxSubscriptions(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{MaxSubscriptions: 1})
+	c := dialWS(t, e, "graphql-transport-ws")
+	c.subscribe("a", `subscription { batchChanged { batchId } }`, nil)
+	waitActive(t, hub, 1)
+	c.subscribe("b", `subscription { batchChanged { batchId } }`, nil)
+	m := c.next()
+	require.Equal(t, "b", m.ID, "%s", m.Payload)
+	assert.Contains(t, string(m.Payload), CodeComplexityLimitExceeded)
+	assert.Contains(t, string(m.Payload), "limit is 1")
+	assert.Equal(t, map[string]int{"ws": 1}, hub.Active())
+}
+
+func waitActive(t *testing.T, hub *changes.Hub, n int) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		total := 0
+		for _, k := range hub.Active() {
+			total += k
+		}
+		if total == n {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("not %d active subscriptions: %v", n, hub.Active())
+}
+
+// A subscriber with more changed records waiting than its buffer holds is
+// dropped with close code 1013; other subscribers keep going.
+func TestSlowSubscriberIsDropped(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{Buffer: 4})
+	slow := dialWS(t, e, "graphql-transport-ws")
+	slow.subscribe("1", itemsSub, nil)
+	other := dialWS(t, e, "graphql-transport-ws")
+	other.subscribe("1", itemsSub, map[string]any{"f": map[string]any{"itemKey": map[string]any{"eq": "k1"}}})
+	waitActive(t, hub, 2)
+	var many []*storage.BatchOperationItem
+	for i := range 10 {
+		many = append(many, mkItem("7", fmt.Sprintf("k%d", i), "ACTIVE"))
+	}
+	putItems(t, e.store, many...) // 10 records in one commit: over the buffer at once
+	assert.Equal(t, coderws.StatusCode(CloseTryAgainLater), slow.closeStatus())
+	assert.Equal(t, "k1", at(t, data(t, other.next()), "batchOperationItemChanged", "itemKey"))
+	assert.Contains(t, e.logs.String(), "subscription dropped")
+}
+
+// Closing the hub (server shutdown) closes WebSocket connections with 1001
+// and completes SSE streams.
+func TestShutdownClosesStreams(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{})
+	c := dialWS(t, e, "graphql-transport-ws")
+	c.subscribe("1", itemsSub, nil)
+	idle := dialWS(t, e, "graphql-transport-ws")
+	waitActive(t, hub, 1)
+	hub.Close()
+	assert.Equal(t, coderws.StatusCode(CloseGoingAway), c.closeStatus())
+	assert.Equal(t, coderws.StatusCode(CloseGoingAway), idle.closeStatus())
+}
+
+// 10,000 subscribe/unsubscribe cycles leave no goroutine behind.
+func TestNoGoroutineLeak(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{})
+	settle := func(limit int) int {
+		n := runtime.NumGoroutine()
+		for i := 0; i < 200 && n > limit; i++ {
+			time.Sleep(10 * time.Millisecond)
+			n = runtime.NumGoroutine()
+		}
+		return n
+	}
+	base := settle(0)
+	c := dialWS(t, e, "graphql-transport-ws")
+	withConn := settle(0)
+	for i := range 10_000 {
+		id := fmt.Sprint(i)
+		c.subscribe(id, `subscription { batchOperationChanged { batchOperationKey } }`, nil)
+		c.complete(id)
+		if i%1000 == 999 { // a round trip: the server has seen every message so far
+			putItems(t, e.store, mkItem("7", id, "ACTIVE"))
+			c.subscribe("probe"+id, `subscription { batchChanged(filter: {batchId: {like: "\\"}}) { batchId } }`, nil)
+			for m := c.next(); m.ID != "probe"+id; m = c.next() {
+			}
+		}
+	}
+	assert.LessOrEqual(t, settle(withConn), withConn, "goroutines after 10,000 cycles on one connection")
+	assert.Empty(t, hub.Active())
+	c.conn.Close(coderws.StatusNormalClosure, "")
+	assert.LessOrEqual(t, settle(base), base, "goroutines after the connection closed")
+}
+
+// Streams outlive the server's read and write timeouts, which are meant
+// for one request and response.
+func TestStreamsOutliveServerTimeouts(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{})
+	e.srv.Close()
+	srv := httptest.NewUnstartedServer(e.srv.Config.Handler)
+	srv.Config.WriteTimeout, srv.Config.ReadTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e.srv = srv
+	c := dialWS(t, e, "graphql-transport-ws")
+	c.subscribe("1", itemsSub, nil)
+	events := sseSubscribe(t, e, itemsSub, nil)
+	waitActive(t, hub, 2)
+	time.Sleep(time.Second) // past both timeouts
+	putItems(t, e.store, mkItem("7", "1", "ACTIVE"))
+	assert.Equal(t, "1", at(t, data(t, c.next()), "batchOperationItemChanged", "itemKey"))
+	select {
+	case ev, ok := <-events:
+		require.True(t, ok, "the SSE stream ended")
+		assert.Contains(t, ev, `"itemKey":"1"`)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no SSE event")
+	}
+}
+
+// A subscription over plain HTTP is refused at once, holding nothing.
+func TestSubscriptionOverPlainHTTPIsRefused(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{})
+	for status, r := range map[int]gqlResponse{
+		http.StatusBadRequest:       e.post(map[string]any{"query": `subscription { batchChanged { batchId } }`}),
+		http.StatusMethodNotAllowed: e.get(url.Values{"query": {`subscription { batchChanged { batchId } }`}}),
+	} {
+		assert.Equal(t, status, r.Status)
+		require.Len(t, r.Errors, 1)
+		assert.Equal(t, CodeValidationFailed, r.Errors[0].Code())
+		assert.Contains(t, r.Errors[0].Message, "Server-Sent Events")
+	}
+	assert.Empty(t, hub.Active())
+}
+
+// An SSE subscriber that falls behind gets an error event and its stream
+// ends without complete (graphql-sse clients then retry).
+func TestSlowSSESubscriberIsDropped(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{Buffer: 4})
+	events := sseSubscribe(t, e, itemsSub, nil)
+	waitActive(t, hub, 1)
+	var many []*storage.BatchOperationItem
+	for i := range 10 {
+		many = append(many, mkItem("7", fmt.Sprintf("k%d", i), "ACTIVE"))
+	}
+	putItems(t, e.store, many...)
+	var got []string
+	for ev := range events {
+		got = append(got, ev)
+	}
+	require.Len(t, got, 1, "one error event, no complete: %v", got)
+	assert.Contains(t, got[0], CodeComplexityLimitExceeded)
+	assert.Contains(t, got[0], "subscribe again")
+}
