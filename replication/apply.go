@@ -91,6 +91,9 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	a.mu.Lock()
+	hook := a.beforeCommit
+	a.mu.Unlock()
 	var next storage.Applied
 	var applied, patches, changed, redelivered, fenced, bad uint64
 	err := a.store.Update(ctx, func(w *storage.Writer) error {
@@ -138,8 +141,8 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 		if err := w.SetApplied(a.stream, st); err != nil {
 			return err
 		}
-		if a.beforeCommit != nil {
-			if err := a.beforeCommit(st.Seq); err != nil {
+		if hook != nil {
+			if err := hook(st.Seq); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +19,8 @@ import (
 //   - Acquire: kv.Create, which succeeds only when the key is absent. Its
 //     revision (a sequence of the bucket's stream, so larger for every later
 //     leader) is the leader's term, the fencing token its messages carry.
+//   - The value is "<id>\n<term>" (just "<id>" before the first renewal, when the revision is the term),
+//     so the others can show the leader and its term.
 //   - Renew every renewEvery with kv.Update against the last revision; a
 //     failed compare (someone else holds it, or it expired) ends the
 //     leadership at once.
@@ -39,9 +43,10 @@ type lease struct {
 	log        *slog.Logger
 
 	mu     sync.Mutex
-	leader string // "" when unknown or none
-	term   uint64
-	self   bool
+	leader   string // "" when unknown or none
+	term     uint64
+	self     bool
+	renewals uint64 // the entry's revision when last observed (tests)
 }
 
 // LeaseStatus is who holds the lease, as this server last saw it.
@@ -95,7 +100,15 @@ func (l *lease) observe(ctx context.Context) {
 		}
 		return
 	}
-	l.set(string(e.Value()), e.Revision(), false)
+	id, term, _ := strings.Cut(string(e.Value()), "\n")
+	t, err := strconv.ParseUint(term, 10, 64)
+	if err != nil {
+		t = e.Revision() // not renewed yet: the revision is the term
+	}
+	l.set(id, t, false)
+	l.mu.Lock()
+	l.renewals = e.Revision()
+	l.mu.Unlock()
 }
 
 func (l *lease) hold(ctx context.Context, rev uint64, sent time.Time, lead func(context.Context, uint64)) {
@@ -139,7 +152,7 @@ func (l *lease) hold(ctx context.Context, rev uint64, sent time.Time, lead func(
 			return
 		}
 		uctx, ucancel := context.WithTimeout(ctx, time.Until(deadline))
-		next, err := l.kv.Update(uctx, l.key, []byte(l.id), rev)
+		next, err := l.kv.Update(uctx, l.key, []byte(l.id+"\n"+strconv.FormatUint(term, 10)), rev)
 		ucancel()
 		if err != nil {
 			var apiErr *jetstream.APIError
