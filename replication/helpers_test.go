@@ -144,4 +144,3 @@ func appliedOf(t *testing.T, s *storage.Store) storage.Applied {
 }
 
 func tempDB(t *testing.T, name string) string { return filepath.Join(t.TempDir(), name) }
-

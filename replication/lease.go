@@ -42,7 +42,7 @@ type lease struct {
 	renewEvery time.Duration
 	log        *slog.Logger
 
-	mu     sync.Mutex
+	mu       sync.Mutex
 	leader   string // "" when unknown or none
 	term     uint64
 	self     bool
