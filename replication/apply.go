@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -32,7 +33,8 @@ type applier struct {
 	state   storage.Applied
 	changed chan struct{} // closed and replaced on every commit
 
-	stats applyStats
+	stats   applyStats
+	results map[uint64]*Result // what recent messages did, by sequence (see result)
 	// beforeCommit, when set (tests), runs inside the transaction after the
 	// writes; an error aborts it as a crash before the commit would.
 	beforeCommit func(last uint64) error
@@ -50,7 +52,7 @@ type applyStats struct {
 }
 
 func newApplier(ctx context.Context, store *storage.Store, stream string, log *slog.Logger) (*applier, error) {
-	a := &applier{store: store, stream: stream, log: log, changed: make(chan struct{})}
+	a := &applier{store: store, stream: stream, log: log, changed: make(chan struct{}), results: map[uint64]*Result{}}
 	err := store.View(ctx, func(r *storage.Reader) error {
 		var err error
 		a.state, err = r.Applied(stream)
@@ -86,6 +88,42 @@ func (a *applier) wait(ctx context.Context, seq uint64) error {
 	}
 }
 
+// keepResults is how many of the last messages' results are kept for
+// writers that wait for their apply (Node.Apply).
+const keepResults = 4096
+
+// Result is what applying published patches did to the local store.
+type Result struct {
+	Written  int         // records new or changed
+	Rejected []Rejection // patches skipped: they could not apply
+	Fenced   bool        // skipped whole: published under a stale lease term
+}
+
+// Rejection is a patch that could not apply (Patch is nil for a message
+// that did not decode).
+type Rejection struct {
+	Patch *importer.Patch
+	Err   error
+}
+
+// result merges the results of the messages in seqs; ok is false when one
+// is no longer kept (the writer waited too long) or was never applied here.
+func (a *applier) result(seqs []uint64) (Result, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out Result
+	for _, s := range seqs {
+		r, ok := a.results[s]
+		if !ok {
+			return out, false
+		}
+		out.Written += r.Written
+		out.Rejected = append(out.Rejected, r.Rejected...)
+		out.Fenced = out.Fenced || r.Fenced
+	}
+	return out, true
+}
+
 // apply writes msgs (consecutive, ascending) in one transaction.
 func (a *applier) apply(ctx context.Context, msgs []message) error {
 	if len(msgs) == 0 {
@@ -96,8 +134,10 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 	a.mu.Unlock()
 	var next storage.Applied
 	var applied, patches, changed, redelivered, fenced, bad uint64
+	results := map[uint64]*Result{}
 	err := a.store.Update(ctx, func(w *storage.Writer) error {
 		applied, patches, changed, redelivered, fenced, bad = 0, 0, 0, 0, 0, 0
+		clear(results)
 		st, err := w.Applied(a.stream)
 		if err != nil {
 			return err
@@ -108,7 +148,10 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 				continue
 			}
 			st.Seq = m.seq
+			res := &Result{}
+			results[m.seq] = res
 			if m.fence != 0 && m.fence < st.Fence {
+				res.Fenced = true
 				fenced++
 				a.log.Warn("replication: skipped a message of a stale leader", "seq", m.seq, "fence", m.fence, "current_fence", st.Fence)
 				continue
@@ -119,6 +162,7 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 				// Every replica decodes the same bytes the same way: skip
 				// the message rather than stall the stream.
 				bad++
+				res.Rejected = append(res.Rejected, Rejection{Err: err})
 				a.log.Error("replication: skipped a message that does not decode", "seq", m.seq, "err", err)
 				continue
 			}
@@ -129,12 +173,14 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 				out, err := p.Apply(w)
 				if err != nil {
 					bad++
+					res.Rejected = append(res.Rejected, Rejection{Patch: p, Err: err})
 					a.log.Error("replication: skipped a patch", "seq", m.seq, "kind", p.Kind(), "key", p.Key(), "err", err)
 					continue
 				}
 				patches++
 				if out.Changed() {
 					changed++
+					res.Written++
 				}
 			}
 		}
@@ -160,6 +206,14 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 	a.stats.BadPatches.Add(bad)
 	a.stats.LastAppliedAt.Store(time.Now().UnixNano())
 	a.mu.Lock()
+	for seq, r := range results {
+		a.results[seq] = r
+	}
+	for seq := range a.results {
+		if seq+keepResults < next.Seq {
+			delete(a.results, seq)
+		}
+	}
 	if next.Seq > a.state.Seq {
 		a.state = next
 		close(a.changed)

@@ -195,6 +195,34 @@ func (n *Node) Publish(ctx context.Context, patches []*importer.Patch) (uint64, 
 // seq (read-your-writes after Publish), or ctx ends.
 func (n *Node) WaitApplied(ctx context.Context, seq uint64) error { return n.ap.wait(ctx, seq) }
 
+// Apply publishes patches without a fence (see Publish), waits until the
+// local store has applied them and returns what that did: the
+// read-your-writes write of /import in --nats mode.
+func (n *Node) Apply(ctx context.Context, patches []*importer.Patch) (Result, error) {
+	return n.applyFenced(ctx, 0, patches)
+}
+
+func (n *Node) applyFenced(ctx context.Context, fence uint64, patches []*importer.Patch) (Result, error) {
+	if len(patches) == 0 {
+		return Result{}, nil
+	}
+	seqs, err := n.pub.publishAll(ctx, fence, patches)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := n.ap.wait(ctx, seqs[len(seqs)-1]); err != nil {
+		return Result{}, err
+	}
+	res, ok := n.ap.result(seqs)
+	if !ok {
+		return res, fmt.Errorf("replication: messages %d..%d were applied but their results are gone", seqs[0], seqs[len(seqs)-1])
+	}
+	if res.Fenced {
+		return res, fmt.Errorf("replication: the writes of term %d were skipped: another server holds the lease", fence)
+	}
+	return res, nil
+}
+
 // Leader is a lease holder's write handle: its publishes carry its term.
 type Leader struct {
 	n    *Node
@@ -213,6 +241,16 @@ func (l *Leader) Publish(ctx context.Context, patches []*importer.Patch) (uint64
 		return 0, nil
 	}
 	return l.n.pub.publish(ctx, l.Term, patches)
+}
+
+// Apply is Node.Apply fenced by the leader's term: the Applier of the
+// live sync in --nats mode (syncer.Applier: publish, wait for the local
+// apply, report what it did).
+func (l *Leader) Apply(ctx context.Context, patches []*importer.Patch) (Result, error) {
+	if err := l.ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("replication: not the leader any more (term %d): %w", l.Term, err)
+	}
+	return l.n.applyFenced(ctx, l.Term, patches)
 }
 
 // Lead competes for the sync lease until ctx ends. While this server holds

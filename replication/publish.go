@@ -40,14 +40,23 @@ func newPublisher(js jetstream.JetStream, subject string) *publisher {
 // message id until ctx ends, so a lost acknowledgement never stores it
 // twice.
 func (p *publisher) publish(ctx context.Context, fence uint64, patches []*importer.Patch) (uint64, error) {
+	seqs, err := p.publishAll(ctx, fence, patches)
+	if len(seqs) == 0 {
+		return 0, err
+	}
+	return seqs[len(seqs)-1], err
+}
+
+// publishAll is publish returning the sequence of every message.
+func (p *publisher) publishAll(ctx context.Context, fence uint64, patches []*importer.Patch) ([]uint64, error) {
 	bodies, err := encodeBatches(patches, p.limit)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if len(bodies) == 0 {
 		bodies = [][]byte{nil}
 	}
-	var last uint64
+	seqs := make([]uint64, 0, len(bodies))
 	for _, body := range bodies {
 		msg := nats.NewMsg(p.subject)
 		msg.Data = body
@@ -57,11 +66,11 @@ func (p *publisher) publish(ctx context.Context, fence uint64, patches []*import
 		}
 		ack, err := p.send(ctx, msg)
 		if err != nil {
-			return last, err
+			return seqs, err
 		}
-		last = ack.Sequence
+		seqs = append(seqs, ack.Sequence)
 	}
-	return last, nil
+	return seqs, nil
 }
 
 func (p *publisher) send(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck, error) {

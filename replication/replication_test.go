@@ -257,3 +257,29 @@ func TestLeaseFailoverAndFencing(t *testing.T) {
 	na.cancel()
 	na.wg.Wait()
 }
+
+// Apply is read-your-writes: when it returns, the local store has the
+// patches, and it reports what they did there, rejected patches included.
+func TestApplyReportsTheLocalOutcome(t *testing.T) {
+	ns := runNATS(t)
+	ctx := context.Background()
+	s := openStore(t, tempDB(t, "a.db"))
+	defer s.Close()
+	n := startNode(t, ns, s, "a", nil)
+	defer n.Close()
+	n.pub.limit = 300 // one message a patch or so
+
+	orphan := `{"batchOperationKey":"9","itemKey":"1","state":"ACTIVE"}`
+	res, err := n.Apply(ctx, patches(t, opJSON("1", "ACTIVE", 1), itemJSON("1", 1, "ACTIVE"), orphan, itemJSON("1", 2, "ACTIVE")))
+	require.NoError(t, err)
+	assert.Equal(t, 3, res.Written)
+	require.Len(t, res.Rejected, 1)
+	assert.Equal(t, "9/1", res.Rejected[0].Patch.Key())
+	assert.ErrorContains(t, res.Rejected[0].Err, "operationType")
+	st, _ := opState(t, s, "1") // no wait: Apply returned after the local apply
+	assert.Equal(t, "ACTIVE", st)
+
+	res, err = n.Apply(ctx, patches(t, opJSON("1", "ACTIVE", 1), itemJSON("1", 1, "COMPLETED")))
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Written, "the unchanged operation is not counted")
+}
