@@ -36,6 +36,7 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	debugAddr := fs.addr("debug-addr", "", true, "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars) on a separate listener at `host:port` (off when empty; keep it on loopback)")
 	gcPercent := gcPercentFlag(fs, 800)
 	memLimit := fs.intMin("memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)")
+	repl := addReplicationFlags(fs)
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
 	}
@@ -46,6 +47,10 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 	}
 	if err := lim.check(); err != nil {
 		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
+		return ExitUsage
+	}
+	if *demo && *repl.urls != "" {
+		fmt.Fprintf(std.Err, "batchql serve: --demo writes only this server's database; with --nats every write goes through the stream (leave out --demo)\n")
 		return ExitUsage
 	}
 	if *demo && !fs.isSet("db") {
@@ -91,8 +96,20 @@ playground at / and GET /healthz. Stops gracefully on SIGINT or SIGTERM.
 		log.Error("listen", "addr", *addr, "err", err)
 		return ExitFail
 	}
+	handler := web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log)
+	var ready web.Readiness
+	if *repl.urls != "" {
+		node, err := repl.start(ctx, store, ln.Addr().String(), log)
+		if err != nil {
+			ln.Close()
+			log.Error("replication", "err", err)
+			return ExitFail
+		}
+		defer node.Close()
+		ready = readiness(node)
+	}
 	srv := &http.Server{
-		Handler:           web.NewRouter(store, lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection}), playHandler, log),
+		Handler:           web.WithReadyz(handler, store, ready, log),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
 		ReadTimeout:       *lim.readTimeout,
 		WriteTimeout:      *lim.writeTimeout,
