@@ -25,11 +25,15 @@ import (
 //     failed compare (someone else holds it, or it expired) ends the
 //     leadership at once.
 //   - A leader that cannot renew (NATS unreachable, or paused) stops leading
-//     when its own deadline passes: ttl after the last renewal it sent,
+//     when its own deadline passes: 0.9 ttl after the last renewal it sent,
 //     before the bucket can expire the entry. A leader paused past that does
 //     not know it lost; its later messages carry the old term and every
 //     applier skips them once the new leader's fence marker (published
 //     before it writes anything) is in the stream.
+//   - A leader that stepped down because it could not renew in time (a NATS
+//     failover longer than the TTL) resumes its term when its entry is
+//     still there: kv.Update against its last revision succeeds only if
+//     nobody took the lease since.
 //   - Release on shutdown: kv.Delete with the last revision, so another
 //     server takes over without waiting for the TTL.
 //
@@ -72,23 +76,48 @@ func (l *lease) set(leader string, term uint64, self bool) {
 // lead runs with a context that ends when the lease is lost (and run waits
 // for lead to return before competing again).
 func (l *lease) run(ctx context.Context, lead func(ctx context.Context, term uint64)) {
+	var resume held // a lease this server stepped down from without losing it
 	for ctx.Err() == nil {
 		sent := time.Now()
-		rev, err := l.kv.Create(ctx, l.key, []byte(l.id))
-		switch {
-		case err == nil:
-			l.hold(ctx, rev, sent, lead)
-			continue
-		case errors.Is(err, jetstream.ErrKeyExists):
-			l.observe(ctx)
-		case ctx.Err() == nil:
-			l.log.Warn("replication: lease: acquire", "err", err)
+		if resume.rev != 0 {
+			// The entry may still be ours: the renewal compares against our
+			// last revision, so it succeeds only when nobody took the lease
+			// since, and the term stays the same.
+			rev, err := l.kv.Update(ctx, l.key, resume.value(l.id), resume.rev)
+			if err == nil {
+				resume = l.hold(ctx, held{term: resume.term, rev: rev}, sent, lead)
+				continue
+			}
+			if wrongRevision(err) || errors.Is(err, jetstream.ErrKeyNotFound) {
+				resume = held{}
+			}
+		} else {
+			rev, err := l.kv.Create(ctx, l.key, []byte(l.id))
+			switch {
+			case err == nil:
+				resume = l.hold(ctx, held{term: rev, rev: rev}, sent, lead)
+				continue
+			case errors.Is(err, jetstream.ErrKeyExists):
+				l.observe(ctx)
+			case ctx.Err() == nil:
+				l.log.Warn("replication: lease: acquire", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(l.renewEvery):
 		}
 	}
+}
+
+// held is a lease entry this server wrote: its term and last revision.
+type held struct{ term, rev uint64 }
+
+func (h held) value(id string) []byte { return []byte(id + "\n" + strconv.FormatUint(h.term, 10)) }
+
+func wrongRevision(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
 // observe records the current holder, for the status.
@@ -111,8 +140,11 @@ func (l *lease) observe(ctx context.Context) {
 	l.mu.Unlock()
 }
 
-func (l *lease) hold(ctx context.Context, rev uint64, sent time.Time, lead func(context.Context, uint64)) {
-	term := rev
+// hold runs lead while the lease is held and returns, when the lease
+// could not be renewed in time, the entry to try to resume (zero when
+// another server took it or this one released it).
+func (l *lease) hold(ctx context.Context, h held, sent time.Time, lead func(context.Context, uint64)) held {
+	term := h.term
 	l.set(l.id, term, true)
 	l.log.Info("replication: lease acquired", "id", l.id, "term", term)
 	lctx, cancel := context.WithCancel(ctx)
@@ -121,49 +153,51 @@ func (l *lease) hold(ctx context.Context, rev uint64, sent time.Time, lead func(
 		defer close(done)
 		lead(lctx, term)
 	}()
-	deadline := sent.Add(l.ttl)
+	release := func() {
+		cancel()
+		<-done
+		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := l.kv.Delete(rctx, l.key, jetstream.LastRevision(h.rev))
+		rcancel()
+		l.set("", 0, false)
+		l.log.Info("replication: lease released", "id", l.id, "term", term, "err", err)
+	}
+	// The bucket expires the entry ttl after the server stored it, which is
+	// after it was sent: stepping down a tenth of ttl before sent+ttl
+	// leaves the old leader's end before the next one's start.
+	margin := l.ttl / 10
+	expiry := time.NewTimer(time.Until(sent.Add(l.ttl - margin)))
+	defer expiry.Stop()
 	tick := time.NewTicker(l.renewEvery)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			cancel()
-			<-done
-			rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			err := l.kv.Delete(rctx, l.key, jetstream.LastRevision(rev))
-			rcancel()
-			l.set("", 0, false)
-			l.log.Info("replication: lease released", "id", l.id, "term", term, "err", err)
-			return
+			release()
+			return held{}
 		case <-done:
-			// lead returned on its own: keep the lease (and renewing)
-			// only while the server is running; give it up now.
-			cancel()
-			rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			l.kv.Delete(rctx, l.key, jetstream.LastRevision(rev))
-			rcancel()
-			l.set("", 0, false)
-			return
+			// lead returned on its own: give the lease up now.
+			release()
+			return held{}
+		case <-expiry.C:
+			l.lost(cancel, done, term, "the lease expired before it could be renewed")
+			return h
 		case <-tick.C:
 		}
 		sent := time.Now()
-		if sent.After(deadline) {
-			l.lost(cancel, done, term, "the lease expired before it could be renewed")
-			return
-		}
-		uctx, ucancel := context.WithTimeout(ctx, time.Until(deadline))
-		next, err := l.kv.Update(uctx, l.key, []byte(l.id+"\n"+strconv.FormatUint(term, 10)), rev)
+		uctx, ucancel := context.WithTimeout(ctx, l.renewEvery)
+		next, err := l.kv.Update(uctx, l.key, h.value(l.id), h.rev)
 		ucancel()
 		if err != nil {
-			var apiErr *jetstream.APIError
-			if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			if wrongRevision(err) {
 				l.lost(cancel, done, term, "another server holds the lease")
-				return
+				return held{}
 			}
 			l.log.Warn("replication: lease: renew", "term", term, "err", err)
 			continue
 		}
-		rev, deadline = next, sent.Add(l.ttl)
+		h.rev = next
+		expiry.Reset(time.Until(sent.Add(l.ttl - margin)))
 	}
 }
 

@@ -385,7 +385,9 @@ func (n *Node) consume(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create an ordered consumer from %d: %w", start, err)
 	}
-	it, err := cons.Messages()
+	// A heartbeat a second (the ordered consumer's default is 5 s) notices
+	// a lost NATS node sooner: the consumer is recreated on another one.
+	it, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return err
 	}

@@ -227,12 +227,16 @@ func TestLeaseFailoverAndFencing(t *testing.T) {
 
 	// a "dies": its connection goes without a release, its renewals fail.
 	na.nc.Close()
-	require.Eventually(t, func() bool { return nb.Status().Lease.Self }, waitFor, 10*time.Millisecond, "b takes over")
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return nb.Status().Lease.Self && leaders["b"] != 0
+	}, waitFor, 10*time.Millisecond, "b takes over")
 	mu.Lock()
 	termA, termB := leaders["a"], leaders["b"]
 	mu.Unlock()
 	require.Greater(t, termB, termA)
-	assert.False(t, na.Status().Lease.Self, "a stepped down when its lease ran out")
+	assert.False(t, na.Status().Lease.Self, "a stepped down before b took over")
 
 	require.Eventually(t, func() bool { _, n := opState(t, sb, "1"); return n == int(termB) }, waitFor, 10*time.Millisecond)
 
