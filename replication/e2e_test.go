@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -67,7 +68,8 @@ func writerMain(arg string) int {
 		return 1
 	}
 	defer s.Close()
-	n, err := Start(ctx, s, Config{URLs: urls, Stream: "batchql", Replicas: 3, ID: id})
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := Start(ctx, s, Config{URLs: urls, Stream: "batchql", Replicas: 3, ID: id, Log: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -293,6 +295,10 @@ func buildBinaries(t *testing.T, dir string) (batchql, natsServer string) {
 }
 
 func TestE2EReplication(t *testing.T) {
+	logLevel := "warn"
+	if os.Getenv("E2E_DEBUG") != "" {
+		logLevel = "debug"
+	}
 	haproxy, err := exec.LookPath("haproxy")
 	require.NoError(t, err, "the e2e test needs haproxy (Debian package haproxy; test.sh installs it)")
 	dir := t.TempDir()
@@ -334,7 +340,7 @@ cluster { name: batchql, listen: 127.0.0.1:%d, routes: [%s] }
 	// Three batchql servers.
 	startReplica := func(r *replica) {
 		r.p = startProc(t, r.name, nil, bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", r.port), "--db", r.db,
-			"--nats", natsURLs, "--nats-replicas", "3", "--playground=false", "--log-level", "warn", "--max-complexity", "10000000")
+			"--nats", natsURLs, "--nats-replicas", "3", "--playground=false", "--log-level", logLevel, "--max-complexity", "10000000")
 	}
 	replicas := make([]*replica, 3)
 	for i := range replicas {
@@ -541,6 +547,9 @@ backend be
 		getReadyz(replicas[0].url()), getReadyz(replicas[1].url()), getReadyz(replicas[2].url()), follower.logs(), replicas[2].p.logs(), nodes[1].p.logs())
 	natsGap := time.Since(natsKilledAt)
 	t.Logf("writes applied again %s after the NATS node's kill", natsGap.Round(time.Millisecond))
+	if os.Getenv("E2E_DEBUG") != "" {
+		t.Logf("killed at %s\nwriter:\n%s\ns3:\n%s", natsKilledAt.Format(time.RFC3339Nano), follower.logs(), replicas[2].p.logs())
+	}
 	time.Sleep(3 * time.Second)
 
 	// Stop writing, then the clients.
@@ -582,6 +591,9 @@ backend be
 	require.Eventually(t, func() bool { return getReadyz(s4.url()).code == 200 }, 60*time.Second, 10*time.Millisecond, "%s", s4.p.logs())
 	catchUp := time.Since(startAt)
 	assert.Equal(t, want, answers(s4))
+	if os.Getenv("E2E_DEBUG") != "" {
+		t.Logf("s4:\n%s", s4.p.logs())
+	}
 	t.Logf("s4 (empty) ready after %s at sequence %d", catchUp.Round(time.Millisecond), getReadyz(s4.url()).Applied)
 
 	// Byte for byte: stop the servers and compare their files.

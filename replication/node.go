@@ -373,7 +373,7 @@ func (n *Node) consumeLoop(ctx context.Context) {
 
 const (
 	applyMaxMsgs  = 256
-	applyMaxBytes = 16 << 20
+	applyMaxBytes = 1 << 20
 )
 
 func (n *Node) consume(ctx context.Context) error {

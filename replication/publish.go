@@ -75,7 +75,7 @@ func (p *publisher) publishAll(ctx context.Context, fence uint64, patches []*imp
 
 func (p *publisher) send(ctx context.Context, msg *nats.Msg) (*jetstream.PubAck, error) {
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		ack, err := p.js.PublishMsg(actx, msg)
 		cancel()
 		if err == nil {
