@@ -39,6 +39,7 @@ need_deb() {
 echo "== Debian packages"
 # One line per package a test needs:
 need_deb chromium "${CHROMIUM_PATH:-/usr/bin/chromium}" # e2e/playground.test.mjs
+need_deb haproxy haproxy                                  # replication/e2e_test.go
 
 if ((${#missing_debs[@]})); then
 	echo "installing ${missing_debs[*]} (missing: ${missing_cmds[*]})"
@@ -85,6 +86,9 @@ fi
 
 echo "== go test ./..."
 go test ./...
+
+echo "== e2e: replication (NATS cluster of 3, three servers behind HAProxy, kills)"
+go test -tags e2e -count=1 -run '^TestE2EReplication$' -v ./replication/
 
 echo "== e2e: npm test"
 # Build the binary once for all suites (each runs in its own process).
