@@ -77,7 +77,7 @@ func TestServeNATSFlags(t *testing.T) {
 	assert.Contains(t, r.stderr, "--demo writes only this server's database")
 	r = batchql(t, nil, "", "serve", "--db", filepath.Join(t.TempDir(), "x.db"), "--nats", "nats://127.0.0.1:1")
 	assert.Equal(t, ExitFail, r.code)
-	assert.Contains(t, r.stderr, "connect to NATS nats://127.0.0.1:1")
+	assert.Contains(t, r.stderr, "cannot connect to NATS at nats://127.0.0.1:1")
 	r = batchql(t, nil, "", "serve", "--help")
 	for _, f := range []string{"--nats urls", "--nats-stream name", "--nats-replicas n", "--max-lag duration", "BATCHQL_MAX_LAG"} {
 		assert.Contains(t, r.stdout, f)

@@ -90,6 +90,9 @@ func Start(ctx context.Context, store *storage.Store, cfg Config) (*Node, error)
 	nc, err := nats.Connect(cfg.URLs,
 		nats.Name("batchql "+cfg.ID),
 		nats.MaxReconnects(-1),
+		// NATS may start after the server (one deploy script, a reboot):
+		// ensure below waits for it.
+		nats.RetryOnFailedConnect(true),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("replication: NATS disconnected", "err", err) }),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("replication: NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
@@ -103,7 +106,11 @@ func Start(ctx context.Context, store *storage.Store, cfg Config) (*Node, error)
 		return nil, fmt.Errorf("replication: %w", err)
 	}
 	if err := n.ensure(ctx); err != nil {
+		connected := nc.IsConnected()
 		nc.Close()
+		if !connected {
+			return nil, fmt.Errorf("replication: cannot connect to NATS at %s: %w", cfg.URLs, err)
+		}
 		return nil, err
 	}
 	if n.ap, err = newApplier(ctx, store, cfg.Stream, log); err != nil {
@@ -121,10 +128,31 @@ func Start(ctx context.Context, store *storage.Store, cfg Config) (*Node, error)
 }
 
 // ensure finds or creates the stream and the lease bucket; a server that
-// creates them gives them cfg.Replicas replicas.
+// creates them gives them cfg.Replicas replicas. It waits up to 20 s for
+// NATS (starting, or a cluster still electing its JetStream leader).
 func (n *Node) ensure(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	bucket := n.cfg.Stream + "_lease"
 	var err error
-	for attempt := 0; ; attempt++ {
+	for {
+		err = n.ensureOnce(ctx, bucket)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Node) ensureOnce(ctx context.Context, bucket string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var err error
+	if n.stream == nil {
 		n.stream, err = n.js.Stream(ctx, n.cfg.Stream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			n.stream, err = n.js.CreateStream(ctx, jetstream.StreamConfig{
@@ -137,40 +165,24 @@ func (n *Node) ensure(ctx context.Context) error {
 				Retention:  jetstream.LimitsPolicy,
 				Duplicates: 2 * time.Minute,
 			})
-			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-				continue
-			}
 		}
-		if err == nil {
-			break
-		}
-		// A cluster that is still forming has no JetStream meta leader.
-		if attempt >= 40 || ctx.Err() != nil {
+		if err != nil {
+			n.stream = nil
 			return fmt.Errorf("replication: stream %s: %w", n.cfg.Stream, err)
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
-	bucket := n.cfg.Stream + "_lease"
-	for attempt := 0; ; attempt++ {
-		kv, err := n.js.KeyValue(ctx, bucket)
-		if errors.Is(err, jetstream.ErrBucketNotFound) {
-			kv, err = n.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-				Bucket: bucket, History: 1, TTL: n.cfg.LeaseTTL,
-				Storage: jetstream.FileStorage, Replicas: n.cfg.Replicas,
-			})
-			if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-				continue
-			}
-		}
-		if err == nil {
-			n.lease = &lease{kv: kv, key: "syncer", id: n.cfg.ID, ttl: n.cfg.LeaseTTL, renewEvery: n.cfg.LeaseRenew, log: n.cfg.Log}
-			return nil
-		}
-		if attempt >= 40 || ctx.Err() != nil {
-			return fmt.Errorf("replication: lease bucket %s: %w", bucket, err)
-		}
-		time.Sleep(250 * time.Millisecond)
+	kv, err := n.js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = n.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: bucket, History: 1, TTL: n.cfg.LeaseTTL,
+			Storage: jetstream.FileStorage, Replicas: n.cfg.Replicas,
+		})
 	}
+	if err != nil {
+		return fmt.Errorf("replication: lease bucket %s: %w", bucket, err)
+	}
+	n.lease = &lease{kv: kv, key: "syncer", id: n.cfg.ID, ttl: n.cfg.LeaseTTL, renewEvery: n.cfg.LeaseRenew, log: n.cfg.Log}
+	return nil
 }
 
 // Close stops applying and disconnects; it does not close the store.
