@@ -76,6 +76,7 @@ type Node struct {
 	checkedAt time.Time // when the tail was last read
 	behindAt  time.Time // publish time of the first message not applied (zero when caught up)
 	caughtUp  bool      // applied reached a checked tail since start
+	gap       string    // why the stream cannot be applied (purged past the database)
 }
 
 // Subject is where the stream's messages are published.
@@ -301,7 +302,7 @@ func (n *Node) Status() Status {
 	a := n.ap.applied()
 	now := time.Now()
 	n.mu.Lock()
-	tail, checkedAt, behindAt, caughtUp := n.tail, n.checkedAt, n.behindAt, n.caughtUp
+	tail, checkedAt, behindAt, caughtUp, gap := n.tail, n.checkedAt, n.behindAt, n.caughtUp, n.gap
 	n.mu.Unlock()
 	st := Status{Stream: n.cfg.Stream, ID: n.cfg.ID, Applied: a.Seq, Fence: a.Fence, Tail: tail, Lease: n.lease.status()}
 	if !behindAt.IsZero() && a.Seq < tail {
@@ -314,6 +315,8 @@ func (n *Node) Status() Status {
 	// What arrived after the last check is unknown: staleness counts.
 	st.Lag = max(st.Lag, now.Sub(checkedAt)-n.cfg.TailEvery)
 	switch {
+	case gap != "":
+		st.Reason = gap
 	case !caughtUp:
 		st.Reason = fmt.Sprintf("catching up: applied %d of %d", a.Seq, tail)
 	case st.Lag >= n.cfg.MaxLag:
@@ -390,6 +393,19 @@ const (
 
 func (n *Node) consume(ctx context.Context) error {
 	start := n.ap.applied().Seq + 1
+	// A stream purged past this database's sequence (after snapshots,
+	// README: Replication) would skip writes: refuse, and stay unready.
+	info, err := n.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read the stream's state: %w", err)
+	}
+	if info.State.Msgs > 0 && info.State.FirstSeq > start {
+		err := fmt.Errorf("the stream %s starts at sequence %d but this database needs %d: start from a copy of a newer replica's database", n.cfg.Stream, info.State.FirstSeq, start)
+		n.mu.Lock()
+		n.gap = err.Error()
+		n.mu.Unlock()
+		return err
+	}
 	cons, err := n.js.OrderedConsumer(ctx, n.cfg.Stream, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   start,

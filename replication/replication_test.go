@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 )
 
 const waitFor = 20 * time.Second
@@ -286,4 +288,44 @@ func TestApplyReportsTheLocalOutcome(t *testing.T) {
 	res, err = n.Apply(ctx, patches(t, opJSON("1", "ACTIVE", 1), itemJSON("1", 1, "COMPLETED")))
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Written, "the unchanged operation is not counted")
+}
+
+// A stream purged past a database's sequence is not applied with a gap:
+// the server stays unready and says why.
+func TestPurgedStreamIsRefused(t *testing.T) {
+	ns := runNATS(t)
+	ctx := context.Background()
+	a := openStore(t, tempDB(t, "a.db"))
+	defer a.Close()
+	na := startNode(t, ns, a, "a", nil)
+	defer na.Close()
+	last := publishAll(t, na, workload(1, 10, 3))
+	waitApplied(t, na, last)
+	require.NoError(t, na.stream.Purge(ctx, jetstream.WithPurgeSequence(last)))
+
+	b := openStore(t, tempDB(t, "b.db"))
+	defer b.Close()
+	nb := startNode(t, ns, b, "b", nil)
+	defer nb.Close()
+	require.Eventually(t, func() bool {
+		return strings.Contains(nb.Status().Reason, fmt.Sprintf("starts at sequence %d but this database needs 1", last))
+	}, waitFor, 20*time.Millisecond, "%+v", nb.Status())
+	assert.False(t, nb.Status().Ready)
+	assert.Zero(t, appliedOf(t, b).Seq)
+
+	// A copy of a replica's file (a consistent bbolt snapshot, taken
+	// online) carries its sequence: a server started on it applies only
+	// what follows, and ends equal to the source.
+	snap := tempDB(t, "snap.db")
+	require.NoError(t, a.DB().View(func(tx *bolt.Tx) error { return tx.CopyFile(snap, 0o600) }))
+	c := openStore(t, snap)
+	defer c.Close()
+	nc := startNode(t, ns, c, "c", nil)
+	defer nc.Close()
+	more := publishAll(t, na, workload(2, 10, 1))
+	waitApplied(t, na, more)
+	waitApplied(t, nc, more)
+	assert.Equal(t, more-last, nc.ap.stats.Messages.Load(), "only the messages after the snapshot")
+	require.Equal(t, dump(t, a, false), dump(t, c, false))
+	require.Eventually(t, func() bool { return nc.Status().Ready }, waitFor, 20*time.Millisecond)
 }
