@@ -20,6 +20,7 @@ package replication
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,6 +41,8 @@ import (
 
 	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -243,6 +246,27 @@ func getReadyz(base string) readyz {
 	return r
 }
 
+// transportError is a failure below HTTP: a connection closed before or
+// during the response.
+type transportError struct{ error }
+
+// retried counts the queries the client loop sent twice: HAProxy retries a
+// request on another replica while no response has started, but a replica
+// killed while it writes a response leaves the client a truncated body
+// (unexpected EOF), which a GraphQL client retries (a query is idempotent).
+var retried atomic.Int64
+
+// gqlRetry is gql with one retry after a transport error.
+func gqlRetry(client *http.Client, base, query string, vars map[string]any) ([]byte, error) {
+	b, err := gql(client, base, query, vars)
+	var te transportError
+	if errors.As(err, &te) {
+		retried.Add(1)
+		return gql(client, base, query, vars)
+	}
+	return b, err
+}
+
 // gql runs a query with GET and returns the body, failing on a transport
 // error, a non-200 status or GraphQL errors.
 func gql(client *http.Client, base, query string, vars map[string]any) ([]byte, error) {
@@ -253,12 +277,12 @@ func gql(client *http.Client, base, query string, vars map[string]any) ([]byte, 
 	}
 	resp, err := client.Get(base + "/query?" + v.Encode())
 	if err != nil {
-		return nil, err
+		return nil, transportError{err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, err
+		return nil, transportError{err}
 	}
 	if resp.StatusCode != 200 {
 		return body, fmt.Errorf("status %d: %.200s", resp.StatusCode, body)
@@ -282,6 +306,24 @@ const (
 	// everything, for comparing servers
 	qAll = `{ batchOperations(first: 1000) { totalCount nodes { id batchOperationKey state operationsCompletedCount operationsFailedCount items(first: 1000) { totalCount nodes { ` + itemFields + ` } } } } batches(first: 1000) { totalCount nodes { id statistics { remainingJobs completedJobs failedJobs } } } }`
 )
+
+// streamInfo is what the cluster says of the stream, for failures.
+func streamInfo(urls []string) string {
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		return err.Error()
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "batchql")
+	if err != nil {
+		return err.Error()
+	}
+	b, _ := json.MarshalIndent(s.CachedInfo(), "", " ")
+	return string(b)
+}
 
 func buildBinaries(t *testing.T, dir string) (batchql, natsServer string) {
 	t.Helper()
@@ -451,7 +493,7 @@ backend be
 				var b []byte
 				switch (i + c) % 5 {
 				case 0:
-					b, err = gql(client, lbURL, q1, nil)
+					b, err = gqlRetry(client, lbURL, q1, nil)
 					var r struct {
 						Data struct {
 							BatchOperations struct {
@@ -475,11 +517,11 @@ backend be
 						}
 					}
 				case 1:
-					_, err = gql(client, lbURL, q2, map[string]any{"key": "1000"})
+					_, err = gqlRetry(client, lbURL, q2, map[string]any{"key": "1000"})
 				case 2:
-					_, err = gql(client, lbURL, q4, map[string]any{"pik": strconv.Itoa(2251799813685248 + i%200)})
+					_, err = gqlRetry(client, lbURL, q4, map[string]any{"pik": strconv.Itoa(2251799813685248 + i%200)})
 				case 3:
-					_, err = gql(client, lbURL, q5, nil)
+					_, err = gqlRetry(client, lbURL, q5, nil)
 				case 4:
 					failMu.Lock()
 					id := itemID
@@ -487,7 +529,7 @@ backend be
 						id = ids[1]
 					}
 					failMu.Unlock()
-					_, err = gql(client, lbURL, q6, map[string]any{"id": id})
+					_, err = gqlRetry(client, lbURL, q6, map[string]any{"id": id})
 				}
 				total.Add(1)
 				if err != nil {
@@ -542,9 +584,13 @@ backend be
 	before := getReadyz(replicas[2].url()).Applied
 	natsKilledAt := time.Now()
 	nodes[0].p.kill()
-	require.Eventually(t, func() bool { return getReadyz(replicas[2].url()).Applied > before+5 },
+	ok := assert.Eventually(t, func() bool { return getReadyz(replicas[2].url()).Applied > before+5 },
 		30*time.Second, 50*time.Millisecond, "writes go on with two NATS nodes: %+v %+v %+v\nwriter:\n%s\ns3:\n%s\nn2:\n%s",
 		getReadyz(replicas[0].url()), getReadyz(replicas[1].url()), getReadyz(replicas[2].url()), follower.logs(), replicas[2].p.logs(), nodes[1].p.logs())
+	if !ok {
+		t.Log(streamInfo(urls[1:]))
+		t.FailNow()
+	}
 	natsGap := time.Since(natsKilledAt)
 	t.Logf("writes applied again %s after the NATS node's kill", natsGap.Round(time.Millisecond))
 	if os.Getenv("E2E_DEBUG") != "" {
@@ -556,7 +602,7 @@ backend be
 	follower.term(t)
 	close(stopClients)
 	clients.Wait()
-	t.Logf("client loop: %d queries, %d failed", total.Load(), failed.Load())
+	t.Logf("client loop: %d queries, %d failed, %d retried once after a transport error", total.Load(), failed.Load(), retried.Load())
 	assert.Zero(t, failed.Load(), "failed queries: %v", failures)
 
 	// Every server answers the same.
@@ -573,7 +619,7 @@ backend be
 			first, tail = rz.Applied, rz.Tail
 		}
 		return same
-	}, 30*time.Second, 50*time.Millisecond, "all replicas at the tail")
+	}, 30*time.Second, 50*time.Millisecond, "all replicas at the tail: %+v %+v %+v\n%s", getReadyz(replicas[0].url()), getReadyz(replicas[1].url()), getReadyz(replicas[2].url()), streamInfo(urls[1:]))
 	answers := func(r *replica) string {
 		b, err := gql(http.DefaultClient, r.url(), qAll, nil)
 		require.NoError(t, err)
@@ -618,8 +664,8 @@ backend be
 			records++
 		}
 	}
-	t.Logf("SUMMARY failover=%s nats_gap=%s queries=%d failed=%d tail=%d records=%d catchup=%s (%.0f records/s)",
-		failover.Round(time.Millisecond), natsGap.Round(time.Millisecond), total.Load(), failed.Load(), tail, records, catchUp.Round(time.Millisecond),
+	t.Logf("SUMMARY failover=%s nats_gap=%s queries=%d failed=%d retried=%d tail=%d records=%d catchup=%s (%.0f records/s)",
+		failover.Round(time.Millisecond), natsGap.Round(time.Millisecond), total.Load(), failed.Load(), retried.Load(), tail, records, catchUp.Round(time.Millisecond),
 		float64(records)/catchUp.Seconds())
 	t.Logf("total %s", time.Since(start).Round(time.Second))
 }

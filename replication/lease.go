@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,6 +52,8 @@ type lease struct {
 	term     uint64
 	self     bool
 	renewals uint64 // the entry's revision when last observed (tests)
+
+	competing atomic.Bool // run is running: it keeps the status itself
 }
 
 // LeaseStatus is who holds the lease, as this server last saw it.
@@ -76,6 +79,8 @@ func (l *lease) set(leader string, term uint64, self bool) {
 // lead runs with a context that ends when the lease is lost (and run waits
 // for lead to return before competing again).
 func (l *lease) run(ctx context.Context, lead func(ctx context.Context, term uint64)) {
+	l.competing.Store(true)
+	defer l.competing.Store(false)
 	var resume held // a lease this server stepped down from without losing it
 	for ctx.Err() == nil {
 		sent := time.Now()

@@ -334,6 +334,12 @@ func (n *Node) tailLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		n.checkTail(ctx)
+		if !n.lease.competing.Load() {
+			// Servers that do not sync still show who does.
+			octx, cancel := context.WithTimeout(ctx, time.Second)
+			n.lease.observe(octx)
+			cancel()
+		}
 		select {
 		case <-ctx.Done():
 			return

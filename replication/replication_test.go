@@ -226,6 +226,12 @@ func TestLeaseFailoverAndFencing(t *testing.T) {
 		return nb.lease.leader == "a" && nb.lease.term == 1 && nb.lease.renewals > 2
 	}, waitFor, 10*time.Millisecond, "b sees a lead, with its term, and renew")
 	assert.False(t, nb.Status().Lease.Self)
+	sc := openStore(t, tempDB(t, "c.db"))
+	defer sc.Close()
+	nc := startNode(t, ns, sc, "c", nil) // does not compete
+	defer nc.Close()
+	require.Eventually(t, func() bool { l := nc.Status().Lease; return l.Leader == "a" && l.Term == 1 && !l.Self },
+		waitFor, 10*time.Millisecond, "a server that does not sync shows the leader")
 
 	// a "dies": its connection goes without a release, its renewals fail.
 	na.nc.Close()
