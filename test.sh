@@ -41,6 +41,7 @@ echo "== Debian packages"
 need_deb chromium "${CHROMIUM_PATH:-/usr/bin/chromium}" # e2e/playground.test.mjs, e2e/cors.test.mjs
 need_deb prometheus promtool                              # web/metrics_test.go: promtool check metrics
 need_deb prometheus "${PROMETHEUS_BIN:-prometheus}"       # e2e/prometheus.test.mjs
+need_deb haproxy haproxy                                  # replication/e2e_test.go
 
 if ((${#missing_debs[@]})); then
 	echo "installing ${missing_debs[*]} (missing: ${missing_cmds[*]})"
@@ -87,6 +88,16 @@ fi
 
 echo "== go test ./..."
 go test ./...
+
+# The replication scenario (NATS cluster of 3, three servers behind HAProxy,
+# SIGKILLs; ~45 s) runs when BATCHQL_E2E_REPLICATION=1: in about 20 runs the
+# two NATS nodes left after a kill twice took no writes for 30 s (the test
+# restarts the killed node then), and the servers do not yet publish their
+# own writes (README, Replication), so it is not part of the default run.
+if [[ ${BATCHQL_E2E_REPLICATION:-0} == 1 ]]; then
+	echo "== e2e: replication (NATS cluster of 3, three servers behind HAProxy, kills)"
+	go test -tags e2e -count=1 -run '^TestE2EReplication$' -v ./replication/
+fi
 
 echo "== e2e: npm test"
 # Build the binary once for all suites (each runs in its own process).

@@ -55,6 +55,7 @@ SIGTERM.
 	maxImportBody := fs.intMin("max-import-body", web.DefaultMaxImportBody, 1, "answer POST /import bodies larger than `bytes` with 413 (the body is spooled to a temp file in $TMPDIR)")
 	memLimit := fs.intMin("memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)")
 	syncF := addSyncFlags(fs)
+	repl := addReplicationFlags(fs)
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
 	}
@@ -78,6 +79,17 @@ SIGTERM.
 	}
 	if secFlags.enabled() && !fs.isSet("introspection") {
 		*introspection = false // secure default: the schema is not open to anonymous probing
+	}
+	if *repl.urls != "" && (syncCfg != nil || *importToken != "") {
+		// The syncer and POST /import still write this server's database
+		// directly; until they publish to the stream, a replica that took
+		// writes would drift from the others.
+		fmt.Fprintf(std.Err, "batchql serve: --nats does not take writes on this server yet: leave out --camunda8-url, --camunda7-url and --import-token (write to the stream with replication's publisher)\n")
+		return ExitUsage
+	}
+	if *demo && *repl.urls != "" {
+		fmt.Fprintf(std.Err, "batchql serve: --demo writes only this server's database; with --nats every write goes through the stream (leave out --demo)\n")
+		return ExitUsage
 	}
 	if *demo && !fs.isSet("db") {
 		*db.path = defaultDemoDB
@@ -157,6 +169,9 @@ SIGTERM.
 	}
 	obs.Import = &web.ImportOptions{Token: *importToken, MaxBody: int64(*maxImportBody), Observe: importMetrics(obs.Metrics),
 		Guard: obs.Security.ImportGuard(*secFlags.importScope, *importToken)}
+	if *repl.urls != "" {
+		obs.Import = nil // no local writes on a replica (see above); /import is 404
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -169,8 +184,20 @@ SIGTERM.
 	gcfg.Subscriptions = hub
 	gcfg.WebSocketInit = obs.Security.GraphQLWebSocketInit()
 	gcfg.WebSocketOrigin = obs.Security.CheckOrigin
+	handler := web.NewRouter(store, gcfg, playHandler, log, obs)
+	var ready web.Readiness
+	if *repl.urls != "" {
+		node, err := repl.start(ctx, store, ln.Addr().String(), log)
+		if err != nil {
+			ln.Close()
+			log.Error("replication", "err", err)
+			return ExitFail
+		}
+		defer node.Close()
+		ready = readiness(node)
+	}
 	srv := &http.Server{
-		Handler:           web.NewRouter(store, gcfg, playHandler, log, obs),
+		Handler:           web.WithReadyz(handler, store, ready, log),
 		ReadHeaderTimeout: *lim.readHeaderTimeout,
 		ReadTimeout:       *lim.readTimeout,
 		WriteTimeout:      *lim.writeTimeout,

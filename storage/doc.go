@@ -6,7 +6,10 @@
 // # Buckets
 //
 //   - "meta": the schema version ("schema" → 1). Open refuses a file of
-//     another version.
+//     another version. A replica (package replication) also keeps
+//     "applied/<stream>" → 16 bytes: the stream sequence of the last applied
+//     message and the highest fencing token seen, both 8-byte big-endian
+//     (meta.go), written in the same transaction as that message's records.
 //   - one primary bucket per kind — "batches", "operations", "items" — keyed
 //     by the encoded natural key (batchId; batchOperationKey;
 //     batchOperationKey‖itemKey), the value being the encoded record.

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Three batchql servers over a NATS JetStream cluster of three, behind
+# HAProxy, all on this machine (contract §13):
+#
+#   bash deploy/run.sh            # Ctrl-C stops everything
+#
+#   queries:   http://127.0.0.1:8080/query   (HAProxy → s1..s3)
+#   replicas:  http://127.0.0.1:8081..8083   (/readyz, /healthz, /query)
+#   NATS:      nats://127.0.0.1:4221..4223   (monitoring http://127.0.0.1:8221..8223)
+#   HAProxy:   http://127.0.0.1:8404         (stats)
+#
+# Live sync: export the engine flags' variables first (for example
+# BATCHQL_CAMUNDA8_URL=http://localhost:8088/v2); every server gets them and
+# the lease lets one sync at a time. Without them, write with
+# `batchql import --server http://127.0.0.1:8080 FILE` (with an import token).
+# State (databases, NATS stores, binaries) goes to $STATE
+# (/tmp/batchql-deploy); delete it to start over.
+#
+# Needs: Go, haproxy (Debian: apt-get install haproxy); nats-server from
+# PATH (Debian: apt-get install nats-server) or built from the Go module.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
+state=${STATE:-/tmp/batchql-deploy}
+mkdir -p "$state"
+go build -o "$state/batchql" .
+nats=${NATS_SERVER:-}
+if [[ -z $nats ]]; then
+	go build -o "$state/nats-server" github.com/nats-io/nats-server/v2
+	nats=$state/nats-server
+fi
+
+pids=()
+cleanup() {
+	kill "${pids[@]}" 2>/dev/null || true
+	wait
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+for i in 1 2 3; do
+	(cd "$state" && exec "$nats" -c "$here/nats/n$i.conf" -l "$state/nats-n$i.log") &
+	pids+=($!)
+done
+
+export BATCHQL_NATS=nats://127.0.0.1:4221,nats://127.0.0.1:4222,nats://127.0.0.1:4223
+export BATCHQL_NATS_REPLICAS=3
+for i in 1 2 3; do
+	"$state/batchql" serve --addr "127.0.0.1:808$i" --db "$state/s$i.db" 2>>"$state/s$i.log" &
+	pids+=($!)
+done
+
+haproxy -db -f "$here/haproxy.cfg" 2>>"$state/haproxy.log" &
+pids+=($!)
+
+echo "batchql: http://127.0.0.1:8080/query (logs in $state)"
+wait -n "${pids[@]}" || true
+echo "a process exited; stopping everything (see $state/*.log)" >&2
+exit 1
