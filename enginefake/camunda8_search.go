@@ -544,6 +544,12 @@ func (c *Camunda8) search(w http.ResponseWriter, r *http.Request, kind searchKin
 		c.problem(w, r, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error())
 		return
 	}
+	if slices.Equal(kind.tieBreak, itemSearch.tieBreak) {
+		if out, page, ok := c.indexedItems(req); ok {
+			writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
+			return
+		}
+	}
 	ops, items := c.snapshot()
 	out, page := run(req, kind.docs(ops, items), c.cfg.totalCap)
 	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
