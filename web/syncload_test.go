@@ -320,6 +320,7 @@ func storeCompleted(ctx context.Context, store *storage.Store, keys []string) (i
 type syncStats struct {
 	fullPass, fullReqs  string
 	polls               int
+	catchPolls          []time.Duration // polls that finished after the phase
 	pollReqs            []int
 	pollTimes           []time.Duration
 	probes              []time.Duration // change in the fake → item COMPLETED in the store
@@ -461,18 +462,26 @@ func TestLoadWhileSyncing(t *testing.T) {
 		actx, acancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		var advErr error
-		wg.Add(3)
+		wg.Add(2)
 		go func() { defer wg.Done(); advErr = adv.run(actx, rate) }()
-		go func() { // poll watcher
-			defer wg.Done()
+		wctx, wcancel := context.WithCancel(ctx)
+		var phaseOver atomic.Bool
+		watched := make(chan struct{})
+		go func() { // poll watcher, through the phase and the catch-up
+			defer close(watched)
 			var last time.Time
-			for actx.Err() == nil {
+			for wctx.Err() == nil {
 				s := sy.Status()[0]
 				if s.LastSuccessAt != nil && !s.LastPollFull && s.LastSuccessAt.After(last) && s.LastAttemptAt != nil {
 					last = *s.LastSuccessAt
-					ss.polls++
-					ss.pollReqs = append(ss.pollReqs, s.LastPollRequests)
-					ss.pollTimes = append(ss.pollTimes, s.LastSuccessAt.Sub(*s.LastAttemptAt))
+					p := s.LastSuccessAt.Sub(*s.LastAttemptAt)
+					if phaseOver.Load() {
+						ss.catchPolls = append(ss.catchPolls, p)
+					} else {
+						ss.polls++
+						ss.pollReqs = append(ss.pollReqs, s.LastPollRequests)
+						ss.pollTimes = append(ss.pollTimes, p)
+					}
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -508,6 +517,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		res = runClients(srv.URL, qs, *syncLoadClients, d)
 		res.name, res.load = fmt.Sprintf("r%d with sync", round), [2]string{l0, loadAvg()}
 		acancel()
+		phaseOver.Store(true)
 		wg.Wait()
 		require.NoError(t, advErr)
 		ss.movedEnd = int(adv.moved.Load())
@@ -516,12 +526,22 @@ func TestLoadWhileSyncing(t *testing.T) {
 		require.NoError(t, err)
 		ss.lagAtEnd = ss.movedEnd - got
 		t0 := time.Now()
-		for got < ss.movedEnd && time.Since(t0) < *syncLoadCatchUp {
+		// caught up: the store has every completed item and a poll finished
+		// after the phase (its time is the cost of one poll)
+		polled := func() bool {
+			s := sy.Status()[0]
+			return s.LastSuccessAt != nil && !s.LastPollFull && s.LastSuccessAt.After(t0)
+		}
+		for (got < ss.movedEnd || !polled()) && time.Since(t0) < *syncLoadCatchUp {
 			time.Sleep(100 * time.Millisecond)
 			got, err = storeCompleted(ctx, store, keys)
 			require.NoError(t, err)
 		}
 		ss.catchUp = time.Since(t0)
+		time.Sleep(100 * time.Millisecond) // the watcher sees the last poll
+		wcancel()
+		<-watched
+		require.True(t, polled(), "a poll finished within -syncload.catchup")
 		require.Equal(t, ss.movedEnd, got, "the sync caught up with the fake")
 		ss.syncErrs = sy.Status()[0].Errors
 		stop()
@@ -564,9 +584,9 @@ func TestLoadWhileSyncing(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "r%d sync: full pass %s (%s requests) before the phase; %d polls finished in the phase, requests %v, times %v (max %s); "+
 			"item searches in the phase %d (%.1f MB), the fake's time in them %s; "+
-			"freshness probes %v (max %s, %d unanswered at the end); fake completed %d, store lagged %d items at the end, caught up in %s; sync errors %d\n",
+			"freshness probes %v (max %s, %d unanswered at the end); fake completed %d, store lagged %d items at the end, store and a finished poll caught up in %s (polls finished meanwhile: %v); sync errors %d\n",
 			i+1, s.fullPass, s.fullReqs, s.polls, s.pollReqs, roundAll(s.pollTimes), ms(maxPoll), s.fakeReqs, float64(s.fakeBytes)/1e6, ms(s.fakeTime), roundAll(s.probes), ms(maxProbe), s.probesMissed,
-			s.movedEnd, s.lagAtEnd, ms(s.catchUp), s.syncErrs)
+			s.movedEnd, s.lagAtEnd, ms(s.catchUp), roundAll(s.catchPolls), s.syncErrs)
 	}
 	t.Log(b.String())
 	for _, r := range results {
