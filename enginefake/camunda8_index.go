@@ -124,3 +124,16 @@ walk:
 	}
 	return items, page, true
 }
+
+// operations returns copies of all operations: an operation search with
+// 1,000,000 items stored copied them all under the lock (snapshot), which
+// held the state API and the item searches for seconds.
+func (c *Camunda8) operations() []Operation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ops := make([]Operation, 0, len(c.ops))
+	for _, op := range c.ops {
+		ops = append(ops, *op)
+	}
+	return ops
+}

@@ -550,7 +550,13 @@ func (c *Camunda8) search(w http.ResponseWriter, r *http.Request, kind searchKin
 			return
 		}
 	}
-	ops, items := c.snapshot()
+	var ops []Operation
+	var items []Item
+	if slices.Equal(kind.tieBreak, itemSearch.tieBreak) {
+		ops, items = c.snapshot()
+	} else {
+		ops = c.operations() // an operation search copies no item
+	}
 	out, page := run(req, kind.docs(ops, items), c.cfg.totalCap)
 	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
 }
