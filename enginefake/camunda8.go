@@ -123,6 +123,7 @@ type Camunda8 struct {
 	ops     map[string]*Operation
 	items   map[string]map[string]*Item // operation key, item key
 	pending map[string][]Item           // WithBug61727: item moves not yet visible
+	order   map[string]itemOrder        // item keys in order, per operation (camunda8_index.go)
 	tokens  map[string]time.Time        // bearer token → expiry
 	tokReqs int
 	nextKey int64

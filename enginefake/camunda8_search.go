@@ -544,7 +544,19 @@ func (c *Camunda8) search(w http.ResponseWriter, r *http.Request, kind searchKin
 		c.problem(w, r, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error())
 		return
 	}
-	ops, items := c.snapshot()
+	if slices.Equal(kind.tieBreak, itemSearch.tieBreak) {
+		if out, page, ok := c.indexedItems(req); ok {
+			writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
+			return
+		}
+	}
+	var ops []Operation
+	var items []Item
+	if slices.Equal(kind.tieBreak, itemSearch.tieBreak) {
+		ops, items = c.snapshot()
+	} else {
+		ops = c.operations() // an operation search copies no item
+	}
 	out, page := run(req, kind.docs(ops, items), c.cfg.totalCap)
 	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
 }

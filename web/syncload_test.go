@@ -1,0 +1,620 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/demo"
+	"github.com/batchql/batchql/enginefake"
+	"github.com/batchql/batchql/globalid"
+	"github.com/batchql/batchql/graph"
+	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
+)
+
+var (
+	syncLoad         = flag.Bool("syncload", false, "run TestLoadWhileSyncing (GraphQL load with and without a live sync of a big operation)")
+	syncLoadItems    = flag.Int("syncload.items", 1_000_000, "TestLoadWhileSyncing: items of the running Camunda 8 operation")
+	syncLoadRate     = flag.Int("syncload.rate", 5000, "TestLoadWhileSyncing: items the operation completes per second")
+	syncLoadDuration = flag.Duration("syncload.duration", 20*time.Second, "TestLoadWhileSyncing: length of each measured phase")
+	syncLoadClients  = flag.Int("syncload.clients", 4, "TestLoadWhileSyncing: concurrent GraphQL clients")
+	syncLoadCatchUp  = flag.Duration("syncload.catchup", 15*time.Minute, "TestLoadWhileSyncing: how long the sync may take to catch up after a phase")
+	syncLoadRounds   = flag.Int("syncload.rounds", 2, "TestLoadWhileSyncing: rounds of (without sync, with sync)")
+)
+
+const syncLoadOp = "2251799813999001"
+
+// benchQuery is one of e2e/bench/queries.json's questions, variables filled.
+type benchQuery struct {
+	name  string
+	query string
+	vars  []map[string]any // cycled through
+}
+
+// loadBenchQueries reads Q1–Q6 (their batchql shape) and fills the
+// variables from the store's demo data, as the harness does: the biggest
+// operation, the cursor 90% of the way into its FAILED items, process
+// instance keys and item ids of sampled items.
+func loadBenchQueries(t *testing.T, store *storage.Store, h http.Handler) []benchQuery {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "e2e", "bench", "queries.json"))
+	require.NoError(t, err)
+	var spec map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(raw, &spec))
+	type shape struct {
+		Query     string         `json:"query"`
+		Same      string         `json:"same"`
+		Variables map[string]any `json:"variables"`
+	}
+	shapes := map[string]shape{}
+	for _, name := range []string{"Q1", "Q2", "Q3", "Q4", "Q5", "Q6"} {
+		var q struct{ Batchql shape }
+		require.NoError(t, json.Unmarshal(spec[name], &q), name)
+		shapes[name] = q.Batchql
+	}
+
+	ctx := context.Background()
+	var biggest *storage.BatchOperation
+	for page, after := 1000, ""; ; {
+		ops, err := store.BatchOperations(ctx, storage.BatchOperationQuery{Page: storage.PageRequest{First: &page, After: after}})
+		require.NoError(t, err)
+		for _, e := range ops.Edges {
+			if e.Node.BatchOperationKey != syncLoadOp && (biggest == nil || e.Node.OperationsTotalCount > biggest.OperationsTotalCount) {
+				biggest = e.Node
+			}
+		}
+		if !ops.HasNextPage {
+			break
+		}
+		after = *ops.EndCursor()
+	}
+	require.NotNil(t, biggest)
+	items, err := store.Items(ctx, storage.ItemQuery{Filter: storage.BatchOperationItemFilter{BatchOperationKey: &storage.StringFilter{Eq: &biggest.BatchOperationKey}}})
+	require.NoError(t, err)
+	require.NotEmpty(t, items.Edges)
+	var piks, ids []map[string]any
+	for i := 0; i < len(items.Edges) && len(ids) < 200; i += 7 {
+		n := items.Edges[i].Node
+		piks = append(piks, map[string]any{"pik": n.ProcessInstanceKey})
+		ids = append(ids, map[string]any{"id": globalid.Item(n.BatchOperationKey, n.ItemKey)})
+	}
+
+	// @deepCursor: page through Q2 and take the cursor 90% of the way in
+	var cursors []string
+	var after any
+	for {
+		vars := map[string]any{"key": biggest.BatchOperationKey, "first": 100, "after": after}
+		var r struct {
+			Data struct {
+				BatchOperation struct {
+					Items struct {
+						Edges    []struct{ Cursor string }
+						PageInfo struct {
+							HasNextPage bool
+							EndCursor   *string
+						}
+					}
+				}
+			}
+			Errors []any
+		}
+		require.NoError(t, json.Unmarshal(serveQuery(t, h, shapes["Q2"].Query, vars), &r))
+		require.Empty(t, r.Errors)
+		c := r.Data.BatchOperation.Items
+		for _, e := range c.Edges {
+			cursors = append(cursors, e.Cursor)
+		}
+		if !c.PageInfo.HasNextPage {
+			break
+		}
+		after = *c.PageInfo.EndCursor
+	}
+	require.NotEmpty(t, cursors, "the biggest demo operation has FAILED items")
+
+	fill := func(name string, with map[string]any) map[string]any {
+		vars := map[string]any{}
+		for k, v := range shapes[name].Variables {
+			vars[k] = v
+		}
+		for k, v := range with {
+			vars[k] = v
+		}
+		return vars
+	}
+	q2 := fill("Q2", map[string]any{"key": biggest.BatchOperationKey})
+	q3 := fill("Q2", map[string]any{"key": biggest.BatchOperationKey, "after": cursors[len(cursors)*9/10]})
+	for k, v := range shapes["Q3"].Variables {
+		if k != "after" {
+			q3[k] = v
+		}
+	}
+	return []benchQuery{
+		{"Q1", shapes["Q1"].Query, []map[string]any{fill("Q1", nil)}},
+		{"Q2", shapes["Q2"].Query, []map[string]any{q2}},
+		{"Q3", shapes["Q2"].Query, []map[string]any{q3}},
+		{"Q4", shapes["Q4"].Query, piks},
+		{"Q5", shapes["Q5"].Query, []map[string]any{fill("Q5", nil)}},
+		{"Q6", shapes["Q6"].Query, ids},
+	}
+}
+
+func serveQuery(t *testing.T, h http.Handler, query string, vars map[string]any) []byte {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	return rec.Body.Bytes()
+}
+
+// loadAvg is the first field of /proc/loadavg ("?" elsewhere).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}
+
+// phaseResult is one measured phase.
+type phaseResult struct {
+	name     string
+	lat      map[string]*latencies
+	requests int64
+	errs     int64
+	failures []string
+	load     [2]string // load average at start and end
+}
+
+// runClients sends the queries round robin from n clients for d and
+// counts every error: transport errors, non-200 statuses, GraphQL errors.
+func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResult {
+	res := &phaseResult{lat: map[string]*latencies{}}
+	for _, q := range qs {
+		res.lat[q.name] = &latencies{}
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}, Timeout: 30 * time.Second}
+	defer client.CloseIdleConnections()
+	var (
+		wg             sync.WaitGroup
+		requests, errs atomic.Int64
+		mu             sync.Mutex
+	)
+	fail := func(format string, args ...any) {
+		errs.Add(1)
+		mu.Lock()
+		if len(res.failures) < 10 {
+			res.failures = append(res.failures, fmt.Sprintf(format, args...))
+		}
+		mu.Unlock()
+	}
+	deadline := time.Now().Add(d)
+	for c := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; time.Now().Before(deadline); i++ {
+				q := qs[i%len(qs)]
+				vars := q.vars[(i/len(qs))%len(q.vars)]
+				body, _ := json.Marshal(map[string]any{"query": q.query, "variables": vars})
+				start := time.Now()
+				resp, err := client.Post(url+"/query", "application/json", bytes.NewReader(body))
+				requests.Add(1)
+				if err != nil {
+					fail("%s: %v", q.name, err)
+					continue
+				}
+				var r struct {
+					Data   map[string]any
+					Errors []struct{ Message string }
+				}
+				derr := json.NewDecoder(resp.Body).Decode(&r)
+				resp.Body.Close()
+				res.lat[q.name].add(time.Since(start))
+				switch {
+				case resp.StatusCode != http.StatusOK:
+					fail("%s: HTTP %d", q.name, resp.StatusCode)
+				case derr != nil:
+					fail("%s: body: %v", q.name, derr)
+				case len(r.Errors) > 0:
+					fail("%s: %s", q.name, r.Errors[0].Message)
+				case r.Data == nil:
+					fail("%s: no data", q.name)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.requests, res.errs = requests.Load(), errs.Load()
+	return res
+}
+
+// advancer completes the operation's items in itemKey order at rate items
+// a second, in steps of 100ms, through the fake's state API.
+type advancer struct {
+	c8    *enginefake.Camunda8
+	keys  []string
+	typ   string
+	moved atomic.Int64 // items completed in the fake
+}
+
+func (a *advancer) run(ctx context.Context, rate int) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	start, base := time.Now(), a.moved.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		from := int(a.moved.Load())
+		to := min(len(a.keys), int(base)+int(time.Since(start).Seconds()*float64(rate)))
+		if to <= from {
+			if from == len(a.keys) {
+				return nil
+			}
+			continue
+		}
+		now := time.Now()
+		batch := make([]enginefake.Item, 0, to-from)
+		for _, k := range a.keys[from:to] {
+			batch = append(batch, enginefake.Item{OperationType: a.typ, OperationKey: syncLoadOp, ItemKey: k,
+				ProcessInstanceKey: k, State: "COMPLETED", ProcessedDate: &now})
+		}
+		a.c8.PutItems(batch...)
+		err := a.c8.UpdateOperation(syncLoadOp, func(op *enginefake.Operation) {
+			op.CompletedCount = int32(to)
+			if to == len(a.keys) {
+				op.State, op.EndDate = "COMPLETED", &now
+			}
+		})
+		if err != nil {
+			return err
+		}
+		a.moved.Store(int64(to))
+	}
+}
+
+// storeCompleted is the number of the operation's items COMPLETED in the
+// store: they complete in key order, so a binary search over point reads.
+func storeCompleted(ctx context.Context, store *storage.Store, keys []string) (int, error) {
+	lo, hi := 0, len(keys) // keys[:lo] completed, keys[hi:] not
+	err := store.View(ctx, func(r *storage.Reader) error {
+		for lo < hi {
+			mid := (lo + hi) / 2
+			it, err := r.Item(syncLoadOp, keys[mid])
+			if err != nil {
+				return err
+			}
+			if it != nil && it.State == "COMPLETED" {
+				lo = mid + 1
+			} else {
+				hi = mid
+			}
+		}
+		return nil
+	})
+	return lo, err
+}
+
+// syncStats is what the syncer did during a phase.
+type syncStats struct {
+	fullPass, fullReqs  string
+	polls               int
+	catchPolls          []time.Duration // polls that finished after the phase
+	pollReqs            []int
+	pollTimes           []time.Duration
+	probes              []time.Duration // change in the fake → item COMPLETED in the store
+	probesMissed        int
+	lagAtEnd, movedEnd  int
+	catchUp             time.Duration
+	syncErrs            int
+	fakeTime            time.Duration // in the fake's item searches during the phase
+	fakeReqs, fakeBytes int64
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// TestLoadWhileSyncing is the serving-while-syncing benchmark (contract
+// §8): GraphQL clients send Q1–Q6 (e2e/bench/queries.json) round robin
+// against the real router over a store holding the demo set and a running
+// Camunda 8 operation of -syncload.items items, first without sync, then
+// with serve's syncer following the fake (--sync-interval 1s) while the
+// operation completes -syncload.rate items a second; rounds alternate. It
+// asserts 0 errors and reports per-query p50/p99, the p99 ratios, and what
+// the sync did: requests and time per poll, freshness probes (an item
+// completed in the fake → COMPLETED in the store), the lag at the end of
+// the phase and the time to catch up. Not part of the default run:
+//
+//	go test ./web/ -run TestLoadWhileSyncing -syncload -timeout 60m -v
+//	go test ./web/ -run TestLoadWhileSyncing -syncload -syncload.items 50000 -v
+func TestLoadWhileSyncing(t *testing.T) {
+	if !*syncLoad {
+		t.Skip("a benchmark: run with -syncload")
+	}
+	n, rate, d := *syncLoadItems, *syncLoadRate, *syncLoadDuration
+	ctx := context.Background()
+	store, err := storage.Open(filepath.Join(t.TempDir(), "syncload.db"), storage.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	_, err = demo.Write(ctx, store, demo.DefaultConfig())
+	require.NoError(t, err)
+
+	// the engine: one operation of n ACTIVE items, created in bulk
+	c8 := enginefake.NewCamunda8()
+	const typ = "MIGRATE_PROCESS_INSTANCE"
+	c8.PutOperation(enginefake.Operation{Key: syncLoadOp, State: "CREATED", Type: typ, TotalCount: int32(n)})
+	keys := make([]string, n)
+	batch := make([]enginefake.Item, 0, 100_000)
+	for i := range n {
+		keys[i] = strconv.Itoa(2251799900000000 + i)
+		batch = append(batch, enginefake.Item{OperationType: typ, OperationKey: syncLoadOp, ItemKey: keys[i], ProcessInstanceKey: keys[i], State: "ACTIVE"})
+		if len(batch) == cap(batch) || i == n-1 {
+			c8.PutItems(batch...)
+			batch = batch[:0]
+		}
+	}
+	began := time.Now()
+	require.NoError(t, c8.Progress(syncLoadOp, 0, 0)) // CREATED → ACTIVE with a startDate
+	t.Logf("fake: one Progress call over %d items takes %s (it sorts every item), so the advancer writes the moved items with PutItems", n, time.Since(began).Round(time.Millisecond))
+	var fakeTime, fakeItemReqs, fakeBytes atomic.Int64 // the fake's own cost: server time in item searches
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/batch-operation-items/search") {
+			c8.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		cw := &countingWriter{ResponseWriter: w}
+		c8.ServeHTTP(cw, r)
+		fakeTime.Add(int64(time.Since(start)))
+		fakeItemReqs.Add(1)
+		fakeBytes.Add(cw.n)
+	}))
+	defer fake.Close()
+
+	var current atomic.Pointer[syncer.Syncer]
+	status := func() []syncer.Status {
+		if sy := current.Load(); sy != nil {
+			return sy.Status()
+		}
+		return nil
+	}
+	srv := httptest.NewServer(NewRouter(store, graph.Config{SyncStatus: status}, nil, slog.New(slog.DiscardHandler), nil))
+	defer srv.Close()
+
+	// startSync starts serve's syncer and waits for its first (full) pass.
+	startSync := func() (stop func(), sy *syncer.Syncer, full time.Duration) {
+		sy, err := syncer.New(syncer.Config{Camunda8: &syncer.Camunda8Config{URL: fake.URL + "/v2"}, Interval: time.Second},
+			&syncer.StoreApplier{Store: store})
+		require.NoError(t, err)
+		current.Store(sy)
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); sy.Run(sctx) }()
+		start := time.Now()
+		for sy.Status()[0].LastFullAt == nil {
+			require.Less(t, time.Since(start), 30*time.Minute, "first full pass")
+			time.Sleep(50 * time.Millisecond)
+		}
+		return func() { cancel(); <-done; current.Store(nil) }, sy, time.Since(start)
+	}
+
+	// fill the store through the sync itself
+	stop, sy, full := startSync()
+	st := sy.Status()[0]
+	stop()
+	done, err := storeCompleted(ctx, store, keys)
+	require.NoError(t, err)
+	require.NoError(t, store.View(ctx, func(r *storage.Reader) error {
+		it, err := r.Item(syncLoadOp, keys[n-1])
+		if err == nil && it == nil {
+			err = fmt.Errorf("item %s not synced", keys[n-1])
+		}
+		return err
+	}))
+	t.Logf("setup: first full pass over %d items: %s, %d requests; %d completed", n, full.Round(time.Millisecond), st.LastFullRequests, done)
+
+	qs := loadBenchQueries(t, store, srv.Config.Handler)
+	runClients(srv.URL, qs, *syncLoadClients, 2*time.Second) // warm-up
+
+	adv := &advancer{c8: c8, keys: keys, typ: typ}
+	var results []*phaseResult
+	var stats []*syncStats
+	for round := 1; round <= *syncLoadRounds; round++ {
+		// without sync
+		l0 := loadAvg()
+		res := runClients(srv.URL, qs, *syncLoadClients, d)
+		res.name, res.load = fmt.Sprintf("r%d without sync", round), [2]string{l0, loadAvg()}
+		results = append(results, res)
+
+		// with sync
+		stop, sy, full := startSync()
+		ss := &syncStats{fullPass: full.Round(time.Millisecond).String(), fullReqs: strconv.Itoa(sy.Status()[0].LastFullRequests)}
+		ft0, fr0, fb0 := fakeTime.Load(), fakeItemReqs.Load(), fakeBytes.Load()
+		actx, acancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		var advErr error
+		wg.Add(2)
+		go func() { defer wg.Done(); advErr = adv.run(actx, rate) }()
+		wctx, wcancel := context.WithCancel(ctx)
+		var phaseOver atomic.Bool
+		watched := make(chan struct{})
+		go func() { // poll watcher, through the phase and the catch-up
+			defer close(watched)
+			var last time.Time
+			for wctx.Err() == nil {
+				s := sy.Status()[0]
+				if s.LastSuccessAt != nil && !s.LastPollFull && s.LastSuccessAt.After(last) && s.LastAttemptAt != nil {
+					last = *s.LastSuccessAt
+					p := s.LastSuccessAt.Sub(*s.LastAttemptAt)
+					if phaseOver.Load() {
+						ss.catchPolls = append(ss.catchPolls, p)
+					} else {
+						ss.polls++
+						ss.pollReqs = append(ss.pollReqs, s.LastPollRequests)
+						ss.pollTimes = append(ss.pollTimes, p)
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+		go func() { // freshness probes: the newest completed item, until the store has it
+			defer wg.Done()
+			for actx.Err() == nil {
+				time.Sleep(time.Second)
+				i := int(adv.moved.Load()) - 1
+				if i < 0 {
+					continue
+				}
+				t0, answered := time.Now(), false
+				for actx.Err() == nil {
+					var ok bool
+					_ = store.View(ctx, func(r *storage.Reader) error {
+						it, _ := r.Item(syncLoadOp, keys[i])
+						ok = it != nil && it.State == "COMPLETED"
+						return nil
+					})
+					if ok {
+						ss.probes, answered = append(ss.probes, time.Since(t0)), true
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				if !answered {
+					ss.probesMissed++ // still not there at the end of the phase
+				}
+			}
+		}()
+		l0 = loadAvg()
+		res = runClients(srv.URL, qs, *syncLoadClients, d)
+		res.name, res.load = fmt.Sprintf("r%d with sync", round), [2]string{l0, loadAvg()}
+		acancel()
+		phaseOver.Store(true)
+		wg.Wait()
+		require.NoError(t, advErr)
+		ss.movedEnd = int(adv.moved.Load())
+		ss.fakeTime, ss.fakeReqs, ss.fakeBytes = time.Duration(fakeTime.Load()-ft0), fakeItemReqs.Load()-fr0, fakeBytes.Load()-fb0
+		got, err := storeCompleted(ctx, store, keys)
+		require.NoError(t, err)
+		ss.lagAtEnd = ss.movedEnd - got
+		t0 := time.Now()
+		// caught up: the store has every completed item and a poll finished
+		// after the phase (its time is the cost of one poll)
+		polled := func() bool {
+			s := sy.Status()[0]
+			return s.LastSuccessAt != nil && !s.LastPollFull && s.LastSuccessAt.After(t0)
+		}
+		for (got < ss.movedEnd || !polled()) && time.Since(t0) < *syncLoadCatchUp {
+			time.Sleep(100 * time.Millisecond)
+			got, err = storeCompleted(ctx, store, keys)
+			require.NoError(t, err)
+		}
+		ss.catchUp = time.Since(t0)
+		time.Sleep(100 * time.Millisecond) // the watcher sees the last poll
+		wcancel()
+		<-watched
+		require.True(t, polled(), "a poll finished within -syncload.catchup")
+		require.Equal(t, ss.movedEnd, got, "the sync caught up with the fake")
+		ss.syncErrs = sy.Status()[0].Errors
+		stop()
+		results = append(results, res)
+		stats = append(stats, ss)
+	}
+
+	// report
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%d items, %d items/s, %d clients, %s a phase, GOMAXPROCS %s\n", n, rate, *syncLoadClients, d, os.Getenv("GOMAXPROCS"))
+	fmt.Fprintf(&b, "%-18s %8s %6s %11s", "phase", "requests", "errors", "load")
+	for _, q := range qs {
+		fmt.Fprintf(&b, " %15s", q.name+" p50/p99")
+	}
+	b.WriteString("\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "%-18s %8d %6d %5s→%-5s", r.name, r.requests, r.errs, r.load[0], r.load[1])
+		for _, q := range qs {
+			_, p50, p99, _ := r.lat[q.name].summary()
+			fmt.Fprintf(&b, " %15s", fmt.Sprintf("%s/%s", ms(p50), ms(p99)))
+		}
+		b.WriteString("\n")
+	}
+	for i := 0; i+1 < len(results); i += 2 {
+		fmt.Fprintf(&b, "%-18s %8s %6s %11s", fmt.Sprintf("r%d p99 ratio", i/2+1), "", "", "")
+		for _, q := range qs {
+			_, _, without, _ := results[i].lat[q.name].summary()
+			_, _, with, _ := results[i+1].lat[q.name].summary()
+			fmt.Fprintf(&b, " %15s", fmt.Sprintf("%.2f×", float64(with)/float64(without)))
+		}
+		b.WriteString("\n")
+	}
+	for i, s := range stats {
+		maxProbe, maxPoll := time.Duration(0), time.Duration(0)
+		for _, p := range s.probes {
+			maxProbe = max(maxProbe, p)
+		}
+		for _, p := range s.pollTimes {
+			maxPoll = max(maxPoll, p)
+		}
+		fmt.Fprintf(&b, "r%d sync: full pass %s (%s requests) before the phase; %d polls finished in the phase, requests %v, times %v (max %s); "+
+			"item searches in the phase %d (%.1f MB), the fake's time in them %s; "+
+			"freshness probes %v (max %s, %d unanswered at the end); fake completed %d, store lagged %d items at the end, store and a finished poll caught up in %s (polls finished meanwhile: %v); sync errors %d\n",
+			i+1, s.fullPass, s.fullReqs, s.polls, s.pollReqs, roundAll(s.pollTimes), ms(maxPoll), s.fakeReqs, float64(s.fakeBytes)/1e6, ms(s.fakeTime), roundAll(s.probes), ms(maxProbe), s.probesMissed,
+			s.movedEnd, s.lagAtEnd, ms(s.catchUp), roundAll(s.catchPolls), s.syncErrs)
+	}
+	t.Log(b.String())
+	for _, r := range results {
+		for _, f := range r.failures {
+			t.Errorf("%s: %s", r.name, f)
+		}
+		require.Zero(t, r.errs, "%s: errors", r.name)
+		require.Positive(t, r.requests)
+	}
+	require.NoError(t, store.Verify(ctx))
+}
+
+func ms(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d >= 10*time.Millisecond:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Microsecond).String()
+}
+
+func roundAll(ds []time.Duration) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = ms(d)
+	}
+	return out
+}
