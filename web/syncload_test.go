@@ -407,7 +407,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		}
 		return nil
 	}
-	srv := httptest.NewServer(NewRouter(store, graph.Config{SyncStatus: status}, nil, slog.New(slog.DiscardHandler), nil))
+	srv := httptest.NewServer(NewRouter(store, graph.Config{SyncStatus: status}, nil, slog.New(slog.DiscardHandler), Options{}))
 	defer srv.Close()
 
 	// startSync starts serve's syncer and waits for its first (full) pass.
