@@ -20,7 +20,7 @@ func countMatches[R any](ctx context.Context, r *Reader, k *kind[R], terms []ter
 	if n, ok := countFromCounters(r, k, terms); ok {
 		return n, nil
 	}
-	conds := condsOf(terms)
+	conds := condsOf(map[string]*cond{}, terms)
 	var best *plan[R]
 	bestCost := 0.0
 	for _, ix := range k.indexes {

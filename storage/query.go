@@ -322,7 +322,7 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 // Conds of one field are merged first, so a tenantId filter outside the
 // reader's tenant scope matches nothing too.
 func matchesNothing[R any](terms []term[R]) bool {
-	for _, c := range condsOf(terms) {
+	for _, c := range condsOf(map[string]*cond{}, terms) {
 		if c.eq != nil && len(c.eq) == 0 {
 			return true
 		}
