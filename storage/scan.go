@@ -65,7 +65,7 @@ func (it *spanIter) check() {
 // key with its record value to fn until fn returns false or budget keys
 // (when > 0) were read.
 func walk(ctx context.Context, tx *bolt.Tx, ix *index, primary []byte, sps []span, asc bool, budget int, fn func(pk, v []byte) (bool, error)) error {
-	fn = countKeys(ctx, fn) // observe.go: tracing
+	stats := observedStats(ctx) // observe.go: tracing; nil when not observed
 	b := tx.Bucket(ix.bucket)
 	pb := tx.Bucket(primary)
 	its := make([]*spanIter, 0, len(sps))
@@ -116,6 +116,9 @@ func walk(ctx context.Context, tx *bolt.Tx, ix *index, primary []byte, sps []spa
 			if v = pb.Get(pk); v == nil {
 				return fmt.Errorf("index %s points at a missing record", ix.name)
 			}
+		}
+		if stats != nil {
+			stats.KeysRead++
 		}
 		more, err := fn(pk, v)
 		if err != nil || !more {
