@@ -75,6 +75,19 @@ func TestServeNATSFlags(t *testing.T) {
 	r := batchql(t, nil, "", "serve", "--demo", "--nats", "nats://127.0.0.1:1")
 	assert.Equal(t, ExitUsage, r.code)
 	assert.Contains(t, r.stderr, "--demo writes only this server's database")
+	// Writers that do not publish to the stream yet are refused, before
+	// any database file is made.
+	for _, args := range [][]string{
+		{"--camunda8-url", "http://127.0.0.1:1/v2"},
+		{"--camunda7-url", "http://127.0.0.1:1/engine-rest"},
+		{"--import-token", "t"},
+	} {
+		db := filepath.Join(t.TempDir(), "w.db")
+		r := batchql(t, nil, "", append([]string{"serve", "--db", db, "--nats", "nats://127.0.0.1:1"}, args...)...)
+		assert.Equal(t, ExitUsage, r.code, args)
+		assert.Contains(t, r.stderr, "--nats does not take writes on this server yet", args)
+		assert.NoFileExists(t, db, args)
+	}
 	r = batchql(t, nil, "", "serve", "--db", filepath.Join(t.TempDir(), "x.db"), "--nats", "nats://127.0.0.1:1")
 	assert.Equal(t, ExitFail, r.code)
 	assert.Contains(t, r.stderr, "cannot connect to NATS at nats://127.0.0.1:1")
