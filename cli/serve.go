@@ -195,6 +195,7 @@ SIGTERM.
 		}
 		defer node.Close()
 		ready = readiness(node)
+		met.WatchReplication(func() (uint64, time.Duration) { st := node.Status(); return st.Applied, st.Lag })
 	}
 	srv := &http.Server{
 		Handler:           web.WithReadyz(handler, store, ready, log),

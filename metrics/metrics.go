@@ -132,14 +132,8 @@ func New(store Store) *Metrics {
 			Name: "batchql_subscription_events_total",
 			Help: "Events sent to subscribers.",
 		}),
-		replApplied: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "batchql_replication_applied_sequence",
-			Help: "The last NATS JetStream sequence applied to this server's database.",
-		}),
-		replLag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "batchql_replication_lag_seconds",
-			Help: "How far this server's database is behind the replication stream's tail, in seconds.",
-		}),
+		replApplied: prometheus.NewGauge(replAppliedOpts),
+		replLag:     prometheus.NewGauge(replLagOpts),
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.importRecords,
 		m.syncLastSuccess, m.syncErrors, m.syncQuarantined,
@@ -268,6 +262,31 @@ func (m *Metrics) SubscriptionEvents(n int) {
 		return
 	}
 	m.subsEvents.Add(float64(n))
+}
+
+var (
+	replAppliedOpts = prometheus.GaugeOpts{
+		Name: "batchql_replication_applied_sequence",
+		Help: "The last NATS JetStream sequence applied to this server's database.",
+	}
+	replLagOpts = prometheus.GaugeOpts{
+		Name: "batchql_replication_lag_seconds",
+		Help: "How far this server's database is behind the replication stream's tail, in seconds.",
+	}
+)
+
+// WatchReplication makes the replication metrics read status at each
+// scrape (instead of ReplicationApplied): their values are then those of
+// the moment of the scrape.
+func (m *Metrics) WatchReplication(status func() (applied uint64, lag time.Duration)) {
+	if m == nil {
+		return
+	}
+	m.reg.Unregister(m.replApplied)
+	m.reg.Unregister(m.replLag)
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(replAppliedOpts, func() float64 { a, _ := status(); return float64(a) }),
+		prometheus.NewGaugeFunc(replLagOpts, func() float64 { _, l := status(); return l.Seconds() }))
 }
 
 // ReplicationApplied records the stream sequence applied last and how far

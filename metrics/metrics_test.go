@@ -127,6 +127,24 @@ batchql_subscriptions_active{transport="websocket"} 1
 	}
 }
 
+// WatchReplication reads the figures at each scrape.
+func TestWatchReplication(t *testing.T) {
+	m := New(nil)
+	m.ReplicationApplied(1, time.Second) // replaced by the watched values
+	applied, lag := uint64(7), 250*time.Millisecond
+	m.WatchReplication(func() (uint64, time.Duration) { return applied, lag })
+	out := scrape(t, m)
+	assert.Contains(t, out, "batchql_replication_applied_sequence 7\n")
+	assert.Contains(t, out, "batchql_replication_lag_seconds 0.25\n")
+	assert.Contains(t, out, "# HELP batchql_replication_lag_seconds ")
+	applied, lag = 9, 0
+	out = scrape(t, m)
+	assert.Contains(t, out, "batchql_replication_applied_sequence 9\n")
+	assert.Contains(t, out, "batchql_replication_lag_seconds 0\n")
+	var off *Metrics
+	assert.NotPanics(t, func() { off.WatchReplication(func() (uint64, time.Duration) { return 0, 0 }) })
+}
+
 // A nil *Metrics (metrics off) takes every call.
 func TestNilMetrics(t *testing.T) {
 	var m *Metrics
