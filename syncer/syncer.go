@@ -12,7 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/batchql/batchql/importer"
+	"github.com/batchql/batchql/tracing"
 )
 
 // Config says which engines to sync from and how often.
@@ -206,7 +212,7 @@ func (src *source) run(ctx context.Context) {
 		full := !src.now().Before(nextFull)
 		start := src.now()
 		src.t.begin(start, full)
-		err := src.p.poll(ctx, full)
+		err := src.traced(ctx, full)
 		if ctx.Err() != nil {
 			return
 		}
@@ -237,6 +243,23 @@ func (src *source) run(ctx context.Context) {
 			t.Stop()
 		}
 	}
+}
+
+// traced runs one poll in a span "sync poll" (contract §12), a child of
+// nothing: a poll is a trace of its own. Without a configured exporter the
+// global tracer is a no-op.
+func (src *source) traced(ctx context.Context, full bool) error {
+	st := src.t.status()
+	ctx, span := otel.Tracer(tracing.ScopeName).Start(ctx, "sync poll", trace.WithAttributes(
+		attribute.String("batchql.sync.engine", strings.ToLower(string(st.Engine))),
+		attribute.Bool("batchql.sync.full", full)))
+	defer span.End()
+	err := src.p.poll(ctx, full)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "poll failed")
+	}
+	return err
 }
 
 // pollBackoff is the wait after the n-th failed poll in a row: the

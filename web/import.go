@@ -16,8 +16,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
 	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/tracing"
 )
 
 // DefaultMaxImportBody is --max-import-body's default: 1 GiB.
@@ -166,7 +171,16 @@ func (h *importHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case <-ctx.Done():
 		return
 	}
-	st, err := importer.Open(ctx, h.store, "body", f, importer.Options{BatchSize: h.opts.BatchSize})
+	ictx, span := otel.Tracer(tracing.ScopeName).Start(ctx, "import") // contract §12
+	st, err := importer.Open(ictx, h.store, "body", f, importer.Options{BatchSize: h.opts.BatchSize})
+	if st != nil {
+		span.SetAttributes(attribute.Int64("batchql.import.records", st.Records))
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "import failed")
+	}
+	span.End()
 	<-h.turn
 	if h.opts.Observe != nil {
 		h.opts.Observe(st, err)
