@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,6 +57,18 @@ type wsMsg struct {
 
 func dialWS(t *testing.T, e *env, proto string) *wsClient {
 	t.Helper()
+	return dialWSProto(t, e, proto, nil)
+}
+
+// dialWSInit dials with graphql-transport-ws and sends payload with
+// connection_init.
+func dialWSInit(t *testing.T, e *env, payload map[string]any) *wsClient {
+	t.Helper()
+	return dialWSProto(t, e, "graphql-transport-ws", payload)
+}
+
+func dialWSProto(t *testing.T, e *env, proto string, payload map[string]any) *wsClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/query"
@@ -65,7 +78,13 @@ func dialWS(t *testing.T, e *env, proto string) *wsClient {
 	c := &wsClient{t: t, conn: conn, msgs: make(chan wsMsg, 1024), done: make(chan struct{})}
 	go c.read()
 	t.Cleanup(func() { conn.CloseNow() })
-	c.send(wsMsg{Type: "connection_init"})
+	init := wsMsg{Type: "connection_init"}
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		require.NoError(t, err)
+		init.Payload = b
+	}
+	c.send(init)
 	require.Equal(t, "connection_ack", c.next().Type)
 	return c
 }
@@ -458,4 +477,36 @@ func TestSlowSSESubscriberIsDropped(t *testing.T) {
 	require.Len(t, got, 1, "one error event, no complete: %v", got)
 	assert.Contains(t, got[0], CodeComplexityLimitExceeded)
 	assert.Contains(t, got[0], "subscribe again")
+}
+
+// batchChanged sees only the caller's batches (contract §11): the tenant
+// scope the WebSocket's connection_init put into the context (in serve:
+// auth's verified token; here the payload's list) holds for every event.
+func TestBatchSubscriptionSeesOnlyCallersTenants(t *testing.T) {
+	init := func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		var ids []string
+		if l, ok := p["tenants"].([]any); ok {
+			for _, v := range l {
+				ids = append(ids, v.(string))
+			}
+		}
+		return storage.WithTenants(ctx, ids), &p, nil
+	}
+	e, hub := subEnv(t, Config{WebSocketInit: init}, changes.Options{})
+	c := dialWSInit(t, e, map[string]any{"tenants": []string{"A"}})
+	c.subscribe("1", `subscription { batchChanged { batchId tenantId } }`, nil)
+	waitActive(t, hub, 1)
+	str := func(s string) *string { return &s }
+	for i, tenant := range []*string{str("B"), str("A"), nil, str("B"), str("A")} {
+		require.NoError(t, e.store.Update(context.Background(), func(w *storage.Writer) error {
+			_, err := w.PutBatch(&storage.Batch{BatchID: fmt.Sprint("b", i), Type: "instance-migration", TotalJobs: 1, TenantID: tenant})
+			return err
+		}))
+	}
+	var got []string
+	for range 3 {
+		d := data(t, c.next())
+		got = append(got, fmt.Sprint(at(t, d, "batchChanged", "batchId"), ":", at(t, d, "batchChanged", "tenantId")))
+	}
+	assert.Equal(t, []string{"b1:A", "b2:<nil>", "b4:A"}, got, "B's batches are never sent")
 }
