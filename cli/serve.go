@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/batchql/batchql/changes"
@@ -182,6 +183,8 @@ SIGTERM.
 		Started: met.SubscriptionStarted, Delivered: met.SubscriptionEvents})
 	defer hub.Close()
 	gcfg.Subscriptions = hub
+	var streams sync.WaitGroup
+	gcfg.Streams = &streams
 	gcfg.WebSocketInit = obs.Security.GraphQLWebSocketInit()
 	gcfg.WebSocketOrigin = obs.Security.CheckOrigin
 	handler := web.NewRouter(store, gcfg, playHandler, log, obs)
@@ -270,6 +273,15 @@ SIGTERM.
 		srv.Close()
 	}
 	<-served
+	// hub.Close (on shutdown) ended the subscriptions; let their streams
+	// send their close messages before the process ends.
+	waited := make(chan struct{})
+	go func() { streams.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-sctx.Done():
+		log.Warn("shutdown: streams still open", "err", sctx.Err())
+	}
 	log.Info("stopped")
 	return ExitOK
 }

@@ -121,6 +121,10 @@ test('GraphiQL playground runs a query in Chromium', { timeout: 120_000 }, async
   const typed = await page.evaluate(() =>
     document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue());
   assert.equal(typed.replace(/\s+/g, ' ').trim(), QUERY, 'the editor holds the typed query');
+  // GraphiQL takes the operation name from the editor after a debounce: run
+  // at once and it may still send the default query's name ("operation
+  // Trouble not found"). Seen in CI; a second is plenty.
+  await new Promise((r) => setTimeout(r, 1000));
 
   await page.locator('button.graphiql-execute-button').click();
   await page.waitForFunction((key) => {

@@ -256,6 +256,10 @@ test('GraphiQL playground runs a subscription over WebSocket', { timeout: 120_00
   await page.locator(editor).waitFor({ state: 'visible', timeout: 30_000 });
   await page.evaluate(([sel, q]) => document.querySelector(sel).CodeMirror.setValue(q), [editor,
     `subscription { batchOperationItemChanged(filter: {batchOperationKey: {eq: "${OP}"}}) { itemKey state } }`]);
+  // GraphiQL takes the operation name from the editor after a debounce: run
+  // at once and it may still send the default query's name ("operation
+  // Trouble not found", seen in CI).
+  await new Promise((r) => setTimeout(r, 1000));
   await page.locator('button.graphiql-execute-button').click();
   const result = () => page.evaluate(() => document.querySelector('.result-window .CodeMirror')?.CodeMirror.getValue() ?? '');
   // Push until the subscription is live and shows the change.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -86,6 +87,11 @@ type Config struct {
 	// StreamWriteTimeout bounds every write to a stream; a client that
 	// reads nothing for that long is disconnected (default 30s).
 	StreamWriteTimeout time.Duration
+	// Streams, when set, counts the WebSocket and SSE requests being
+	// served (hijacked connections, which http.Server.Shutdown does not
+	// wait for): a server waits for it after Shutdown, so that streams end
+	// with their close message rather than with the process.
+	Streams *sync.WaitGroup
 
 	// gqlgenLists turns fastLists off (tests compare both outputs).
 	gqlgenLists bool

@@ -105,6 +105,10 @@ func withStreams(srv, limited http.Handler, cfg Config) http.Handler {
 			limited.ServeHTTP(w, r)
 			return
 		}
+		if cfg.Streams != nil {
+			cfg.Streams.Add(1)
+			defer cfg.Streams.Done()
+		}
 		rc := http.NewResponseController(w)
 		_ = rc.SetReadDeadline(time.Time{})
 		_ = rc.SetWriteDeadline(time.Time{})
