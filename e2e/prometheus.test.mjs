@@ -6,12 +6,13 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startBatchql } from './lib/batchql.mjs';
+import { startProcess, waitOK } from './lib/process.mjs';
 
 const PROMETHEUS = process.env.PROMETHEUS_BIN || 'prometheus';
 
@@ -47,33 +48,17 @@ async function startPrometheus(t, target) {
     '',
   ].join('\n'));
   const port = await freePort();
-  const proc = spawn(PROMETHEUS, [
+  const p = startProcess(PROMETHEUS, [
     `--config.file=${config}`, `--storage.tsdb.path=${path.join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.setEncoding('utf8').on('data', (s) => { out += s; });
-  proc.stderr.setEncoding('utf8').on('data', (s) => { out += s; });
+  ]);
   t.after(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await p.stop();
     await rm(dir, { recursive: true, force: true });
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (proc.exitCode !== null) throw new Error(`prometheus exited (${proc.exitCode}):\n${out}`);
-    try {
-      if ((await fetch(`${url}/-/ready`)).ok) break;
-    } catch { /* not listening yet */ }
-    if (i > 300) throw new Error(`prometheus not ready in 30s:\n${out}`);
-    await sleep(100);
-  }
-  return { url, logs: () => out };
+  await waitOK(p, `${url}/-/ready`, 30000);
+  return { url, logs: p.logs };
 }
 
 /** Runs a PromQL instant query; returns the vector's samples. */

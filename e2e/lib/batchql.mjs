@@ -11,55 +11,28 @@
 //
 // Set BATCHQL_BIN to use a binary that is already built (test.sh does).
 
-import { spawn, execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm, writeFile, access } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { goBinary, repoRoot, startProcess, waitOK } from './process.mjs';
 
 const execFileP = promisify(execFile);
 
-/** The repository root (the Go module). */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { repoRoot };
 
 /** The path of a file under importer/testdata/import (the engines' formats). */
 export function fixture(name) {
   return path.join(repoRoot, 'importer', 'testdata', 'import', name);
 }
 
-const live = new Set(); // server processes still running
-process.on('exit', () => {
-  for (const p of live) {
-    try { p.kill('SIGKILL'); } catch { /* already gone */ }
-  }
-});
-
-let built; // Promise<string>: the binary, built once per test process
-
 /**
  * Returns the path of the batchql binary: $BATCHQL_BIN when set, else one
  * built once per process with `go build` into a temporary directory.
  */
 export function buildBatchql() {
-  built ??= (async () => {
-    if (process.env.BATCHQL_BIN) {
-      const bin = path.resolve(process.env.BATCHQL_BIN);
-      await access(bin);
-      return bin;
-    }
-    const dir = await mkdtemp(path.join(tmpdir(), 'batchql-bin-'));
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    const bin = path.join(dir, 'batchql');
-    try {
-      await execFileP('go', ['build', '-o', bin, '.'], { cwd: repoRoot, maxBuffer: 16 << 20 });
-    } catch (err) {
-      throw new Error(`go build failed:\n${err.stderr || err.message}`);
-    }
-    return bin;
-  })();
-  return built;
+  return goBinary('BATCHQL_BIN', 'batchql', '.');
 }
 
 /** Environment for child processes: ours without BATCHQL_* (flags rule). */
@@ -107,19 +80,12 @@ export async function startBatchql(t, opts = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'batchql-e2e-'));
   const db = path.join(dir, 'batchql.db');
   let stopped = false;
-  let proc;
+  let p;
 
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    live.delete(proc);
+    await p?.stop();
     await rm(dir, { recursive: true, force: true });
   };
   if (t) t.after(stop);
@@ -131,9 +97,9 @@ export async function startBatchql(t, opts = {}) {
         if (typeof f === 'string') {
           files.push(f);
         } else {
-          const p = path.join(dir, f.name);
-          await writeFile(p, f.content);
-          files.push(p);
+          const file = path.join(dir, f.name);
+          await writeFile(file, f.content);
+          files.push(file);
         }
       }
       await runBatchql(['import', '--db', db, '--progress', 'never', ...files], { env });
@@ -142,39 +108,11 @@ export async function startBatchql(t, opts = {}) {
       await runBatchql(['demo', '--db', db, '--progress', 'never', ...(Array.isArray(demo) ? demo : [])], { env });
     }
 
-    proc = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--db', db, ...flags], {
-      env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    live.add(proc);
-    let out = '';
-    proc.stdout.setEncoding('utf8').on('data', (s) => { out += s; });
-    proc.stderr.setEncoding('utf8').on('data', (s) => { out += s; });
-    const logs = () => out;
-
-    const addr = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`batchql serve did not log its address in 30s:\n${out}`)), 30000);
-      const check = () => {
-        const a = listeningAddr(out);
-        if (a) {
-          clearTimeout(timer);
-          proc.stderr.off('data', check);
-          proc.off('exit', onExit);
-          resolve(a);
-        }
-      };
-      const onExit = (code, sig) => {
-        clearTimeout(timer);
-        reject(new Error(`batchql serve exited (${code ?? sig}) before listening:\n${out}`));
-      };
-      proc.stderr.on('data', check);
-      proc.once('exit', onExit);
-      check();
-    });
-
+    p = startProcess(bin, ['serve', '--addr', '127.0.0.1:0', '--db', db, ...flags], { env: childEnv(env) });
+    const addr = await p.waitFor('logging its address', () => listeningAddr(p.logs()));
     const url = `http://${addr}`;
-    await waitHealthy(url, proc, logs);
-    return { url, queryURL: `${url}/query`, dir, db, logs, stop };
+    await waitOK(p, `${url}/healthz`);
+    return { url, queryURL: `${url}/query`, dir, db, logs: p.logs, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -195,26 +133,6 @@ function listeningAddr(out) {
     if (m) return m[1].replace(/^"|"$/g, '');
   }
   return null;
-}
-
-async function waitHealthy(url, proc, logs) {
-  const deadline = Date.now() + 15000;
-  let last;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) {
-      throw new Error(`batchql serve exited (${proc.exitCode ?? proc.signalCode}):\n${logs()}`);
-    }
-    try {
-      const res = await fetch(`${url}/healthz`);
-      await res.arrayBuffer();
-      if (res.ok) return;
-      last = `status ${res.status}`;
-    } catch (err) {
-      last = err.message;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url}/healthz not healthy in 15s (${last}):\n${logs()}`);
 }
 
 /**

@@ -14,48 +14,17 @@
 //
 // Set ENGINEFAKE_BIN to use a binary that is already built.
 
-import { spawn, execFile } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { access, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
-import { repoRoot } from './batchql.mjs';
-
-const execFileP = promisify(execFile);
+import { goBinary, repoRoot, startProcess } from './process.mjs';
 
 /** The SDK version whose schemas the fakes are checked against. */
 export const SDK_VERSION = '9.1.5';
 
-const live = new Set();
-process.on('exit', () => {
-  for (const p of live) {
-    try { p.kill('SIGKILL'); } catch { /* already gone */ }
-  }
-});
-
-let built;
-
 /** Returns the enginefake binary: $ENGINEFAKE_BIN, else built once per process. */
 export function buildEnginefake() {
-  built ??= (async () => {
-    if (process.env.ENGINEFAKE_BIN) {
-      const bin = path.resolve(process.env.ENGINEFAKE_BIN);
-      await access(bin);
-      return bin;
-    }
-    const dir = await mkdtemp(path.join(tmpdir(), 'enginefake-bin-'));
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    const bin = path.join(dir, 'enginefake');
-    try {
-      await execFileP('go', ['build', '-o', bin, './enginefake/cmd/enginefake'], { cwd: repoRoot, maxBuffer: 16 << 20 });
-    } catch (err) {
-      throw new Error(`go build enginefake failed:\n${err.stderr || err.message}`);
-    }
-    return bin;
-  })();
-  return built;
+  return goBinary('ENGINEFAKE_BIN', 'enginefake', './enginefake/cmd/enginefake');
 }
 
 /**
@@ -66,49 +35,24 @@ export function buildEnginefake() {
  *   camunda8URL ends in /v2, camunda7URL in /engine-rest.
  */
 export async function startEnginefake(t, { flags = [] } = {}) {
-  const bin = await buildEnginefake();
-  const proc = spawn(bin, flags, { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(proc);
-  let out = '';
-  let err = '';
-  proc.stderr.setEncoding('utf8').on('data', (s) => { err += s; });
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    live.delete(proc);
-  };
-  if (t) t.after(stop);
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`enginefake printed no URL in 30s:\n${out}${err}`)), 30000);
-    proc.stdout.setEncoding('utf8').on('data', (s) => {
-      out += s;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(out.slice(0, nl).trim());
-      }
-    });
-    proc.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`enginefake exited (${code ?? sig}) before printing its URL:\n${err}`));
-    });
+  const p = startProcess(await buildEnginefake(), flags);
+  if (t) t.after(p.stop);
+  // It prints its URL as the first line of its standard output.
+  const url = await p.waitFor('printing its URL', () => {
+    const nl = p.stdout().indexOf('\n');
+    return nl >= 0 && p.stdout().slice(0, nl).trim();
   });
-  const control = async (method, p, body) => {
-    const res = await fetch(url + p, {
+  const control = async (method, route, body) => {
+    const res = await fetch(url + route, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${text}`);
+    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
     return text ? JSON.parse(text) : null;
   };
-  return { url, camunda8URL: `${url}/v2`, camunda7URL: `${url}/engine-rest`, control, stop };
+  return { url, camunda8URL: `${url}/v2`, camunda7URL: `${url}/engine-rest`, control, stop: p.stop };
 }
 
 let schemas;
