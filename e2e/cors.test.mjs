@@ -7,17 +7,14 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startBatchql } from './lib/batchql.mjs';
 import { startIssuer } from './lib/oidc.mjs';
+import { launchChromium } from './lib/chromium.mjs';
 
-const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-  '--no-first-run', '--disable-component-update', '--disable-sync'];
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const tenantBatches = path.join(fixtures, 'tenant-batches.json');
 
@@ -49,8 +46,6 @@ function fetchInPage(page, queryURL, token) {
 }
 
 test('a web app on a listed origin queries batchql with a bearer token; an unlisted one is blocked', { timeout: 120_000 }, async (t) => {
-  assert.ok(existsSync(executablePath),
-    `no Chromium at ${executablePath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   const idp = await startIssuer(t);
   const port = await startApp(t);
   const listed = `http://localhost:${port}`;
@@ -63,8 +58,7 @@ test('a web app on a listed origin queries batchql with a bearer token; an unlis
   const token = await idp.clientCredentials({ tenants: ['A'] });
   const want = JSON.parse(readFileSync(tenantBatches, 'utf8')).filter((b) => b.tenantId === null || b.tenantId === 'A');
 
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });

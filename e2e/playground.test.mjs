@@ -8,29 +8,19 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { startBatchql, fixture, gql } from './lib/batchql.mjs';
+import { launchChromium, editorValue, runEditedQuery } from './lib/chromium.mjs';
 
-const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const nodeModules = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node_modules');
 const QUERY = '{ batchOperations(first: 3) { totalCount nodes { batchOperationKey } } }';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-  '--no-first-run', '--disable-component-update', '--disable-sync'];
-
-const editorValue = (page, selector) => page.evaluate((sel) => document.querySelector(sel).CodeMirror.getValue(), selector);
-
 test('the playground works offline and its default query returns demo data', { timeout: 120_000 }, async (t) => {
-  assert.ok(existsSync(executablePath),
-    `no Chromium at ${executablePath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   const srv = await startBatchql(t, { demo: true });
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const requests = [];
   const blocked = [];
@@ -86,8 +76,6 @@ test('the playground works offline and its default query returns demo data', { t
 });
 
 test('GraphiQL playground runs a query in Chromium', { timeout: 120_000 }, async (t) => {
-  assert.ok(existsSync(executablePath),
-    `no Chromium at ${executablePath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   const srv = await startBatchql(t, {
     imports: [fixture('c8_operations_search.json'), fixture('c8_operation.json'), fixture('c8_legacy_operation.json')],
     flags: ['--playground-assets', nodeModules],
@@ -97,8 +85,7 @@ test('GraphiQL playground runs a query in Chromium', { timeout: 120_000 }, async
   const keys = want.data.batchOperations.nodes.map((n) => n.batchOperationKey);
   assert.equal(keys.length, 3);
 
-  const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const requests = [];
   const pageErrors = [];
@@ -118,21 +105,14 @@ test('GraphiQL playground runs a query in Chromium', { timeout: 120_000 }, async
   await page.keyboard.press('Delete');
   await page.keyboard.type(QUERY, { delay: 5 });
   await page.keyboard.press('Escape'); // close a completion list, if any
-  const typed = await page.evaluate(() =>
-    document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue());
+  const typed = await editorValue(page, '.graphiql-query-editor .CodeMirror');
   assert.equal(typed.replace(/\s+/g, ' ').trim(), QUERY, 'the editor holds the typed query');
-  // GraphiQL takes the operation name from the editor after a debounce: run
-  // at once and it may still send the default query's name ("operation
-  // Trouble not found"). Seen in CI; a second is plenty.
-  await new Promise((r) => setTimeout(r, 1000));
-
-  await page.locator('button.graphiql-execute-button').click();
+  await runEditedQuery(page);
   await page.waitForFunction((key) => {
     const cm = document.querySelector('.result-window .CodeMirror');
     return cm && cm.CodeMirror.getValue().includes(key);
   }, keys[2], { timeout: 30_000 });
-  const result = JSON.parse(await page.evaluate(() =>
-    document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()));
+  const result = JSON.parse(await editorValue(page, '.result-window .CodeMirror'));
 
   // Show the start of the one-line query in the screenshot.
   await page.evaluate(() => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.scrollTo(0, 0));

@@ -12,9 +12,8 @@ import { createClient as createWsClient } from 'graphql-ws';
 import { createClient as createSseClient } from 'graphql-sse';
 import { ApolloClient, InMemoryCache, gql as apolloGql } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import { startBatchql } from './lib/batchql.mjs';
+import { launchChromium, runEditedQuery } from './lib/chromium.mjs';
 
 const TOKEN = 'e2e-import-token';
 const OP = '2251799813690001';
@@ -241,11 +240,8 @@ function stripTypename(o) {
 // The playground (built-in GraphiQL, its graphql-ws client) runs a
 // subscription: pushed changes show in the result pane as they arrive.
 test('GraphiQL playground runs a subscription over WebSocket', { timeout: 120_000 }, async (t) => {
-  const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-  assert.ok(existsSync(executablePath), `no Chromium at ${executablePath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   const srv = await start(t);
-  const browser = await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const pageErrors = [];
   const sockets = [];
@@ -256,11 +252,7 @@ test('GraphiQL playground runs a subscription over WebSocket', { timeout: 120_00
   await page.locator(editor).waitFor({ state: 'visible', timeout: 30_000 });
   await page.evaluate(([sel, q]) => document.querySelector(sel).CodeMirror.setValue(q), [editor,
     `subscription { batchOperationItemChanged(filter: {batchOperationKey: {eq: "${OP}"}}) { itemKey state } }`]);
-  // GraphiQL takes the operation name from the editor after a debounce: run
-  // at once and it may still send the default query's name ("operation
-  // Trouble not found", seen in CI).
-  await new Promise((r) => setTimeout(r, 1000));
-  await page.locator('button.graphiql-execute-button').click();
+  await runEditedQuery(page);
   const result = () => page.evaluate(() => document.querySelector('.result-window .CodeMirror')?.CodeMirror.getValue() ?? '');
   // Push until the subscription is live and shows the change.
   let shown = '';
