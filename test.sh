@@ -38,7 +38,7 @@ need_deb() {
 
 echo "== Debian packages"
 # One line per package a test needs:
-need_deb chromium "${CHROMIUM_PATH:-/usr/bin/chromium}" # e2e/playground.test.mjs, e2e/cors.test.mjs
+need_deb chromium "${CHROMIUM_PATH:-/usr/bin/chromium}" # e2e/lib/chromium.mjs: playground, CORS, subscriptions
 need_deb prometheus promtool                              # web/metrics_test.go: promtool check metrics
 need_deb prometheus "${PROMETHEUS_BIN:-prometheus}"       # e2e/prometheus.test.mjs
 need_deb haproxy haproxy                                  # replication/e2e_test.go
@@ -100,8 +100,10 @@ if [[ ${BATCHQL_E2E_REPLICATION:-0} == 1 ]]; then
 fi
 
 echo "== e2e: npm test"
-# Build the binary once for all suites (each runs in its own process).
+# Build the binaries once for all suites (each runs in its own process and
+# would otherwise build its own: e2e/lib/process.mjs).
 bindir=$(mktemp -d)
 trap 'rm -rf "$bindir"' EXIT
 go build -o "$bindir/batchql" .
-(cd e2e && BATCHQL_BIN="$bindir/batchql" npm test)
+go build -o "$bindir/enginefake" ./enginefake/cmd/enginefake
+(cd e2e && BATCHQL_BIN="$bindir/batchql" ENGINEFAKE_BIN="$bindir/enginefake" npm test)
