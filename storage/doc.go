@@ -58,7 +58,7 @@
 //
 // A connection request goes through these files, in this order:
 //
-//   - the router (server.go, newRouter) hands /query to the GraphQL
+//   - the router (web/router.go, NewRouter) hands /query to the GraphQL
 //     handler (graph/handler.go);
 //   - a graph resolver (graph/schema.resolvers.go; graph/fastlist.go
 //     writes the record lists and fetches nested items) converts the arguments
@@ -110,9 +110,10 @@
 //     record encodes to the stored value, and then nothing is written (no
 //     record, index or counter write). Every change of a record passes
 //     through it, one record at a time in bbolt's single writer, which is
-//     where a change feed (the records changed by a commit, in commit
-//     order) would collect its entries. The importer (package importer)
-//     writes this way, 10,000 records a transaction by default.
+//     where the change feed (feed.go: the records changed by a commit, in
+//     commit order) collects its entries. The importer's patches (package
+//     importer) write this way: import and POST /import (10,000 records a
+//     transaction by default), the live sync and the replication apply.
 //   - PutBatch, PutBatchOperation and PutItem store whole records; the demo
 //     generator (package demo) writes this way, 20,000 records a
 //     transaction.
