@@ -9,15 +9,16 @@
 #   NATS:      nats://127.0.0.1:4221..4223   (monitoring http://127.0.0.1:8221..8223)
 #   HAProxy:   http://127.0.0.1:8404         (stats)
 #
-# Live sync: export the engine flags' variables first (for example
-# BATCHQL_CAMUNDA8_URL=http://localhost:8088/v2); every server gets them and
-# the lease lets one sync at a time. Without them, write with
-# `batchql import --server http://127.0.0.1:8080 FILE` (with an import token).
+# Writes: with --nats a server takes no engine URLs and no import token yet
+# (it would write its own database and drift from the others: serve exits
+# with status 2 when BATCHQL_CAMUNDA8_URL, BATCHQL_CAMUNDA7_URL or
+# BATCHQL_IMPORT_TOKEN is set), so only replication's publisher writes to the
+# stream; README, Replication, "Status".
 # State (databases, NATS stores, binaries) goes to $STATE
 # (/tmp/batchql-deploy); delete it to start over.
 #
-# Needs: Go, haproxy (Debian: apt-get install haproxy); nats-server from
-# PATH (Debian: apt-get install nats-server) or built from the Go module.
+# Needs: Go, haproxy (Debian: apt-get install haproxy); nats-server is
+# $NATS_SERVER when set, else built from the Go module.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
