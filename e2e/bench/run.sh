@@ -138,9 +138,14 @@ need_apt=()
 command -v wrk >/dev/null || need_apt+=(wrk)
 [[ -x $PGBIN/initdb ]] || need_apt+=(postgresql)
 command -v psql >/dev/null || need_apt+=(postgresql-client)
+command -v curl >/dev/null || need_apt+=(curl)
+command -v python3 >/dev/null || need_apt+=(python3)
 if ((${#need_apt[@]})); then
 	log "installing ${need_apt[*]}"
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+	sudo=() # as test.sh: through sudo when not root
+	if ((EUID != 0)); then sudo=(sudo); fi
+	"${sudo[@]}" apt-get update -qq &&
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 if [[ ! -x $HERE/node_modules/.bin/node || ! -d $HERE/node_modules/postgraphile ]]; then
 	log "npm ci (PostGraphile 5, Node 22)"
