@@ -2,12 +2,10 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/batchql/batchql/graph/model"
 	"github.com/batchql/batchql/storage"
@@ -28,11 +26,7 @@ func (r *Resolver) pageRequest(first *int, after *string, last *int, before *str
 		p.Before = *before
 	}
 	if err := p.Check(); err != nil {
-		var ie *storage.InputError
-		if errors.As(err, &ie) {
-			return storage.PageRequest{}, &gqlerror.Error{Message: ie.Error(), Extensions: map[string]any{"code": CodeBadUserInput}}
-		}
-		return storage.PageRequest{}, err
+		return storage.PageRequest{}, storageError(err)
 	}
 	return p, nil
 }

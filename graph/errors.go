@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"runtime/debug"
 	"strings"
 	"unicode/utf8"
@@ -97,10 +96,6 @@ func shownValue(ie *storage.InputError) string {
 // everything else into a coded error. Go errors (from storage, bbolt, the
 // runtime) are logged and replaced by "internal server error": their text,
 // paths and stacks never reach the client.
-// badEnum is the error of gqlgen's generated enums (graph/model) for a
-// value they do not know: "<value> is not a valid <Enum>".
-var badEnum = regexp.MustCompile(`^(.*) is not a valid ([A-Z][A-Za-z]*)$`)
-
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		var gqlErr *gqlerror.Error
@@ -114,14 +109,6 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if out := inputError(inner); out != nil {
 				out.Path, out.Locations = gqlErr.Path, gqlErr.Locations
 				return out
-			}
-			if m := badEnum.FindStringSubmatch(inner.Error()); m != nil {
-				// A generated enum's UnmarshalGQL refused a value that
-				// reached execution through a variable (found by
-				// FuzzQueryHandler: {"field":"ITEM_KeY"} of an orderBy
-				// variable): bad input, not a server fault.
-				return &gqlerror.Error{Message: fmt.Sprintf("argument %q (value %s): not a valid %s", gqlErr.Path.String(), quote(m[1]), m[2]),
-					Path: gqlErr.Path, Locations: gqlErr.Locations, Extensions: map[string]any{"code": CodeBadUserInput}}
 			}
 			if reason, ok := representationError(gqlErr, inner); ok {
 				return &gqlerror.Error{Message: fmt.Sprintf("argument %q: %s", "representations", reason),

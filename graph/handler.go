@@ -156,7 +156,8 @@ func NewHandler(store *storage.Store, cfg Config, log *slog.Logger) http.Handler
 func newServer(root generated.ResolverRoot, cfg Config, log *slog.Logger) *handler.Server {
 	cfg = cfg.withDefaults()
 	log = orDiscard(log)
-	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: root, Complexity: complexityRoot(cfg.MaxPageSize)}))
+	es := generated.NewExecutableSchema(generated.Config{Resolvers: root, Complexity: complexityRoot(cfg.MaxPageSize)})
+	srv := handler.New(es)
 	srv.AddTransport(transport.Options{AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodOptions}})
 	srv.AddTransport(transport.Websocket{
 		Implementation:        wsImplementation{checkOrigin: cfg.WebSocketOrigin},
@@ -181,6 +182,7 @@ func newServer(root generated.ResolverRoot, cfg Config, log *slog.Logger) *handl
 	// After APQ, which fills in the query of a persisted-query request.
 	srv.Use(queryLimits{maxDepth: cfg.MaxDepth, maxAliases: cfg.MaxAliases, maxRootFields: cfg.MaxRootFields, cache: queryCache})
 	srv.Use(&costLimit{limit: cfg.MaxComplexity})
+	srv.Use(newExactEnums(es.Schema()))
 	if !cfg.gqlgenLists {
 		r, _ := root.(*Resolver) // tests substitute roots; they get no items shortcut
 		srv.Use(fastLists{r: r})

@@ -62,6 +62,10 @@ func (observer) ExtensionName() string                   { return "Observer" }
 func (observer) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (x observer) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	op := OperationFrom(ctx)
+	if x.tracer == nil && (op == nil || op.Answered) {
+		return next(ctx) // no spans, and no middleware asking (or told already)
+	}
 	var oc *graphql.OperationContext
 	if graphql.HasOperationContext(ctx) {
 		oc = graphql.GetOperationContext(ctx)
@@ -98,7 +102,7 @@ func (x observer) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 		}
 		span.End()
 	}
-	if op := OperationFrom(ctx); op != nil && !op.Answered {
+	if op != nil && !op.Answered {
 		name := opName
 		if opType == "" && oc != nil {
 			name = oc.OperationName // as requested: the document did not validate

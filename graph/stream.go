@@ -3,13 +3,12 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"mime"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -75,15 +74,14 @@ func (st *stream) drop(code int, reason, errCode string) {
 }
 
 // streamKind tells which long-lived transport a request asks for: "ws",
-// "sse" or "" (the same tests as gqlgen's transports).
+// "sse" or "", asking gqlgen's transports themselves, in the order
+// newServer adds them.
 func streamKind(r *http.Request) string {
-	if r.Header.Get("Upgrade") != "" {
+	switch {
+	case transport.Websocket{}.Supports(r):
 		return "ws"
-	}
-	if r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == mediaJSON {
-			return "sse"
-		}
+	case transport.SSE{}.Supports(r):
+		return "sse"
 	}
 	return ""
 }
