@@ -45,6 +45,7 @@ func TestParseTime(t *testing.T) {
 		"2025-06-04T11:13:43+02", "2025-06-04T11:13:43+02:0x", "2025-06-04T11:13:43+24:00", "2025-06-04T11:13:43UTC",
 		"2025-6-04T11:13:43Z", "+2025-06-04T11:13:43Z", "2025-06-04T11:13:43.12a3Z", "2025-06-04T11:13:43Z ",
 		"2025-06-04T11:13:43,123Z", "2025-06-04T11:13:43+0260", "2025-06-04T11:13:43 0200", "2025-06-04T11:13:43+02:000",
+		"2025-03-04t11:13:43.9-07:60", "2025-06-04T11:13:43+0060",
 		"yesterday", "2025-06-04 11:13:43",
 	} {
 		_, err := ParseTime(in)
@@ -54,7 +55,12 @@ func TestParseTime(t *testing.T) {
 
 // oldFilterGrammar is the grammar DateTime arguments had before ParseTime:
 // time.Parse's RFC 3339 with 1-9 fraction digits and 'Z' or ±hh:mm, any
-// case. ParseTime must accept all of it, at the same instant.
+// case. ParseTime must accept all of it, at the same instant, except the
+// offsets RFC 3339 does not have: time.Parse falls back from its RFC 3339
+// path to the layout parser, which takes offset hour 24 and minute 60 on
+// purpose ("some people do write offsets of 24 hours or 60 minutes",
+// time/format.go); ParseTime rejects them as it rejects hour 24 in the time
+// (fuzzing found "2025-03-04t11:13:43.9-07:60").
 func oldFilterGrammar(s string) (time.Time, bool) {
 	norm := strings.ToUpper(s)
 	t, err := time.Parse(time.RFC3339Nano, norm)
@@ -72,7 +78,8 @@ func oldFilterGrammar(s string) (time.Time, bool) {
 		}
 		rest = rest[n:]
 	}
-	ok := rest == "Z" || len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':'
+	ok := rest == "Z" || len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
+		rest[1:3] <= "23" && rest[4:6] <= "59"
 	return t, ok
 }
 
