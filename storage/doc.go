@@ -113,9 +113,10 @@
 //     where a change feed (the records changed by a commit, in commit
 //     order) would collect its entries. The importer (package importer)
 //     writes this way, 10,000 records a transaction by default.
-//   - PutBatch, PutBatchOperation and PutItem store whole records; the demo
-//     generator (package demo) writes this way, 20,000 records a
-//     transaction.
+//   - PutBatch, PutBatchOperation and PutItem store whole records: they
+//     are upserts whose merge ignores the stored record, so they write (and
+//     feed) exactly what an upsert would. The demo generator (package demo)
+//     writes this way, 20,000 records a transaction.
 //
 // Bounded transactions mean a crash or a cancelled import leaves a
 // consistent database holding whole transactions, and because records are
