@@ -93,7 +93,7 @@
 //     encoded when asked for;
 //   - counting (count.go) answers totalCount when it is selected, from
 //     counters or a key walk, in the same transaction as the page (runQuery
-//     counts before it plans).
+//     merges the terms' conds once, then counts, then plans).
 //
 // # Transactions
 //
@@ -110,8 +110,8 @@
 //     record encodes to the stored value, and then nothing is written (no
 //     record, index or counter write). Every change of a record passes
 //     through it, one record at a time in bbolt's single writer, which is
-//     where a change feed (the records changed by a commit, in commit
-//     order) would collect its entries. The importer (package importer)
+//     where the change feed (feed.go: the records changed by a commit, in
+//     commit order) collects its entries. The importer (package importer)
 //     writes this way, 10,000 records a transaction by default.
 //   - PutBatch, PutBatchOperation and PutItem store whole records: they
 //     are upserts whose merge ignores the stored record, so they write (and
