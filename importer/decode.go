@@ -1,8 +1,9 @@
 package importer
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
+	"io"
 )
 
 // This file is the importer's API for live sync (package syncer): the same
@@ -21,76 +22,64 @@ type Rejected struct {
 
 // DecodeRecords decodes the records of an engine response body: a JSON
 // array of records (Camunda 7 lists) or a search response {items, page}
-// (Camunda 8). Each record becomes a fresh Patch, validated as import
-// validates a record of a file, or a Rejected. Malformed JSON, or a body of
-// another shape, is an error: nothing of such a body is usable.
+// (Camunda 8), read by the import's scanner. Each record becomes a fresh
+// Patch, validated as import validates a record of a file, or a Rejected.
+// Malformed JSON, an element that is not an object, or an empty body is an
+// error: nothing of such a body is usable.
 func DecodeRecords(body []byte) ([]*Patch, []Rejected, error) {
-	var raws []json.RawMessage
-	if len(body) > 0 && body[0] == '{' {
-		var env struct {
-			Items []json.RawMessage `json:"items"`
+	sc := newJSONScanner(bytes.NewReader(body))
+	var patches []*Patch
+	var bad []Rejected
+	for {
+		rec, err := sc.next()
+		if err == io.EOF {
+			break
 		}
-		if err := json.Unmarshal(body, &env); err != nil {
+		if err != nil {
 			return nil, nil, err
 		}
-		raws = env.Items
-	} else if err := json.Unmarshal(body, &raws); err != nil {
-		return nil, nil, err
-	}
-	patches := make([]*Patch, 0, len(raws))
-	var bad []Rejected
-	for i, raw := range raws {
 		p := new(Patch)
-		err := p.UnmarshalJSON(raw)
-		if err == nil {
-			patches = append(patches, p)
+		if err := p.parse(rec); err != nil {
+			var ie *Error
+			if !errors.As(err, &ie) {
+				ie = &Error{Reason: err.Error()}
+			}
+			ie.Record, ie.Line = rec.num, 0
+			kind, key := rec.identity()
+			bad = append(bad, Rejected{Kind: kind, Key: key, Err: ie})
 			continue
 		}
-		var ie *Error
-		if !errors.As(err, &ie) {
-			ie = &Error{Reason: err.Error()}
-		}
-		ie.Record, ie.Line = int64(i+1), 0
-		kind, key := guessIdentity(raw)
-		bad = append(bad, Rejected{Kind: kind, Key: key, Err: ie})
+		p.detach()
+		patches = append(patches, p)
+	}
+	if sc.values == 0 {
+		return nil, nil, errors.New(errEmpty)
 	}
 	return patches, bad, nil
 }
 
-// guessIdentity reads a bad record's kind and natural key from its fields,
+// identity reads a bad record's kind and natural key from its fields,
 // without validating anything else.
-func guessIdentity(raw json.RawMessage) (kind, key string) {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return "", ""
+func (r *rawRecord) identity() (kind, key string) {
+	str := func(f int) string {
+		s, _ := parseString(r.val[f])
+		return s
 	}
-	str := func(name string) string {
-		var s string
-		if v, ok := m[name]; ok && json.Unmarshal(v, &s) == nil {
-			return s
-		}
-		return ""
-	}
-	_, hasItem := m["itemKey"]
-	_, hasOpKey := m["batchOperationKey"]
-	_, hasOpType := m["batchOperationType"]
-	_, hasID := m["id"]
-	_, hasTotal := m["totalJobs"]
 	switch {
-	case hasItem && hasOpKey:
-		return KindItem, str("batchOperationKey") + "/" + str("itemKey")
-	case hasItem:
-		return KindItem, "/" + str("itemKey")
-	case hasOpKey || hasOpType:
-		return KindBatchOperation, str("batchOperationKey")
-	case hasID || hasTotal:
+	case r.has(fItemKey) && r.has(fBatchOperationKey):
+		return KindItem, str(fBatchOperationKey) + "/" + str(fItemKey)
+	case r.has(fItemKey):
+		return KindItem, "/" + str(fItemKey)
+	case r.has(fBatchOperationKey) || r.has(fBatchOperationType):
+		return KindBatchOperation, str(fBatchOperationKey)
+	case r.has(fID) || r.has(fTotalJobs):
 		kind = KindBatch
-		if _, ok := m["remainingJobs"]; ok {
+		if r.has(fRemainingJobs) {
 			kind = KindBatchStats
-		} else if _, ok := m["endTime"]; ok {
+		} else if r.has(fEndTime) {
 			kind = KindHistoricBatch
 		}
-		return kind, str("id")
+		return kind, str(fID)
 	}
 	return "", ""
 }

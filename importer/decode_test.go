@@ -73,3 +73,16 @@ func TestIsMissing(t *testing.T) {
 	_, ok := IsMissing(assert.AnError)
 	assert.False(t, ok)
 }
+
+// An empty body is no response at all, not an empty page: an error, as
+// it was when encoding/json split the body.
+func TestDecodeRecordsEmpty(t *testing.T) {
+	for _, body := range []string{"", " \n"} {
+		_, _, err := DecodeRecords([]byte(body))
+		assert.Error(t, err, "%q", body)
+	}
+	patches, bad, err := DecodeRecords([]byte(`{"items":[],"page":{"totalItems":0}}`))
+	require.NoError(t, err)
+	assert.Empty(t, patches)
+	assert.Empty(t, bad)
+}

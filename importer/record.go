@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/batchql/batchql/storage"
 )
 
 // ---------------------------------------------------------------------------
@@ -313,7 +315,7 @@ func (r *rawRecord) optTime(f int, backing *time.Time) (*time.Time, *Error) {
 	if !ok {
 		return nil, r.fieldErr(f, "is not a date like 2025-06-04T11:13:43.123Z or 2024-05-14T09:12:03.417+0200")
 	}
-	if t.Before(minStoredTime) || t.After(maxStoredTime) {
+	if !storage.Storable(t) {
 		return nil, r.fieldErr(f, "is out of range (years 1678 to 2261)")
 	}
 	if backing == nil {
@@ -336,5 +338,3 @@ func enumField[E ~string](r *rawRecord, f int, list []E, typ string) (E, *Error)
 	}
 	return v, nil
 }
-
-// Dates are stored as Unix nanoseconds.

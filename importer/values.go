@@ -131,11 +131,6 @@ func parseEnum[E ~string](raw []byte, list []E, typ string) (E, string) {
 	return "", "unknown " + typ + " (want one of " + strings.Join(names, ", ") + ")"
 }
 
-var (
-	minStoredTime = time.Unix(0, math.MinInt64).UTC()
-	maxStoredTime = time.Unix(0, math.MaxInt64).UTC()
-)
-
 // parseDate parses a date of the one grammar, storage.ParseTime's
 // (RFC 3339 with 0 to 9 fraction digits, and Camunda 7's +0200 offsets).
 func parseDate(b []byte) (time.Time, bool) {

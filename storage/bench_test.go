@@ -175,7 +175,7 @@ func BenchmarkCount(b *testing.B) {
 			var n int
 			for b.Loop() {
 				err := s.View(ctx, func(r *Reader) error {
-					n, err = countMatches(ctx, r, itemKind, ts)
+					n, err = countMatches(ctx, r, itemKind, ts, condsOf(map[string]*cond{}, ts))
 					return err
 				})
 				if err != nil {

@@ -12,15 +12,13 @@ import (
 // countMatches counts every record matching terms: from counters when the
 // filter is equalities on a counted field set, else by walking the best
 // index's ranges, reading only keys when the ranges decide the filter.
-func countMatches[R any](ctx context.Context, r *Reader, k *kind[R], terms []term[R]) (int, error) {
+// conds are the terms' merged conds (condsOf), which match something
+// (matchesNothing is false).
+func countMatches[R any](ctx context.Context, r *Reader, k *kind[R], terms []term[R], conds map[string]*cond) (int, error) {
 	tx := r.tx
-	if matchesNothing(terms) {
-		return 0, nil
-	}
 	if n, ok := countFromCounters(r, k, terms); ok {
 		return n, nil
 	}
-	conds := condsOf(map[string]*cond{}, terms)
 	var best *plan[R]
 	bestCost := 0.0
 	for _, ix := range k.indexes {

@@ -95,6 +95,10 @@ var (
 	latestDate   = time.Unix(0, math.MaxInt64).UTC()
 )
 
+// Storable reports whether t lies in the range of stored dates, which the
+// importer demands of every date it stores.
+func Storable(t time.Time) bool { return !t.Before(earliestDate) && !t.After(latestDate) }
+
 // servedPrecision is the precision dates are served at (DateTime output is
 // milliseconds) and hence the precision date filters compare at: what a
 // client sees in a result it can filter on (contract §4).

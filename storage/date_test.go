@@ -200,7 +200,7 @@ func TestDateFiltersCompareServedMilliseconds(t *testing.T) {
 	ts, err := operationTerms(&BatchOperationFilter{StartDate: &DateTimeFilter{Eq: tp(shown)}})
 	require.NoError(t, err)
 	require.NoError(t, s.View(ctx, func(r *Reader) error {
-		p := choosePlan(r, operationKind, ts, []Order{{Field: "START_DATE"}}, 20)
+		p := choosePlan(r, operationKind, ts, condsOf(map[string]*cond{}, ts), []Order{{Field: "START_DATE"}}, 20)
 		assert.Equal(t, "[START_DATE]", p.ix.name)
 		assert.True(t, p.ordered)
 		assert.Empty(t, p.residual)

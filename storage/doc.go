@@ -93,7 +93,7 @@
 //     encoded when asked for;
 //   - counting (count.go) answers totalCount when it is selected, from
 //     counters or a key walk, in the same transaction as the page (runQuery
-//     counts before it plans).
+//     merges the terms' conds once, then counts, then plans).
 //
 // # Transactions
 //
@@ -114,9 +114,10 @@
 //     commit order) collects its entries. The importer's patches (package
 //     importer) write this way: import and POST /import (10,000 records a
 //     transaction by default), the live sync and the replication apply.
-//   - PutBatch, PutBatchOperation and PutItem store whole records; the demo
-//     generator (package demo) writes this way, 20,000 records a
-//     transaction.
+//   - PutBatch, PutBatchOperation and PutItem store whole records: they
+//     are upserts whose merge ignores the stored record, so they write (and
+//     feed) exactly what an upsert would. The demo generator (package demo)
+//     writes this way, 20,000 records a transaction.
 //
 // Bounded transactions mean a crash or a cancelled import leaves a
 // consistent database holding whole transactions, and because records are

@@ -143,32 +143,22 @@ func (f *feed) deliver(seq uint64, keys []Key) {
 	}
 }
 
-// noteChange records that the transaction changed the record with primary
-// key pk of kind k, when a listener wants to know.
-func (w *Writer) noteChange(k interface{ feedKind() Kind }, pk []byte) {
+// noteChange records that the transaction changed the record of that kind
+// with primary key pk, when a listener wants to know.
+func (w *Writer) noteChange(kind Kind, pk []byte) {
 	if w.changed == nil {
 		return
 	}
-	key := Key{Kind: k.feedKind()}
+	key := Key{Kind: kind}
 	id, rest, err := readKey(pk)
 	if err != nil {
 		return // the key was just encoded by appendKey
 	}
 	key.ID = id
-	if key.Kind == KindItem {
+	if kind == KindItem {
 		if key.Item, _, err = readKey(rest); err != nil {
 			return
 		}
 	}
 	*w.changed = append(*w.changed, key)
-}
-
-func (k *kind[R]) feedKind() Kind {
-	switch k.tag {
-	case batchKind.tag:
-		return KindBatch
-	case operationKind.tag:
-		return KindBatchOperation
-	}
-	return KindItem
 }

@@ -38,7 +38,8 @@ type plan[R any] struct {
 // condsOf collects the conditions of the terms by field, merging those of
 // one field (a tenantId filter and the tenant scope). It fills the caller's
 // map m (a literal the caller declares stays on its
-// stack: one allocation fewer for every query) and returns it.
+// stack: one allocation fewer for every query) and returns it. runQuery
+// builds it once a query, for the count and the plan.
 func condsOf[R any](m map[string]*cond, terms []term[R]) map[string]*cond {
 	for _, t := range terms {
 		if t.cond != nil && t.field != "" {
@@ -47,15 +48,6 @@ func condsOf[R any](m map[string]*cond, terms []term[R]) map[string]*cond {
 			} else {
 				m[t.field] = t.cond
 			}
-		}
-	}
-	for _, t := range terms {
-		if c := m[t.field]; t.cond == nil && c != nil && c.exact {
-			// Another term on the field (a like beside the tenant scope)
-			// has no cond: the ranges do not decide it.
-			inexact := *c
-			inexact.exact = false
-			m[t.field] = &inexact
 		}
 	}
 	return m
@@ -95,7 +87,9 @@ func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds m
 		}
 	}
 	for _, t := range terms {
-		if t.field == "" || !used[t.field] {
+		// A term without a cond (a like beside the tenant scope's cond on
+		// the same field) is never decided by the ranges.
+		if t.field == "" || t.cond == nil || !used[t.field] {
 			p.residual = append(p.residual, t.pred)
 		}
 	}
@@ -205,8 +199,9 @@ func estimate[R any](r *Reader, k *kind[R], p *plan[R]) float64 {
 	return max(n, 1)
 }
 
-func choosePlan[R any](r *Reader, k *kind[R], terms []term[R], order []Order, limit int) *plan[R] {
-	conds := condsOf(map[string]*cond{}, terms)
+// choosePlan picks the cheapest plan for terms, whose merged conds
+// (condsOf) are conds.
+func choosePlan[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]*cond, order []Order, limit int) *plan[R] {
 	plans := make([]*plan[R], 0, len(k.indexes))
 	// matches estimates how many records pass the whole filter: the
 	// smallest range that needs no further checks, else a tenth of the

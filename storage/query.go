@@ -289,15 +289,16 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 		}
 	}
 	res := &Page[R]{}
+	conds := condsOf(map[string]*cond{}, terms)
+	if matchesNothing(conds) {
+		return res, nil // totalCount 0
+	}
 	if count {
-		if res.TotalCount, err = countMatches(ctx, rd, k, terms); err != nil {
+		if res.TotalCount, err = countMatches(ctx, rd, k, terms, conds); err != nil {
 			return nil, err
 		}
 	}
-	if matchesNothing(terms) {
-		return res, nil
-	}
-	p := choosePlan(rd, k, terms, order, limit)
+	p := choosePlan(rd, k, terms, conds, order, limit)
 	if stats != nil {
 		stats.Plan = p.describe()
 	}
@@ -318,11 +319,11 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 	return res, nil
 }
 
-// matchesNothing reports a filter that no record can match (`in: []`).
-// Conds of one field are merged first, so a tenantId filter outside the
-// reader's tenant scope matches nothing too.
-func matchesNothing[R any](terms []term[R]) bool {
-	for _, c := range condsOf(map[string]*cond{}, terms) {
+// matchesNothing reports a filter that no record can match (`in: []`),
+// given its merged conds (condsOf): a tenantId filter outside the reader's
+// tenant scope matches nothing too.
+func matchesNothing(conds map[string]*cond) bool {
+	for _, c := range conds {
 		if c.eq != nil && len(c.eq) == 0 {
 			return true
 		}

@@ -145,7 +145,8 @@ func matching[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], p *plan[R], s
 	})
 }
 
-// walkKeys counts keys in spans without reading records.
+// walkKeys counts keys in spans without reading records. The keys it read
+// count into the query's observed KeysRead, as walk's do.
 func walkKeys(ctx context.Context, tx *bolt.Tx, ix *index, sps []span, fn func()) error {
 	b := tx.Bucket(ix.bucket)
 	n := 0
@@ -159,6 +160,9 @@ func walkKeys(ctx context.Context, tx *bolt.Tx, ix *index, sps []span, fn func()
 			}
 			fn()
 		}
+	}
+	if stats := observedStats(ctx); stats != nil {
+		stats.KeysRead += n
 	}
 	return nil
 }

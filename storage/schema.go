@@ -44,6 +44,7 @@ type kind[R any] struct {
 	// combination (the empty set is the total), kept in the write txn.
 	counterSets [][]string
 	tag         string // counter name prefix
+	feed        Kind   // its name in the change feed (feed.go)
 }
 
 // counterName names the counter of a field set for encoded values vals.
@@ -145,6 +146,7 @@ var batchKind = &kind[Batch]{
 		[]string{"FAILING", "START_TIME"}, []string{"FAILING", "TYPE", "START_TIME"}),
 	counterSets: [][]string{{}, {"TYPE"}},
 	tag:         "b",
+	feed:        KindBatch,
 }
 
 var operationKind = &kind[BatchOperation]{
@@ -182,6 +184,7 @@ var operationKind = &kind[BatchOperation]{
 		[]string{"ACTOR_TYPE"}, []string{"ACTOR_ID"}),
 	counterSets: [][]string{{}, {"STATE"}, {"OPERATION_TYPE"}},
 	tag:         "o",
+	feed:        KindBatchOperation,
 }
 
 var itemKind = &kind[BatchOperationItem]{
@@ -225,6 +228,7 @@ var itemKind = &kind[BatchOperationItem]{
 		[]string{"STATE"}, []string{"PROCESSED_DATE"}),
 	counterSets: [][]string{{}, {"STATE"}, {"BATCH_OPERATION_KEY"}, {"BATCH_OPERATION_KEY", "STATE"}},
 	tag:         "i",
+	feed:        KindItem,
 }
 
 // enumDomain encodes every value of an enum, in key order.

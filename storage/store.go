@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -280,7 +279,9 @@ func getRecord[R any](tx *bolt.Tx, k *kind[R], pk []byte) (*R, error) {
 }
 
 // PutBatch stores b whole, replacing any stored batch with that id, and
-// keeps indexes and counters in step. It reports whether b was new.
+// keeps indexes and counters in step. It reports whether b was new. It is
+// an upsert (upsert.go) whose merge ignores the stored record, so a Put of
+// the stored value writes nothing.
 func (w *Writer) PutBatch(b *Batch) (bool, error) { return putRecord(w, batchKind, b) }
 
 // PutBatchOperation stores o whole; see PutBatch.
@@ -292,25 +293,8 @@ func (w *Writer) PutBatchOperation(o *BatchOperation) (bool, error) {
 func (w *Writer) PutItem(it *BatchOperationItem) (bool, error) { return putRecord(w, itemKind, it) }
 
 func putRecord[R any](w *Writer, k *kind[R], rec *R) (bool, error) {
-	if err := k.validate(rec); err != nil {
-		return false, err
-	}
-	pk := k.pk(nil, rec)
-	val, err := k.encode(rec)
-	if err != nil {
-		return false, fmt.Errorf("%s %s: %w", k.name, k.describe(rec), err)
-	}
-	var old *R
-	v := w.tx.Bucket(k.primary.bucket).Get(pk)
-	if v != nil {
-		if old, err = k.decode(pk, v); err != nil {
-			return false, err
-		}
-	}
-	if !bytes.Equal(v, val) {
-		w.noteChange(k, pk)
-	}
-	return old == nil, storeRecord(w, k, pk, val, old, rec)
+	o, err := upsert(w, k, k.pk(nil, rec), func(*R) (*R, error) { return rec, nil })
+	return o == New, err
 }
 
 // storeRecord writes rec (encoded val, primary key pk) over old (nil when

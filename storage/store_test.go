@@ -248,32 +248,32 @@ func TestPlans(t *testing.T) {
 	}{
 		{"Q1 state in, START_DATE DESC: merged ranges of (state,start)", func(tx *bolt.Tx) (string, bool, int) {
 			ts, _ := operationTerms(&BatchOperationFilter{State: &OperationStateFilter{In: []OperationState{"ACTIVE", "SUSPENDED"}}})
-			p := choosePlan(&Reader{tx: tx}, operationKind, ts, []Order{{Field: "START_DATE", Desc: true}}, 50)
+			p := choosePlan(&Reader{tx: tx}, operationKind, ts, condsOf(map[string]*cond{}, ts), []Order{{Field: "START_DATE", Desc: true}}, 50)
 			return p.ix.name, p.ordered, len(p.residual)
 		}, "[STATE START_DATE]", true},
 		{"Q2 op+state, PROCESSED_DATE DESC", func(tx *bolt.Tx) (string, bool, int) {
 			ts, _ := itemTerms(&BatchOperationItemFilter{BatchOperationKey: &StringFilter{Eq: &key}, State: &ItemStateFilter{Eq: is("FAILED")}})
-			p := choosePlan(&Reader{tx: tx}, itemKind, ts, []Order{{Field: "PROCESSED_DATE", Desc: true}}, 100)
+			p := choosePlan(&Reader{tx: tx}, itemKind, ts, condsOf(map[string]*cond{}, ts), []Order{{Field: "PROCESSED_DATE", Desc: true}}, 100)
 			return p.ix.name, p.ordered, len(p.residual)
 		}, "[BATCH_OPERATION_KEY STATE PROCESSED_DATE]", true},
 		{"Q4 processInstanceKey eq", func(tx *bolt.Tx) (string, bool, int) {
 			ts, _ := itemTerms(&BatchOperationItemFilter{ProcessInstanceKey: &StringFilter{Eq: &key}})
-			p := choosePlan(&Reader{tx: tx}, itemKind, ts, nil, 20)
+			p := choosePlan(&Reader{tx: tx}, itemKind, ts, condsOf(map[string]*cond{}, ts), nil, 20)
 			return p.ix.name, p.ordered, len(p.residual)
 		}, "[PROCESS_INSTANCE_KEY]", true},
 		{"items of one op, default order: primary range", func(tx *bolt.Tx) (string, bool, int) {
 			ts, _ := itemTerms(&BatchOperationItemFilter{BatchOperationKey: &StringFilter{Eq: &key}})
-			p := choosePlan(&Reader{tx: tx}, itemKind, ts, nil, 20)
+			p := choosePlan(&Reader{tx: tx}, itemKind, ts, condsOf(map[string]*cond{}, ts), nil, 20)
 			return p.ix.name, p.ordered, len(p.residual)
 		}, "primary", true},
 		{"items of one op by PROCESSED_DATE: (op,state,date) merged over every state", func(tx *bolt.Tx) (string, bool, int) {
 			ts, _ := itemTerms(&BatchOperationItemFilter{BatchOperationKey: &StringFilter{Eq: &key}})
-			p := choosePlan(&Reader{tx: tx}, itemKind, ts, []Order{{Field: "PROCESSED_DATE", Desc: true}}, 20)
+			p := choosePlan(&Reader{tx: tx}, itemKind, ts, condsOf(map[string]*cond{}, ts), []Order{{Field: "PROCESSED_DATE", Desc: true}}, 20)
 			return p.ix.name, p.ordered && len(p.prefixes) == len(ItemStates), len(p.residual)
 		}, "[BATCH_OPERATION_KEY STATE PROCESSED_DATE]", true},
 		{"op state eq, default order", func(tx *bolt.Tx) (string, bool, int) {
 			ts, _ := operationTerms(&BatchOperationFilter{State: &OperationStateFilter{Eq: st("ACTIVE")}})
-			p := choosePlan(&Reader{tx: tx}, operationKind, ts, nil, 20)
+			p := choosePlan(&Reader{tx: tx}, operationKind, ts, condsOf(map[string]*cond{}, ts), nil, 20)
 			return p.ix.name, p.ordered, len(p.residual)
 		}, "[STATE]", true},
 	}
@@ -292,7 +292,7 @@ func TestPlans(t *testing.T) {
 	// (failing, type, start) index answers it alone.
 	require.NoError(t, s.View(context.Background(), func(r *Reader) error {
 		ts, _ := batchTerms(&BatchFilter{Type: &StringFilter{Eq: sp("instance-migration")}, FailedJobs: &IntFilter{Gt: ip(0)}})
-		p := choosePlan(r, batchKind, ts, []Order{{Field: "START_TIME", Desc: true}}, 50)
+		p := choosePlan(r, batchKind, ts, condsOf(map[string]*cond{}, ts), []Order{{Field: "START_TIME", Desc: true}}, 50)
 		assert.Equal(t, "[FAILING TYPE START_TIME]", p.ix.name)
 		assert.True(t, p.ordered)
 		assert.Empty(t, p.residual)

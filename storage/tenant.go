@@ -48,9 +48,6 @@ func (s *TenantScope) Visible(id *string) bool {
 	return ok
 }
 
-// Tenants is the scope of r's batch reads (nil: every batch).
-func (r *Reader) Tenants() *TenantScope { return r.tenants }
-
 // tenantTerm is the filter term of a scope: TENANT_ID in (ids…, null), an
 // exact equality the planner turns into one index prefix per value.
 func tenantTerm(s *TenantScope) term[Batch] {

@@ -137,7 +137,7 @@ func TestTenantScopePlans(t *testing.T) {
 	require.NoError(t, s.View(context.Background(), func(r *Reader) error {
 		for _, order := range orders {
 			ts := []term[Batch]{tenantTerm(scope)}
-			p := choosePlan(r, batchKind, ts, order, 20)
+			p := choosePlan(r, batchKind, ts, condsOf(map[string]*cond{}, ts), order, 20)
 			assert.True(t, strings.HasPrefix(p.ix.name, "[TENANT_ID"), "%s: index %s", orderSig(order), p.ix.name)
 			assert.True(t, p.ordered, "%s: ordered", orderSig(order))
 			assert.Empty(t, p.residual, "%s: residual checks", orderSig(order))
@@ -147,7 +147,8 @@ func TestTenantScopePlans(t *testing.T) {
 		// intersection.
 		ts, err := batchTerms(&BatchFilter{TenantID: &StringFilter{In: []string{"tenant-a", "tenant-b"}}})
 		require.NoError(t, err)
-		p := choosePlan(r, batchKind, append(ts, tenantTerm(scope)), []Order{{Field: "START_TIME"}}, 20)
+		ts = append(ts, tenantTerm(scope))
+		p := choosePlan(r, batchKind, ts, condsOf(map[string]*cond{}, ts), []Order{{Field: "START_TIME"}}, 20)
 		assert.Equal(t, "[TENANT_ID START_TIME]", p.ix.name)
 		assert.Len(t, p.prefixes, 1, "only tenant-a is both filtered and visible")
 		assert.Empty(t, p.residual)
@@ -158,7 +159,7 @@ func TestTenantScopePlans(t *testing.T) {
 	require.NoError(t, s.View(context.Background(), func(r *Reader) error {
 		ts := []term[Batch]{tenantTerm(scope)}
 		order := []Order{{Field: "START_TIME", Desc: true}}
-		p := choosePlan(r, batchKind, ts, order, 5)
+		p := choosePlan(r, batchKind, ts, condsOf(map[string]*cond{}, ts), order, 5)
 		return walk(context.Background(), r.tx, p.ix, batchKind.primary.bucket, p.spans(), !p.desc, 0, func(pk, v []byte) (bool, error) {
 			keys++
 			return keys <= 5, nil

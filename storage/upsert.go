@@ -99,13 +99,13 @@ func upsert[R any](w *Writer, k *kind[R], pk []byte, merge func(*R) (*R, error))
 		return Unchanged, fmt.Errorf("%s %s: %w", k.name, k.describe(rec), err)
 	}
 	if stored == nil {
-		w.noteChange(k, pk)
+		w.noteChange(k.feed, pk)
 		return New, storeRecord(w, k, pk, val, nil, rec)
 	}
 	if bytes.Equal(val, stored) {
 		return Unchanged, nil
 	}
-	w.noteChange(k, pk)
+	w.noteChange(k.feed, pk)
 	// merge may have changed old in place: the index entries and counters
 	// to remove are those of the stored value.
 	if old, err = k.decode(pk, stored); err != nil {
