@@ -9,10 +9,13 @@
 #   NATS:      nats://127.0.0.1:4221..4223   (monitoring http://127.0.0.1:8221..8223)
 #   HAProxy:   http://127.0.0.1:8404         (stats)
 #
-# Live sync: export the engine flags' variables first (for example
-# BATCHQL_CAMUNDA8_URL=http://localhost:8088/v2); every server gets them and
-# the lease lets one sync at a time. Without them, write with
-# `batchql import --server http://127.0.0.1:8080 FILE` (with an import token).
+# Writes: not yet. serve --nats refuses the engine flags and --import-token
+# (cli/serve.go: the syncer and POST /import still write the local database
+# and do not publish to the stream), so do not export BATCHQL_CAMUNDA8_URL,
+# BATCHQL_CAMUNDA7_URL or BATCHQL_IMPORT_TOKEN here: every server would exit.
+# The replicas serve what the stream holds (replication.Node.Publish writes
+# to it); live sync under the lease comes when serve hands the syncer a
+# replication.Leader (a syncer.Applier).
 # State (databases, NATS stores, binaries) goes to $STATE
 # (/tmp/batchql-deploy); delete it to start over.
 #
