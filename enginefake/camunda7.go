@@ -78,38 +78,38 @@ func (d *c7Time) UnmarshalJSON(b []byte) error {
 	return fmt.Errorf("date %q is neither like 2024-05-14T09:12:03.417+0200 nor RFC 3339", *s)
 }
 
-type batchJSON struct {
-	ID                     string  `json:"id"`
-	Type                   string  `json:"type"`
-	TotalJobs              int     `json:"totalJobs"`
-	JobsCreated            int     `json:"jobsCreated"`
-	BatchJobsPerSeed       int     `json:"batchJobsPerSeed"`
-	InvocationsPerBatchJob int     `json:"invocationsPerBatchJob"`
-	SeedJobDefinitionID    string  `json:"seedJobDefinitionId"`
-	MonitorJobDefinitionID string  `json:"monitorJobDefinitionId"`
-	BatchJobDefinitionID   string  `json:"batchJobDefinitionId"`
-	Suspended              bool    `json:"suspended"`
-	TenantID               *string `json:"tenantId"`
-	CreateUserID           *string `json:"createUserId"`
-	StartTime              c7Time  `json:"startTime"`
-	ExecutionStartTime     c7Time  `json:"executionStartTime"`
-}
+// The JSON forms embed the state type as a plain copy (its own type
+// without methods, so no recursion) and shadow its *time.Time fields with
+// c7Time ones: encoding/json takes the shallower of two fields of a name,
+// and since the dates and counts are the types' last fields, the API's
+// field order is kept. A field added to Batch or HistoricBatch is in the
+// JSON with nothing else to change.
+type (
+	plainBatch    Batch
+	plainHistoric HistoricBatch
+)
 
-type batchStatsJSON struct {
-	batchJSON
-	RemainingJobs int `json:"remainingJobs"`
-	CompletedJobs int `json:"completedJobs"`
-	FailedJobs    int `json:"failedJobs"`
+// batchJSON is a Batch in the API's form: the statistics form (BatchDto
+// plus the three counts, completedJobs derived) or, with the counts nil,
+// BatchDto alone.
+type batchJSON struct {
+	*plainBatch
+	StartTime          c7Time `json:"startTime"`
+	ExecutionStartTime c7Time `json:"executionStartTime"`
+	RemainingJobs      *int   `json:"remainingJobs,omitempty"`
+	CompletedJobs      *int   `json:"completedJobs,omitempty"`
+	FailedJobs         *int   `json:"failedJobs,omitempty"`
 }
 
 func (b Batch) dto() batchJSON {
-	return batchJSON{b.ID, b.Type, b.TotalJobs, b.JobsCreated, b.BatchJobsPerSeed, b.InvocationsPerBatchJob,
-		b.SeedJobDefinitionID, b.MonitorJobDefinitionID, b.BatchJobDefinitionID, b.Suspended, b.TenantID,
-		b.CreateUserID, c7Time{b.StartTime}, c7Time{b.ExecutionStartTime}}
+	return batchJSON{plainBatch: (*plainBatch)(&b), StartTime: c7Time{b.StartTime}, ExecutionStartTime: c7Time{b.ExecutionStartTime}}
 }
 
-func (b Batch) statsDTO() batchStatsJSON {
-	return batchStatsJSON{b.dto(), b.RemainingJobs, b.TotalJobs - b.RemainingJobs, b.FailedJobs}
+func (b Batch) statsDTO() batchJSON {
+	d := b.dto()
+	completed := b.TotalJobs - b.RemainingJobs
+	d.RemainingJobs, d.CompletedJobs, d.FailedJobs = &d.plainBatch.RemainingJobs, &completed, &d.plainBatch.FailedJobs
+	return d
 }
 
 // MarshalJSON writes the statistics form (BatchDto plus the three counts).
@@ -117,49 +117,44 @@ func (b Batch) MarshalJSON() ([]byte, error) { return json.Marshal(b.statsDTO())
 
 // UnmarshalJSON reads the statistics form; dates may also be RFC 3339.
 func (b *Batch) UnmarshalJSON(data []byte) error {
-	var v batchStatsJSON
+	v := batchJSON{plainBatch: new(plainBatch)}
 	if err := json.Unmarshal(data, &v); err != nil {
 		return err
 	}
-	*b = Batch{v.ID, v.Type, v.TotalJobs, v.JobsCreated, v.BatchJobsPerSeed, v.InvocationsPerBatchJob,
-		v.SeedJobDefinitionID, v.MonitorJobDefinitionID, v.BatchJobDefinitionID, v.Suspended, v.TenantID,
-		v.CreateUserID, v.StartTime.t, v.ExecutionStartTime.t, v.RemainingJobs, v.FailedJobs}
+	*b = Batch(*v.plainBatch)
+	b.StartTime, b.ExecutionStartTime = v.StartTime.t, v.ExecutionStartTime.t
+	if v.RemainingJobs != nil {
+		b.RemainingJobs = *v.RemainingJobs
+	}
+	if v.FailedJobs != nil {
+		b.FailedJobs = *v.FailedJobs
+	}
 	return nil
 }
 
+// historicJSON is a HistoricBatch in the API's form.
 type historicJSON struct {
-	ID                     string  `json:"id"`
-	Type                   string  `json:"type"`
-	TotalJobs              int     `json:"totalJobs"`
-	BatchJobsPerSeed       int     `json:"batchJobsPerSeed"`
-	InvocationsPerBatchJob int     `json:"invocationsPerBatchJob"`
-	SeedJobDefinitionID    string  `json:"seedJobDefinitionId"`
-	MonitorJobDefinitionID string  `json:"monitorJobDefinitionId"`
-	BatchJobDefinitionID   string  `json:"batchJobDefinitionId"`
-	TenantID               *string `json:"tenantId"`
-	CreateUserID           *string `json:"createUserId"`
-	StartTime              c7Time  `json:"startTime"`
-	ExecutionStartTime     c7Time  `json:"executionStartTime"`
-	EndTime                c7Time  `json:"endTime"`
-	RemovalTime            c7Time  `json:"removalTime"`
+	*plainHistoric
+	StartTime          c7Time `json:"startTime"`
+	ExecutionStartTime c7Time `json:"executionStartTime"`
+	EndTime            c7Time `json:"endTime"`
+	RemovalTime        c7Time `json:"removalTime"`
 }
 
 // MarshalJSON writes the API form.
 func (h HistoricBatch) MarshalJSON() ([]byte, error) {
-	return json.Marshal(historicJSON{h.ID, h.Type, h.TotalJobs, h.BatchJobsPerSeed, h.InvocationsPerBatchJob,
-		h.SeedJobDefinitionID, h.MonitorJobDefinitionID, h.BatchJobDefinitionID, h.TenantID, h.CreateUserID,
+	return json.Marshal(historicJSON{(*plainHistoric)(&h),
 		c7Time{h.StartTime}, c7Time{h.ExecutionStartTime}, c7Time{h.EndTime}, c7Time{h.RemovalTime}})
 }
 
 // UnmarshalJSON reads the API form; dates may also be RFC 3339.
 func (h *HistoricBatch) UnmarshalJSON(data []byte) error {
-	var v historicJSON
+	v := historicJSON{plainHistoric: new(plainHistoric)}
 	if err := json.Unmarshal(data, &v); err != nil {
 		return err
 	}
-	*h = HistoricBatch{v.ID, v.Type, v.TotalJobs, v.BatchJobsPerSeed, v.InvocationsPerBatchJob,
-		v.SeedJobDefinitionID, v.MonitorJobDefinitionID, v.BatchJobDefinitionID, v.TenantID, v.CreateUserID,
-		v.StartTime.t, v.ExecutionStartTime.t, v.EndTime.t, v.RemovalTime.t}
+	*h = HistoricBatch(*v.plainHistoric)
+	h.StartTime, h.ExecutionStartTime, h.EndTime, h.RemovalTime = v.StartTime.t, v.ExecutionStartTime.t, v.EndTime.t, v.RemovalTime.t
 	return nil
 }
 

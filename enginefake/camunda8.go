@@ -123,7 +123,7 @@ type Camunda8 struct {
 	ops     map[string]*Operation
 	items   map[string]map[string]*Item // operation key, item key
 	pending map[string][]Item           // WithBug61727: item moves not yet visible
-	order   map[string]itemOrder        // item keys in order, per operation (camunda8_index.go)
+	order   map[string][]string         // item keys in order, per operation (camunda8_index.go)
 	tokens  map[string]time.Time        // bearer token → expiry
 	tokReqs int
 	nextKey int64
@@ -133,7 +133,7 @@ type Camunda8 struct {
 func NewCamunda8(opts ...Option) *Camunda8 {
 	c := &Camunda8{
 		ops: map[string]*Operation{}, items: map[string]map[string]*Item{},
-		pending: map[string][]Item{}, tokens: map[string]time.Time{},
+		pending: map[string][]Item{}, order: map[string][]string{}, tokens: map[string]time.Time{},
 		nextKey: 2251799813700000,
 	}
 	c.init("camunda8", newConfig(opts))
@@ -206,6 +206,7 @@ func (c *Camunda8) PutOperation(op Operation) {
 	c.ops[op.Key] = &op
 	if c.items[op.Key] == nil {
 		c.items[op.Key] = map[string]*Item{}
+		c.forgetItemOrder(op.Key)
 	}
 }
 
@@ -215,10 +216,15 @@ func (c *Camunda8) PutItems(items ...Item) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, it := range items {
-		if c.items[it.OperationKey] == nil {
-			c.items[it.OperationKey] = map[string]*Item{}
+		m := c.items[it.OperationKey]
+		if m == nil {
+			m = map[string]*Item{}
+			c.items[it.OperationKey] = m
 		}
-		c.items[it.OperationKey][it.ItemKey] = &it
+		if _, ok := m[it.ItemKey]; !ok {
+			c.forgetItemOrder(it.OperationKey)
+		}
+		m[it.ItemKey] = &it
 	}
 }
 
@@ -229,6 +235,7 @@ func (c *Camunda8) DeleteOperation(key string) {
 	delete(c.ops, key)
 	delete(c.items, key)
 	delete(c.pending, key)
+	c.forgetItemOrder(key)
 }
 
 // Operation returns a copy of the operation with key.
@@ -279,6 +286,7 @@ func (c *Camunda8) Create(key, typ string, n int) Operation {
 	op := &Operation{Key: key, State: "CREATED", Type: typ, TotalCount: int32(n), Errors: []OperationError{}}
 	c.ops[key] = op
 	c.items[key] = map[string]*Item{}
+	c.forgetItemOrder(key)
 	for range n {
 		c.nextKey++
 		k := strconv.FormatInt(c.nextKey, 10)

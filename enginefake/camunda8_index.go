@@ -1,40 +1,31 @@
 package enginefake
 
 import (
-	"reflect"
 	"slices"
 	"strings"
 )
 
-// itemOrder caches one operation's item keys in itemKey order. It is valid
-// while the operation's item map is the same map with the same size: items
-// are only ever added or replaced in place (PutItems, Progress), or the
-// whole map is replaced (Create, PutOperation after DeleteOperation).
-type itemOrder struct {
-	m    uintptr
-	n    int
-	keys []string
-}
-
-// orderedItems returns an operation's item keys in itemKey order. c.mu is
-// held.
+// orderedItems returns an operation's item keys in itemKey order, from
+// c.order, which keeps them until the operation's set of item keys changes
+// (forgetItemOrder). c.mu is held.
 func (c *Camunda8) orderedItems(op string) []string {
-	m := c.items[op]
-	id := reflect.ValueOf(m).Pointer()
-	if o, ok := c.order[op]; ok && o.m == id && o.n == len(m) {
-		return o.keys
+	if keys, ok := c.order[op]; ok {
+		return keys
 	}
+	m := c.items[op]
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if c.order == nil {
-		c.order = map[string]itemOrder{}
-	}
-	c.order[op] = itemOrder{m: id, n: len(m), keys: keys}
+	c.order[op] = keys
 	return keys
 }
+
+// forgetItemOrder drops the cached item order of op: called wherever an
+// item key is added or removed (Create, PutOperation, PutItems,
+// DeleteOperation); a change of an item in place keeps it. c.mu is held.
+func (c *Camunda8) forgetItemOrder(op string) { delete(c.order, op) }
 
 // indexedItems answers the sync's item searches — sorted by
 // (batchOperationKey, itemKey) ASC, the tie-break alone, first page or

@@ -153,20 +153,11 @@ func (b *base) applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool 
 
 // dropConnection closes the client's connection without an answer.
 func dropConnection(w http.ResponseWriter) {
-	if hj, ok := unwrap(w).(http.Hijacker); ok {
-		if conn, _, err := hj.Hijack(); err == nil {
-			_ = conn.Close()
-			return
-		}
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+		return
 	}
 	panic(http.ErrAbortHandler) // net/http closes the connection quietly
-}
-
-func unwrap(w http.ResponseWriter) http.ResponseWriter {
-	if sw, ok := w.(*statusWriter); ok {
-		return sw.ResponseWriter
-	}
-	return w
 }
 
 // statusTitle turns 503 into SERVICE_UNAVAILABLE.

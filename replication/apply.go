@@ -10,6 +10,7 @@ import (
 
 	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
 )
 
 // applier writes stream messages into the local store, in stream order,
@@ -34,7 +35,7 @@ type applier struct {
 	changed chan struct{} // closed and replaced on every commit
 
 	stats   applyStats
-	results map[uint64]*Result // what recent messages did, by sequence (see result)
+	results map[uint64]*outcome // what recent messages did, by sequence (see result)
 	// beforeCommit, when set (tests), runs inside the transaction after the
 	// writes; an error aborts it as a crash before the commit would.
 	beforeCommit func(last uint64) error
@@ -52,7 +53,7 @@ type applyStats struct {
 }
 
 func newApplier(ctx context.Context, store *storage.Store, stream string, log *slog.Logger) (*applier, error) {
-	a := &applier{store: store, stream: stream, log: log, changed: make(chan struct{}), results: map[uint64]*Result{}}
+	a := &applier{store: store, stream: stream, log: log, changed: make(chan struct{}), results: map[uint64]*outcome{}}
 	err := store.View(ctx, func(r *storage.Reader) error {
 		var err error
 		a.state, err = r.Applied(stream)
@@ -92,26 +93,20 @@ func (a *applier) wait(ctx context.Context, seq uint64) error {
 // writers that wait for their apply (Node.Apply).
 const keepResults = 4096
 
-// Result is what applying published patches did to the local store.
-type Result struct {
-	Written  int         // records new or changed
-	Rejected []Rejection // patches skipped: they could not apply
-	Fenced   bool        // skipped whole: published under a stale lease term
+// outcome is what applying one message did to the local store: the
+// syncer.Result a writer gets back (Node.Apply and Leader.Apply are
+// syncer.Appliers), and whether the message was skipped whole as
+// published under a stale lease term.
+type outcome struct {
+	syncer.Result
+	fenced bool
 }
 
-// Rejection is a patch that could not apply (Patch is nil for a message
-// that did not decode).
-type Rejection struct {
-	Patch *importer.Patch
-	Err   error
-}
-
-// result merges the results of the messages in seqs; ok is false when one
+// result merges the outcomes of the messages in seqs; ok is false when one
 // is no longer kept (the writer waited too long) or was never applied here.
-func (a *applier) result(seqs []uint64) (Result, bool) {
+func (a *applier) result(seqs []uint64) (out outcome, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var out Result
 	for _, s := range seqs {
 		r, ok := a.results[s]
 		if !ok {
@@ -119,7 +114,7 @@ func (a *applier) result(seqs []uint64) (Result, bool) {
 		}
 		out.Written += r.Written
 		out.Rejected = append(out.Rejected, r.Rejected...)
-		out.Fenced = out.Fenced || r.Fenced
+		out.fenced = out.fenced || r.fenced
 	}
 	return out, true
 }
@@ -134,7 +129,7 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 	a.mu.Unlock()
 	var next storage.Applied
 	var applied, patches, changed, redelivered, fenced, bad uint64
-	results := map[uint64]*Result{}
+	results := map[uint64]*outcome{}
 	err := a.store.Update(ctx, func(w *storage.Writer) error {
 		applied, patches, changed, redelivered, fenced, bad = 0, 0, 0, 0, 0, 0
 		clear(results)
@@ -148,10 +143,10 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 				continue
 			}
 			st.Seq = m.seq
-			res := &Result{}
+			res := &outcome{}
 			results[m.seq] = res
 			if m.fence != 0 && m.fence < st.Fence {
-				res.Fenced = true
+				res.fenced = true
 				fenced++
 				a.log.Warn("replication: skipped a message of a stale leader", "seq", m.seq, "fence", m.fence, "current_fence", st.Fence)
 				continue
@@ -162,7 +157,7 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 				// Every replica decodes the same bytes the same way: skip
 				// the message rather than stall the stream.
 				bad++
-				res.Rejected = append(res.Rejected, Rejection{Err: err})
+				res.Rejected = append(res.Rejected, syncer.Rejection{Err: err})
 				a.log.Error("replication: skipped a message that does not decode", "seq", m.seq, "err", err)
 				continue
 			}
@@ -173,7 +168,8 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 				out, err := p.Apply(w)
 				if err != nil {
 					bad++
-					res.Rejected = append(res.Rejected, Rejection{Patch: p, Err: err})
+					field, _ := importer.IsMissing(err)
+					res.Rejected = append(res.Rejected, syncer.Rejection{Patch: p, Field: field, Err: err})
 					a.log.Error("replication: skipped a patch", "seq", m.seq, "kind", p.Kind(), "key", p.Key(), "err", err)
 					continue
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -211,30 +212,36 @@ func (n *Node) WaitApplied(ctx context.Context, seq uint64) error { return n.ap.
 // Apply publishes patches without a fence (see Publish), waits until the
 // local store has applied them and returns what that did: the
 // read-your-writes write of /import in --nats mode.
-func (n *Node) Apply(ctx context.Context, patches []*importer.Patch) (Result, error) {
+func (n *Node) Apply(ctx context.Context, patches []*importer.Patch) (syncer.Result, error) {
 	return n.applyFenced(ctx, 0, patches)
 }
 
-func (n *Node) applyFenced(ctx context.Context, fence uint64, patches []*importer.Patch) (Result, error) {
+func (n *Node) applyFenced(ctx context.Context, fence uint64, patches []*importer.Patch) (syncer.Result, error) {
 	if len(patches) == 0 {
-		return Result{}, nil
+		return syncer.Result{}, nil
 	}
 	seqs, err := n.pub.publishAll(ctx, fence, patches)
 	if err != nil {
-		return Result{}, err
+		return syncer.Result{}, err
 	}
 	if err := n.ap.wait(ctx, seqs[len(seqs)-1]); err != nil {
-		return Result{}, err
+		return syncer.Result{}, err
 	}
-	res, ok := n.ap.result(seqs)
+	out, ok := n.ap.result(seqs)
 	if !ok {
-		return res, fmt.Errorf("replication: messages %d..%d were applied but their results are gone", seqs[0], seqs[len(seqs)-1])
+		return out.Result, fmt.Errorf("replication: messages %d..%d were applied but their results are gone", seqs[0], seqs[len(seqs)-1])
 	}
-	if res.Fenced {
-		return res, fmt.Errorf("replication: the writes of term %d were skipped: another server holds the lease", fence)
+	if out.fenced {
+		return out.Result, fmt.Errorf("replication: the writes of term %d were skipped: another server holds the lease", fence)
 	}
-	return res, nil
+	return out.Result, nil
 }
+
+// Both write paths are what the live sync and /import write through.
+var (
+	_ syncer.Applier = (*Node)(nil)
+	_ syncer.Applier = (*Leader)(nil)
+)
 
 // Leader is a lease holder's write handle: its publishes carry its term.
 type Leader struct {
@@ -259,9 +266,9 @@ func (l *Leader) Publish(ctx context.Context, patches []*importer.Patch) (uint64
 // Apply is Node.Apply fenced by the leader's term: the Applier of the
 // live sync in --nats mode (syncer.Applier: publish, wait for the local
 // apply, report what it did).
-func (l *Leader) Apply(ctx context.Context, patches []*importer.Patch) (Result, error) {
+func (l *Leader) Apply(ctx context.Context, patches []*importer.Patch) (syncer.Result, error) {
 	if err := l.ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("replication: not the leader any more (term %d): %w", l.Term, err)
+		return syncer.Result{}, fmt.Errorf("replication: not the leader any more (term %d): %w", l.Term, err)
 	}
 	return l.n.applyFenced(ctx, l.Term, patches)
 }

@@ -27,10 +27,13 @@ type Result struct {
 	Rejected []Rejection
 }
 
-// Rejection is a patch an Applier could not apply.
+// Rejection is a patch an Applier could not apply. Field is the missing
+// field when that was why (importer.IsMissing), else "". Patch is nil when
+// the Applier lost a batch of patches whole (replication: a stream message
+// that did not decode).
 type Rejection struct {
 	Patch *importer.Patch
-	Field string // the missing field
+	Field string
 	Err   error
 }
 

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -103,7 +104,7 @@ func (t *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 	resp, err := t.hc.Do(req)
 	if err != nil {
 		var ue *url.Error
-		if ok := asURLError(err, &ue); ok {
+		if errors.As(err, &ue) {
 			err = ue.Err
 		}
 		return "", 0, fmt.Errorf("token endpoint %s: %w", where, err)

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/batchql/batchql/storage"
 )
 
 // c7 reads a Camunda 7 engine REST API (base .../engine-rest). Its lists
@@ -78,11 +80,9 @@ func (s *c7) noteEnded(body []byte) (oldest *time.Time, news bool) {
 		if r.EndTime == nil {
 			continue
 		}
-		t, err := time.Parse("2006-01-02T15:04:05.000-0700", *r.EndTime)
+		t, err := storage.ParseTime(*r.EndTime) // the dates the store takes
 		if err != nil {
-			if t, err = time.Parse(time.RFC3339Nano, *r.EndTime); err != nil {
-				continue
-			}
+			continue
 		}
 		if t.After(s.newest) {
 			s.newest = t

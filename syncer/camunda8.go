@@ -94,9 +94,10 @@ type searchRequest struct {
 	Page   searchPage     `json:"page"`
 }
 
-// search pages through a search. fn gets each page's body and reports
-// whether to read on; paging ends at a short page or a null endCursor.
-func (s *c8) search(ctx context.Context, path string, req searchRequest, fn func(body []byte) (bool, error)) error {
+// search pages through a search. fn gets each page's body and its items
+// (decoded once here) and reports whether to read on; paging ends at a
+// short page or a null endCursor.
+func (s *c8) search(ctx context.Context, path string, req searchRequest, fn func(body []byte, items []json.RawMessage) (bool, error)) error {
 	for {
 		body, err := s.src.c.post(ctx, path, req)
 		if err != nil {
@@ -115,7 +116,7 @@ func (s *c8) search(ctx context.Context, path string, req searchRequest, fn func
 			}
 			return &BadResponseError{"POST", join(s.src.t.st.URL, path), reason}
 		}
-		more, err := fn(body)
+		more, err := fn(body, env.Items)
 		if err != nil || !more || len(env.Items) < req.Page.Limit || env.Page.EndCursor == nil {
 			return err
 		}
@@ -126,13 +127,9 @@ func (s *c8) search(ctx context.Context, path string, req searchRequest, fn func
 // operations runs an operations search and stores every page; seen gets
 // each operation's key, state and startDate; more decides after each page.
 func (s *c8) operations(ctx context.Context, req searchRequest, seen map[string]opLite, more func(page []opLite) bool) error {
-	return s.search(ctx, "/batch-operations/search", req, func(body []byte) (bool, error) {
-		var env struct {
-			Items []json.RawMessage `json:"items"`
-		}
-		_ = json.Unmarshal(body, &env)
-		page := make([]opLite, 0, len(env.Items))
-		for _, raw := range env.Items {
+	return s.search(ctx, "/batch-operations/search", req, func(body []byte, items []json.RawMessage) (bool, error) {
+		page := make([]opLite, 0, len(items))
+		for _, raw := range items {
 			var op opLite
 			if json.Unmarshal(raw, &op) != nil || op.Key == "" {
 				continue // quarantined by store
@@ -161,15 +158,13 @@ func (s *c8) items(ctx context.Context, key string) (map[string]bool, error) {
 		req.Filter = map[string]any{"batchOperationKey": key}
 	}
 	active := map[string]bool{}
-	err := s.search(ctx, "/batch-operation-items/search", req, func(body []byte) (bool, error) {
-		var env struct {
-			Items []struct {
+	err := s.search(ctx, "/batch-operation-items/search", req, func(body []byte, items []json.RawMessage) (bool, error) {
+		for _, raw := range items {
+			var it struct {
 				Key   string `json:"batchOperationKey"`
 				State string `json:"state"`
-			} `json:"items"`
-		}
-		_ = json.Unmarshal(body, &env)
-		for _, it := range env.Items {
+			}
+			_ = json.Unmarshal(raw, &it) // a bad item is quarantined by store
 			if it.State == "ACTIVE" {
 				active[it.Key] = true
 			}

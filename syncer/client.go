@@ -271,5 +271,3 @@ func shorten(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
-func asURLError(err error, ue **url.Error) bool { return errors.As(err, ue) }

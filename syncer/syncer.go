@@ -313,11 +313,18 @@ func (src *source) applyPatches(ctx context.Context, patches []*importer.Patch) 
 		now := src.now()
 		rej := map[*importer.Patch]bool{}
 		for _, r := range res.Rejected {
+			if r.Patch == nil { // a batch lost whole: the poll did not write all it read
+				return fmt.Errorf("writing: %w", r.Err)
+			}
 			rej[r.Patch] = true
-			field := r.Field
-			if src.t.quarantine(now, r.Patch.Kind(), r.Patch.Key(), &field, nil,
-				"is missing and the record is not stored yet: "+r.Err.Error()) {
-				src.log.Warn("sync: record quarantined", "kind", r.Patch.Kind(), "key", r.Patch.Key(), "field", field, "reason", r.Err.Error())
+			var field *string
+			reason := r.Err.Error()
+			if r.Field != "" {
+				field = &r.Field
+				reason = "is missing and the record is not stored yet: " + reason
+			}
+			if src.t.quarantine(now, r.Patch.Kind(), r.Patch.Key(), field, nil, reason) {
+				src.log.Warn("sync: record quarantined", "kind", r.Patch.Kind(), "key", r.Patch.Key(), "field", r.Field, "reason", r.Err.Error())
 			}
 		}
 		landed = make([]*importer.Patch, 0, len(patches))
