@@ -116,11 +116,9 @@ SIGTERM.
 	// The syncer is checked before the database is opened: a bad URL is a
 	// usage error that creates no file.
 	var sy *syncer.Syncer
-	var met *metrics.Metrics // set once the store is open; the sync starts after
 	applier := &syncer.StoreApplier{}
 	if syncCfg != nil {
 		syncCfg.Log = log
-		syncCfg.Observe = syncMetrics(func() *metrics.Metrics { return met })
 		if sy, err = syncer.New(*syncCfg, applier); err != nil {
 			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 			return ExitUsage
@@ -146,7 +144,6 @@ SIGTERM.
 	obs := web.Options{MetricsRoute: *metricsAddr == ""}
 	if *metricsOn {
 		obs.Metrics = metrics.New(metrics.StoreStats(store))
-		met = obs.Metrics
 	}
 	if obs.Tracing, err = tracing.Setup(ctx, getenv); err != nil {
 		log.Error("tracing", "err", err)
@@ -163,6 +160,7 @@ SIGTERM.
 	if sy != nil {
 		applier.Store = store
 		gcfg.SyncStatus = sy.Status
+		obs.Metrics.WatchSync(syncStats(sy))
 	}
 	if obs.Security, _, err = secFlags.security(ctx, log); err != nil {
 		log.Error("security", "err", err)
@@ -179,9 +177,9 @@ SIGTERM.
 		log.Error("listen", "addr", *addr, "err", err)
 		return ExitFail
 	}
-	hub := changes.New(store, changes.Options{MaxSubscriptions: *maxSubs, Buffer: *subBuffer,
-		Started: met.SubscriptionStarted, Delivered: met.SubscriptionEvents})
+	hub := changes.New(store, changes.Options{MaxSubscriptions: *maxSubs, Buffer: *subBuffer})
 	defer hub.Close()
+	obs.Metrics.WatchSubscriptions(subscriptionStats(hub))
 	gcfg.Subscriptions = hub
 	var streams sync.WaitGroup
 	gcfg.Streams = &streams
@@ -198,7 +196,7 @@ SIGTERM.
 		}
 		defer node.Close()
 		ready = readiness(node)
-		met.WatchReplication(func() (uint64, time.Duration) { st := node.Status(); return st.Applied, st.Lag })
+		obs.Metrics.WatchReplication(func() (uint64, time.Duration) { st := node.Status(); return st.Applied, st.Lag })
 	}
 	srv := &http.Server{
 		Handler:           web.WithReadyz(handler, store, ready, log),
