@@ -49,7 +49,15 @@ func syncStats(sy *syncer.Syncer) func() []metrics.SyncStat {
 }
 
 // subscriptionStats is what the subscription metrics read of hub at each
-// scrape.
+// scrape. The hub counts by graph's transport names; the metric's label
+// is the contract's (§12): websocket for graph's "ws".
 func subscriptionStats(hub *changes.Hub) func() (map[string]int, uint64) {
-	return func() (map[string]int, uint64) { return hub.Active(), hub.Events() }
+	return func() (map[string]int, uint64) {
+		active := hub.Active()
+		if n, ok := active["ws"]; ok {
+			delete(active, "ws")
+			active["websocket"] += n
+		}
+		return active, hub.Events()
+	}
 }
