@@ -166,8 +166,6 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 	gcfg.Streams = &streams
 	gcfg.WebSocketInit = obs.Security.GraphQLWebSocketInit()
 	gcfg.WebSocketOrigin = obs.Security.CheckOrigin
-	handler := web.NewRouter(store, gcfg, play, log, obs)
-	var ready web.Readiness
 	if *f.repl.urls != "" {
 		node, err := f.repl.start(ctx, store, ln.Addr().String(), log)
 		if err != nil {
@@ -176,10 +174,10 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 			return ExitFail
 		}
 		defer node.Close()
-		ready = readiness(node)
+		obs.Ready = readiness(node)
 		obs.Metrics.WatchReplication(replicationStats(node))
 	}
-	srv := f.server(web.WithReadyz(handler, store, ready, log), logHandler)
+	srv := f.server(web.NewRouter(store, gcfg, play, log, obs), logHandler)
 	srv.RegisterOnShutdown(hub.Close) // ends the streams, which Shutdown would wait for
 	stopAsides, err := f.listenAsides(obs.Metrics, log, logHandler)
 	if err != nil {
