@@ -164,8 +164,6 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 	gcfg.Subscriptions = hub
 	var streams sync.WaitGroup
 	gcfg.Streams = &streams
-	gcfg.WebSocketInit = obs.Security.GraphQLWebSocketInit()
-	gcfg.WebSocketOrigin = obs.Security.CheckOrigin
 	if *f.repl.urls != "" {
 		node, err := f.repl.start(ctx, store, ln.Addr().String(), log)
 		if err != nil {

@@ -36,9 +36,11 @@ type Options struct {
 	// traceparent, and of each GraphQL operation and storage query; nil:
 	// no spans.
 	Tracing *tracing.Tracing
-	// Security guards the GraphQL endpoints (security.go); the zero value
-	// guards nothing. /healthz, /readyz, /metrics and the playground page
-	// stay open.
+	// Security guards the GraphQL endpoints (security.go), HTTP requests
+	// and WebSocket connections alike (NewRouter sets graph.Config's
+	// WebSocketInit and WebSocketOrigin from it when they are nil); the zero
+	// value guards nothing. /healthz, /readyz, /metrics and the playground
+	// page stay open.
 	Security Security
 	// Ready adds its verdict and figures to GET /readyz (a replica's
 	// position in the stream); nil: ready while the store answers.
@@ -53,6 +55,12 @@ func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *s
 	mux := http.NewServeMux()
 	if opt.Tracing != nil {
 		cfg.Tracer = opt.Tracing.Tracer()
+	}
+	if cfg.WebSocketInit == nil {
+		cfg.WebSocketInit = opt.Security.graphQLWebSocketInit()
+	}
+	if cfg.WebSocketOrigin == nil {
+		cfg.WebSocketOrigin = opt.Security.CheckOrigin
 	}
 	api := opt.Security.Wrap(graph.NewHandler(store, cfg, log))
 	for _, p := range endpoints {
