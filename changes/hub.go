@@ -38,11 +38,6 @@ type Options struct {
 	// Buffer bounds the distinct records waiting for one subscriber
 	// (default 4096).
 	Buffer int
-	// Started, when set, is told of each subscription that starts, with
-	// its transport, and returns the function told when it ends; Delivered,
-	// when set, of records sent to subscribers (metrics).
-	Started   func(transport string) (ended func())
-	Delivered func(n int)
 }
 
 // Defaults of Options.
@@ -182,9 +177,6 @@ func (h *Hub) Subscribe(kind storage.Kind, transport string, f Filter) (*Sub, er
 	}
 	h.n++
 	h.active[transport]++
-	if h.opts.Started != nil {
-		s.ended = h.opts.Started(transport)
-	}
 	if h.n == 1 {
 		h.store.SetCommitListener(h.publish)
 	}
@@ -208,9 +200,6 @@ func (h *Hub) remove(s *Sub) {
 	h.n--
 	if h.active[s.transport]--; h.active[s.transport] == 0 {
 		delete(h.active, s.transport)
-	}
-	if s.ended != nil {
-		s.ended()
 	}
 	if h.n == 0 && !h.closed {
 		h.store.SetCommitListener(nil)
@@ -290,8 +279,7 @@ type Sub struct {
 	transport string
 	ids       []string
 	want      func(storage.Key) bool
-	removed   bool   // guarded by h.mu
-	ended     func() // Options.Started's; guarded by h.mu
+	removed   bool // guarded by h.mu
 
 	mu    sync.Mutex
 	buf   coalescer
@@ -373,9 +361,6 @@ func (s *Sub) Next(done <-chan struct{}, dst []storage.Key, max int) ([]storage.
 // Delivered counts n records sent to the client, for Hub.Events.
 func (s *Sub) Delivered(n int) {
 	s.h.events.Add(uint64(n))
-	if s.h.opts.Delivered != nil {
-		s.h.opts.Delivered(n)
-	}
 }
 
 // Close removes s from the hub. It is idempotent.

@@ -3,8 +3,8 @@ package cli
 import (
 	"errors"
 	"strings"
-	"sync"
 
+	"github.com/batchql/batchql/changes"
 	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/metrics"
 	"github.com/batchql/batchql/syncer"
@@ -34,27 +34,30 @@ func importMetrics(m *metrics.Metrics) func(*importer.Stats, error) {
 	}
 }
 
-// syncMetrics returns the syncer's Observe: after each poll of a source it
-// records the time of its last success, its errors since the poll before
-// (batchql_sync_errors_total counts up from the status's total) and its
-// quarantine. m gives the metrics (nil: none), which exist only once the
-// store is open.
-func syncMetrics(m func() *metrics.Metrics) func(syncer.Status) {
-	var mu sync.Mutex
-	seen := map[syncer.Engine]int{}
-	return func(st syncer.Status) {
-		met := m()
-		if met == nil {
-			return
+// syncStats is what the sync metrics read of sy at each scrape: the
+// status it keeps, labelled by the engine in lower case.
+func syncStats(sy *syncer.Syncer) func() []metrics.SyncStat {
+	return func() []metrics.SyncStat {
+		sts := sy.Status()
+		out := make([]metrics.SyncStat, len(sts))
+		for i, st := range sts {
+			out[i] = metrics.SyncStat{Engine: strings.ToLower(string(st.Engine)), LastSuccess: st.LastSuccessAt,
+				Errors: st.Errors, Quarantined: len(st.Quarantined)}
 		}
-		engine := strings.ToLower(string(st.Engine))
-		if st.LastSuccessAt != nil {
-			met.SyncSucceeded(engine, *st.LastSuccessAt)
+		return out
+	}
+}
+
+// subscriptionStats is what the subscription metrics read of hub at each
+// scrape. The hub counts by graph's transport names; the metric's label
+// is the contract's (§12): websocket for graph's "ws".
+func subscriptionStats(hub *changes.Hub) func() (map[string]int, uint64) {
+	return func() (map[string]int, uint64) {
+		active := hub.Active()
+		if n, ok := active["ws"]; ok {
+			delete(active, "ws")
+			active["websocket"] += n
 		}
-		mu.Lock()
-		met.SyncFailed(engine, st.Errors-seen[st.Engine])
-		seen[st.Engine] = st.Errors
-		mu.Unlock()
-		met.SyncQuarantined(engine, len(st.Quarantined))
+		return active, hub.Events()
 	}
 }

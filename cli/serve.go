@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,14 +17,14 @@ import (
 	"github.com/batchql/batchql/demo"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/metrics"
+	"github.com/batchql/batchql/replication"
 	"github.com/batchql/batchql/storage"
 	"github.com/batchql/batchql/syncer"
 	"github.com/batchql/batchql/tracing"
 	"github.com/batchql/batchql/web"
 )
 
-func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string) string) int {
-	fs := newFlagSet("serve", `Usage: batchql [serve] [flags]
+const serveUsage = `Usage: batchql [serve] [flags]
 
 Serves the GraphQL API at /query and /graphql (POST and GET; subscriptions
 over WebSocket and SSE), the GraphiQL
@@ -32,31 +35,58 @@ keeps the database current from the engines. Traces go to an OTLP/HTTP
 collector when OTEL_EXPORTER_OTLP_ENDPOINT (or
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set. Stops gracefully on SIGINT or
 SIGTERM.
-`)
-	addr := fs.addr("addr", ":8080", false, "listen on `host:port`, e.g. :8080 (all interfaces) or 127.0.0.1:8080 (port 0 picks a free port)")
-	db := addDBFlags(fs, defaultDB, "the bbolt database `file` (created when missing; with --demo the default is "+defaultDemoDB+", where the demo command writes)")
-	demo := fs.Bool("demo", false, "fill an empty database with the demo data set before serving (a non-empty one is left alone)")
-	maxPage := fs.intMin("max-page-size", 1000, 1, "largest `n` accepted for first/last")
-	maxSubs := fs.intMin("max-subscriptions", changes.DefaultMaxSubscriptions, 1, "accept at most `n` subscriptions at once, over all WebSocket and SSE connections")
-	subBuffer := fs.intMin("subscription-buffer", changes.DefaultBuffer, 1, "drop a subscriber (WebSocket close code 1013) when more than `n` changed records wait for it")
-	lim := addLimitFlags(fs)
-	introspection := fs.Bool("introspection", true, "allow GraphQL introspection (__schema, __type); with --oidc-issuer the default is false (federation's _service { sdl } always works)")
-	secFlags := addSecurityFlags(fs)
-	play := fs.Bool("playground", true, "serve the GraphiQL playground at / (else / is 404)")
-	playAssets := fs.String("playground-assets", "", "load the playground's GraphiQL, React and ReactDOM from this node_modules `dir` (e.g. e2e/node_modules after npm ci) instead of the copies built into the binary, served at /playground/...")
-	playCDN := fs.Bool("playground-cdn", false, "load the playground's GraphiQL, React and ReactDOM from cdn.jsdelivr.net (the same versions) instead of the copies built into the binary")
-	level := fs.level("log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	format := fs.choice("log-format", "text", []string{"text", "json"}, "log `format` on standard error: text or json")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on shutdown, let in-flight requests finish for up to this `duration`")
-	debugAddr := fs.addr("debug-addr", "", true, "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars) on a separate listener at `host:port` (off when empty; keep it on loopback)")
-	metricsOn := fs.Bool("metrics", true, "record Prometheus metrics and serve them at GET /metrics (on --metrics-addr when set, else on --addr)")
-	metricsAddr := fs.addr("metrics-addr", "", true, "serve GET /metrics on a separate listener at `host:port` instead of on --addr (empty: on --addr)")
-	gcPercent := gcPercentFlag(fs, 800)
-	importToken := fs.String("import-token", "", "enable POST /import for requests that send Authorization: Bearer `token` (off when empty; keep it secret: prefer the environment variable)")
-	maxImportBody := fs.intMin("max-import-body", web.DefaultMaxImportBody, 1, "answer POST /import bodies larger than `bytes` with 413 (the body is spooled to a temp file in $TMPDIR)")
-	memLimit := fs.intMin("memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)")
-	syncF := addSyncFlags(fs)
-	repl := addReplicationFlags(fs)
+`
+
+// serveFlags are serve's flags.
+type serveFlags struct {
+	fs                                            *flagSet
+	addr, debugAddr, metricsAddr                  *string
+	db                                            dbFlags
+	demo, introspection, play, playCDN, metricsOn *bool
+	maxPage, maxSubs, subBuffer, maxImportBody    *int
+	gcPercent, memLimit                           *int
+	playAssets, format, importToken               *string
+	level                                         *slog.Level
+	shutdownTimeout                               *time.Duration
+	lim                                           limitFlags
+	sec                                           securityFlags
+	sync                                          syncFlags
+	repl                                          replicationFlags
+}
+
+func addServeFlags(fs *flagSet) *serveFlags {
+	return &serveFlags{
+		fs:              fs,
+		addr:            fs.addr("addr", ":8080", false, "listen on `host:port`, e.g. :8080 (all interfaces) or 127.0.0.1:8080 (port 0 picks a free port)"),
+		db:              addDBFlags(fs, defaultDB, "the bbolt database `file` (created when missing; with --demo the default is "+defaultDemoDB+", where the demo command writes)"),
+		demo:            fs.Bool("demo", false, "fill an empty database with the demo data set before serving (a non-empty one is left alone)"),
+		maxPage:         fs.intMin("max-page-size", 1000, 1, "largest `n` accepted for first/last"),
+		maxSubs:         fs.intMin("max-subscriptions", changes.DefaultMaxSubscriptions, 1, "accept at most `n` subscriptions at once, over all WebSocket and SSE connections"),
+		subBuffer:       fs.intMin("subscription-buffer", changes.DefaultBuffer, 1, "drop a subscriber (WebSocket close code 1013) when more than `n` changed records wait for it"),
+		lim:             addLimitFlags(fs),
+		introspection:   fs.Bool("introspection", true, "allow GraphQL introspection (__schema, __type); with --oidc-issuer the default is false (federation's _service { sdl } always works)"),
+		sec:             addSecurityFlags(fs),
+		play:            fs.Bool("playground", true, "serve the GraphiQL playground at / (else / is 404)"),
+		playAssets:      fs.String("playground-assets", "", "load the playground's GraphiQL, React and ReactDOM from this node_modules `dir` (e.g. e2e/node_modules after npm ci) instead of the copies built into the binary, served at /playground/..."),
+		playCDN:         fs.Bool("playground-cdn", false, "load the playground's GraphiQL, React and ReactDOM from cdn.jsdelivr.net (the same versions) instead of the copies built into the binary"),
+		level:           fs.level("log-level", slog.LevelInfo, "log `level`: debug, info, warn or error"),
+		format:          fs.choice("log-format", "text", []string{"text", "json"}, "log `format` on standard error: text or json"),
+		shutdownTimeout: fs.Duration("shutdown-timeout", 10*time.Second, "on shutdown, let in-flight requests finish for up to this `duration`"),
+		debugAddr:       fs.addr("debug-addr", "", true, "serve net/http/pprof (/debug/pprof/) and expvar (/debug/vars) on a separate listener at `host:port` (off when empty; keep it on loopback)"),
+		metricsOn:       fs.Bool("metrics", true, "record Prometheus metrics and serve them at GET /metrics (on --metrics-addr when set, else on --addr)"),
+		metricsAddr:     fs.addr("metrics-addr", "", true, "serve GET /metrics on a separate listener at `host:port` instead of on --addr (empty: on --addr)"),
+		gcPercent:       gcPercentFlag(fs, 800),
+		importToken:     fs.String("import-token", "", "enable POST /import for requests that send Authorization: Bearer `token` (off when empty; keep it secret: prefer the environment variable)"),
+		maxImportBody:   fs.intMin("max-import-body", web.DefaultMaxImportBody, 1, "answer POST /import bodies larger than `bytes` with 413 (the body is spooled to a temp file in $TMPDIR)"),
+		memLimit:        fs.intMin("memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)"),
+		sync:            addSyncFlags(fs),
+		repl:            addReplicationFlags(fs),
+	}
+}
+
+func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string) string) int {
+	fs := newFlagSet("serve", serveUsage)
+	f := addServeFlags(fs)
 	if code := fs.parse(args, std, getenv); code >= 0 {
 		return code
 	}
@@ -65,69 +95,28 @@ SIGTERM.
 		fs.printUsage(std.Err)
 		return ExitUsage
 	}
-	if err := lim.check(); err != nil {
-		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
-		return ExitUsage
-	}
-	syncCfg, err := syncF.config()
+	syncCfg, err := f.check()
 	if err != nil {
 		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 		return ExitUsage
 	}
-	if err := secFlags.check(); err != nil {
+	setGC(getenv, *f.gcPercent, *f.memLimit)
+	play, err := f.playground()
+	if err != nil {
 		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
 		return ExitUsage
 	}
-	if secFlags.enabled() && !fs.isSet("introspection") {
-		*introspection = false // secure default: the schema is not open to anonymous probing
-	}
-	if *repl.urls != "" && (syncCfg != nil || *importToken != "") {
-		// The syncer and POST /import still write this server's database
-		// directly; until they publish to the stream, a replica that took
-		// writes would drift from the others.
-		fmt.Fprintf(std.Err, "batchql serve: --nats does not take writes on this server yet: leave out --camunda8-url, --camunda7-url and --import-token (write to the stream with replication's publisher)\n")
-		return ExitUsage
-	}
-	if *demo && *repl.urls != "" {
-		fmt.Fprintf(std.Err, "batchql serve: --demo writes only this server's database; with --nats every write goes through the stream (leave out --demo)\n")
-		return ExitUsage
-	}
-	if *demo && !fs.isSet("db") {
-		*db.path = defaultDemoDB
-	}
-	setGC(getenv, *gcPercent, *memLimit)
-	var playHandler http.Handler
-	if *play {
-		if playHandler, err = web.NewPlayground(web.PlaygroundOptions{AssetsDir: *playAssets, CDN: *playCDN}); err != nil {
-			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
-			return ExitUsage
-		}
-	}
-
-	var h slog.Handler
-	hopts := &slog.HandlerOptions{Level: level}
-	if *format == "json" {
-		h = slog.NewJSONHandler(std.Err, hopts)
-	} else {
-		h = slog.NewTextHandler(std.Err, hopts)
-	}
-	log := slog.New(h)
+	log, logHandler := f.logger(std.Err)
 
 	// The syncer is checked before the database is opened: a bad URL is a
 	// usage error that creates no file.
-	var sy *syncer.Syncer
-	var met *metrics.Metrics // set once the store is open; the sync starts after
-	applier := &syncer.StoreApplier{}
-	if syncCfg != nil {
-		syncCfg.Log = log
-		syncCfg.Observe = syncMetrics(func() *metrics.Metrics { return met })
-		if sy, err = syncer.New(*syncCfg, applier); err != nil {
-			fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
-			return ExitUsage
-		}
+	sy, applier, err := newSyncer(syncCfg, log)
+	if err != nil {
+		fmt.Fprintf(std.Err, "batchql serve: %v\n", err)
+		return ExitUsage
 	}
 
-	store, code := db.open("serve", std)
+	store, code := f.db.open("serve", std)
 	if code >= 0 {
 		return code
 	}
@@ -136,124 +125,69 @@ SIGTERM.
 			log.Error("closing the database", "err", err)
 		}
 	}()
-	if *demo {
+	if *f.demo {
 		if err := fillDemo(ctx, store, log); err != nil {
 			log.Error("demo data", "err", err)
 			return ExitFail
 		}
 	}
 
-	obs := web.Options{MetricsRoute: *metricsAddr == ""}
-	if *metricsOn {
+	obs := web.Options{MetricsRoute: *f.metricsAddr == ""}
+	if *f.metricsOn {
 		obs.Metrics = metrics.New(metrics.StoreStats(store))
-		met = obs.Metrics
 	}
 	if obs.Tracing, err = tracing.Setup(ctx, getenv); err != nil {
 		log.Error("tracing", "err", err)
 		return ExitFail
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := obs.Tracing.Shutdown(sctx); err != nil {
-			log.Warn("tracing: flushing spans", "err", err)
-		}
-	}()
-	gcfg := lim.config(graph.Config{MaxPageSize: *maxPage, Introspection: *introspection})
+	defer flushTracing(obs.Tracing, log)
+	gcfg := f.lim.config(graph.Config{MaxPageSize: *f.maxPage, Introspection: *f.introspection})
 	if sy != nil {
 		applier.Store = store
 		gcfg.SyncStatus = sy.Status
+		obs.Metrics.WatchSync(syncStats(sy))
 	}
-	if obs.Security, _, err = secFlags.security(ctx, log); err != nil {
+	if obs.Security, _, err = f.sec.security(ctx, log); err != nil {
 		log.Error("security", "err", err)
 		return ExitUsage
 	}
-	obs.Import = &web.ImportOptions{Token: *importToken, MaxBody: int64(*maxImportBody), Observe: importMetrics(obs.Metrics),
-		Guard: obs.Security.ImportGuard(*secFlags.importScope, *importToken)}
-	if *repl.urls != "" {
-		obs.Import = nil // no local writes on a replica (see above); /import is 404
-	}
+	obs.Import = f.importOptions(obs)
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", *f.addr)
 	if err != nil {
-		log.Error("listen", "addr", *addr, "err", err)
+		log.Error("listen", "addr", *f.addr, "err", err)
 		return ExitFail
 	}
-	hub := changes.New(store, changes.Options{MaxSubscriptions: *maxSubs, Buffer: *subBuffer,
-		Started: met.SubscriptionStarted, Delivered: met.SubscriptionEvents})
+	hub := changes.New(store, changes.Options{MaxSubscriptions: *f.maxSubs, Buffer: *f.subBuffer})
 	defer hub.Close()
+	obs.Metrics.WatchSubscriptions(subscriptionStats(hub))
 	gcfg.Subscriptions = hub
 	var streams sync.WaitGroup
 	gcfg.Streams = &streams
-	gcfg.WebSocketInit = obs.Security.GraphQLWebSocketInit()
-	gcfg.WebSocketOrigin = obs.Security.CheckOrigin
-	handler := web.NewRouter(store, gcfg, playHandler, log, obs)
-	var ready web.Readiness
-	if *repl.urls != "" {
-		node, err := repl.start(ctx, store, ln.Addr().String(), log)
+	if *f.repl.urls != "" {
+		node, err := f.repl.start(ctx, store, ln.Addr().String(), log)
 		if err != nil {
 			ln.Close()
 			log.Error("replication", "err", err)
 			return ExitFail
 		}
 		defer node.Close()
-		ready = readiness(node)
-		met.WatchReplication(func() (uint64, time.Duration) { st := node.Status(); return st.Applied, st.Lag })
+		obs.Ready = readiness(node)
+		obs.Metrics.WatchReplication(replicationStats(node))
 	}
-	srv := &http.Server{
-		Handler:           web.WithReadyz(handler, store, ready, log),
-		ReadHeaderTimeout: *lim.readHeaderTimeout,
-		ReadTimeout:       *lim.readTimeout,
-		WriteTimeout:      *lim.writeTimeout,
-		IdleTimeout:       *lim.idleTimeout,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
-	}
+	srv := f.server(web.NewRouter(store, gcfg, play, log, obs), logHandler)
 	srv.RegisterOnShutdown(hub.Close) // ends the streams, which Shutdown would wait for
-	if *debugAddr != "" {
-		dln, err := net.Listen("tcp", *debugAddr)
-		if err != nil {
-			ln.Close()
-			log.Error("listen", "debug_addr", *debugAddr, "err", err)
-			return ExitFail
-		}
-		dsrv := &http.Server{Handler: web.DebugMux(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
-		go dsrv.Serve(dln)
-		defer dsrv.Close()
-		log.Info("debug listening", "addr", dln.Addr().String())
+	stopAsides, err := f.listenAsides(obs.Metrics, log, logHandler)
+	if err != nil {
+		ln.Close()
+		return ExitFail
 	}
-	if *metricsAddr != "" && obs.Metrics != nil {
-		mln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			ln.Close()
-			log.Error("listen", "metrics_addr", *metricsAddr, "err", err)
-			return ExitFail
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", obs.Metrics.Handler())
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
-		go msrv.Serve(mln)
-		defer msrv.Close()
-		log.Info("metrics listening", "addr", mln.Addr().String())
-	}
-	log.Info("listening", "addr", ln.Addr().String(), "db", *db.path,
-		"playground", *play, "introspection", *introspection, "max_page_size", *maxPage,
-		"max_complexity", *lim.maxComplexity, "request_timeout", *lim.requestTimeout, "import", *importToken != "",
-		"metrics", *metricsOn, "tracing", obs.Tracing != nil,
-		"oidc_issuer", *secFlags.issuer, "tenant_claim", *secFlags.tenantClaim, "cors_origins", *secFlags.corsOrigins, "rate_limit", *secFlags.rateLimit)
+	defer stopAsides()
+	f.logListening(ln.Addr(), obs, log)
 
 	// The sync stops between write transactions when ctx ends (SIGTERM),
 	// and before the store closes.
-	syncCtx, stopSync := context.WithCancel(ctx)
-	synced := make(chan struct{})
-	if sy != nil {
-		for _, st := range sy.Status() {
-			log.Info("sync", "engine", st.Engine, "url", st.URL, "interval", syncCfg.Interval, "full_interval", syncCfg.FullInterval)
-		}
-		go func() { defer close(synced); sy.Run(syncCtx) }()
-	} else {
-		close(synced)
-	}
+	stopSync, synced := startSync(ctx, sy, syncCfg, log)
 	defer func() { stopSync(); <-synced }()
 
 	served := make(chan error, 1)
@@ -265,25 +199,204 @@ SIGTERM.
 	case <-ctx.Done():
 	}
 	stopSync()
-	log.Info("shutting down", "timeout", *shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	shutdown(srv, served, &streams, *f.shutdownTimeout, log)
+	log.Info("stopped")
+	return ExitOK
+}
+
+// check validates the flags without I/O (usage errors) and returns the
+// syncer's configuration (nil without engines). It applies the defaults
+// that depend on other flags: introspection off with OIDC, the demo
+// database with --demo.
+func (f *serveFlags) check() (*syncer.Config, error) {
+	if err := f.lim.check(); err != nil {
+		return nil, err
+	}
+	syncCfg, err := f.sync.config()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.sec.check(); err != nil {
+		return nil, err
+	}
+	if f.sec.enabled() && !f.fs.isSet("introspection") {
+		*f.introspection = false // secure default: the schema is not open to anonymous probing
+	}
+	if *f.repl.urls != "" && (syncCfg != nil || *f.importToken != "") {
+		// The syncer and POST /import still write this server's database
+		// directly; until they publish to the stream, a replica that took
+		// writes would drift from the others.
+		return nil, errors.New("--nats does not take writes on this server yet: leave out --camunda8-url, --camunda7-url and --import-token (write to the stream with replication's publisher)")
+	}
+	if *f.demo && *f.repl.urls != "" {
+		return nil, errors.New("--demo writes only this server's database; with --nats every write goes through the stream (leave out --demo)")
+	}
+	if *f.demo && !f.fs.isSet("db") {
+		*f.db.path = defaultDemoDB
+	}
+	return syncCfg, nil
+}
+
+// playground is the playground's handler, nil with --playground=false.
+func (f *serveFlags) playground() (http.Handler, error) {
+	if !*f.play {
+		return nil, nil
+	}
+	return web.NewPlayground(web.PlaygroundOptions{AssetsDir: *f.playAssets, CDN: *f.playCDN})
+}
+
+// logger is the server's log on w, in --log-format at --log-level.
+func (f *serveFlags) logger(w io.Writer) (*slog.Logger, slog.Handler) {
+	var h slog.Handler
+	opts := &slog.HandlerOptions{Level: f.level}
+	if *f.format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(h), h
+}
+
+// newSyncer returns the syncer of cfg (nil, nil for none) and the applier
+// it writes through, whose Store is set once the database is open.
+func newSyncer(cfg *syncer.Config, log *slog.Logger) (*syncer.Syncer, *syncer.StoreApplier, error) {
+	applier := &syncer.StoreApplier{}
+	if cfg == nil {
+		return nil, applier, nil
+	}
+	cfg.Log = log
+	sy, err := syncer.New(*cfg, applier)
+	return sy, applier, err
+}
+
+// flushTracing sends the spans still buffered, for up to 5 s.
+func flushTracing(t *tracing.Tracing, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := t.Shutdown(ctx); err != nil {
+		log.Warn("tracing: flushing spans", "err", err)
+	}
+}
+
+// importOptions enable POST /import with --import-token and/or OIDC's
+// import scope; nil on a replica (no local writes: /import is 404).
+func (f *serveFlags) importOptions(obs web.Options) *web.ImportOptions {
+	if *f.repl.urls != "" {
+		return nil
+	}
+	return &web.ImportOptions{Token: *f.importToken, MaxBody: int64(*f.maxImportBody), Observe: importMetrics(obs.Metrics),
+		Guard: obs.Security.ImportGuard(*f.sec.importScope, *f.importToken)}
+}
+
+// replicationStats is what the replication metrics read of n at each
+// scrape.
+func replicationStats(n *replication.Node) func() (uint64, time.Duration) {
+	return func() (uint64, time.Duration) { st := n.Status(); return st.Applied, st.Lag }
+}
+
+// server is the main listener's server with the limit flags' timeouts.
+func (f *serveFlags) server(h http.Handler, logHandler slog.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: *f.lim.readHeaderTimeout,
+		ReadTimeout:       *f.lim.readTimeout,
+		WriteTimeout:      *f.lim.writeTimeout,
+		IdleTimeout:       *f.lim.idleTimeout,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(logHandler, slog.LevelWarn),
+	}
+}
+
+// listenAsides starts the --debug-addr and --metrics-addr listeners that
+// are set (logging a failure to listen); stop closes them.
+func (f *serveFlags) listenAsides(met *metrics.Metrics, log *slog.Logger, logHandler slog.Handler) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, s := range slices.Backward(stops) {
+			s()
+		}
+	}
+	if *f.debugAddr != "" {
+		s, err := listenAside("debug", *f.debugAddr, web.DebugMux(), log, logHandler)
+		if err != nil {
+			log.Error("listen", "debug_addr", *f.debugAddr, "err", err)
+			return nil, err
+		}
+		stops = append(stops, s)
+	}
+	if *f.metricsAddr != "" && met != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", met.Handler())
+		s, err := listenAside("metrics", *f.metricsAddr, mux, log, logHandler)
+		if err != nil {
+			stop()
+			log.Error("listen", "metrics_addr", *f.metricsAddr, "err", err)
+			return nil, err
+		}
+		stops = append(stops, s)
+	}
+	return stop, nil
+}
+
+// listenAside serves h on a listener of its own at addr (the debug and
+// metrics listeners, named by name in the log); stop closes it.
+func listenAside(name, addr string, h http.Handler, log *slog.Logger, logHandler slog.Handler) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logHandler, slog.LevelWarn)}
+	go srv.Serve(ln)
+	log.Info(name+" listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
+}
+
+// logListening logs the main listener's address and the settings that
+// shape what it serves.
+func (f *serveFlags) logListening(addr net.Addr, obs web.Options, log *slog.Logger) {
+	log.Info("listening", "addr", addr.String(), "db", *f.db.path,
+		"playground", *f.play, "introspection", *f.introspection, "max_page_size", *f.maxPage,
+		"max_complexity", *f.lim.maxComplexity, "request_timeout", *f.lim.requestTimeout, "import", *f.importToken != "",
+		"metrics", *f.metricsOn, "tracing", obs.Tracing != nil,
+		"oidc_issuer", *f.sec.issuer, "tenant_claim", *f.sec.tenantClaim, "cors_origins", *f.sec.corsOrigins, "rate_limit", *f.sec.rateLimit)
+}
+
+// startSync runs sy (nil: none) until ctx ends or stop is called;
+// synced is closed once it has stopped.
+func startSync(ctx context.Context, sy *syncer.Syncer, cfg *syncer.Config, log *slog.Logger) (stop context.CancelFunc, synced <-chan struct{}) {
+	ctx, stop = context.WithCancel(ctx)
+	done := make(chan struct{})
+	if sy == nil {
+		close(done)
+		return stop, done
+	}
+	for _, st := range sy.Status() {
+		log.Info("sync", "engine", st.Engine, "url", st.URL, "interval", cfg.Interval, "full_interval", cfg.FullInterval)
+	}
+	go func() { defer close(done); sy.Run(ctx) }()
+	return stop, done
+}
+
+// shutdown stops srv gracefully within timeout (then closes what is left),
+// waits for Serve to return on served, and lets the subscription streams,
+// ended by the hub's close on shutdown, send their close messages before
+// the process ends.
+func shutdown(srv *http.Server, served <-chan error, streams *sync.WaitGroup, timeout time.Duration, log *slog.Logger) {
+	log.Info("shutting down", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("shutdown: closing remaining connections", "err", err)
 		srv.Close()
 	}
 	<-served
-	// hub.Close (on shutdown) ended the subscriptions; let their streams
-	// send their close messages before the process ends.
 	waited := make(chan struct{})
 	go func() { streams.Wait(); close(waited) }()
 	select {
 	case <-waited:
-	case <-sctx.Done():
-		log.Warn("shutdown: streams still open", "err", sctx.Err())
+	case <-ctx.Done():
+		log.Warn("shutdown: streams still open", "err", ctx.Err())
 	}
-	log.Info("stopped")
-	return ExitOK
 }
 
 // limitFlags are serve's query and HTTP limits.

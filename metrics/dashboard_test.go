@@ -67,12 +67,12 @@ func TestGrafanaDashboard(t *testing.T) {
 	m := New(fakeStore{counts: map[string]int64{}, size: 1})
 	m.GraphQLRequest("query", "A", CodeOK, time.Millisecond)
 	m.ImportRecords("batch", "new", 1)
-	m.SyncSucceeded("camunda8", time.Now())
-	m.SyncFailed("camunda8", 1)
-	m.SyncQuarantined("camunda8", 1)
-	m.SubscriptionStarted("sse")
-	m.SubscriptionEvents(1)
-	m.ReplicationApplied(1, time.Second)
+	now := time.Now()
+	m.WatchSync(func() []SyncStat {
+		return []SyncStat{{Engine: "camunda8", LastSuccess: &now, Errors: 1, Quarantined: 1}}
+	})
+	m.WatchSubscriptions(func() (map[string]int, uint64) { return map[string]int{"sse": 1}, 1 })
+	m.WatchReplication(func() (uint64, time.Duration) { return 1, time.Second })
 	mfs, err := m.Registry().Gather()
 	require.NoError(t, err)
 	for _, mf := range mfs {

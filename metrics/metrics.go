@@ -1,8 +1,11 @@
 // Package metrics is batchql's Prometheus instrumentation: one registry of
 // its own (not the global one) holding every metric the contract names
-// (§12), with a recording method per event. The packages where events
-// happen (the HTTP surface, the GraphQL handler, import, sync,
-// subscriptions, replication) call these methods; none of them registers a
+// (§12). Events nothing else counts (GraphQL requests, imported records)
+// have a recording method, which the HTTP surface and the GraphQL handler
+// call; figures the components already keep (the store's records, the
+// syncer's status, the subscription hub's counters, the replication node's
+// position) are read from them at each scrape (StoreStats, WatchSync,
+// WatchSubscriptions, WatchReplication). No other package registers a
 // metric of its own.
 //
 // Every method is safe on a nil *Metrics and then does nothing: that is
@@ -61,15 +64,7 @@ type Metrics struct {
 
 	importRecords *prometheus.CounterVec
 
-	syncLastSuccess *prometheus.GaugeVec
-	syncErrors      *prometheus.CounterVec
-	syncQuarantined *prometheus.GaugeVec
-
-	subsActive *prometheus.GaugeVec
-	subsEvents prometheus.Counter
-
-	replApplied prometheus.Gauge
-	replLag     prometheus.Gauge
+	watched *watched // sync, subscriptions, replication
 
 	mu    sync.RWMutex
 	names map[string]bool // the operation names with a series of their own
@@ -112,32 +107,9 @@ func New(store Store) *Metrics {
 			Name: "batchql_import_records_total",
 			Help: "Records imported (import command, POST /import), by kind and outcome: new, updated, unchanged or rejected.",
 		}, []string{"kind", "outcome"}),
-		syncLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "batchql_sync_last_success_timestamp_seconds",
-			Help: "Unix time of the last poll of an engine that read all it meant to, by engine (camunda7, camunda8).",
-		}, []string{"engine"}),
-		syncErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "batchql_sync_errors_total",
-			Help: "Failed polls of an engine, by engine (camunda7, camunda8).",
-		}, []string{"engine"}),
-		syncQuarantined: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "batchql_sync_quarantined",
-			Help: "Records from an engine that the store could not take and that wait for the next full reconciliation, by engine.",
-		}, []string{"engine"}),
-		subsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "batchql_subscriptions_active",
-			Help: "Open GraphQL subscriptions, by transport (websocket, sse).",
-		}, []string{"transport"}),
-		subsEvents: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "batchql_subscription_events_total",
-			Help: "Events sent to subscribers.",
-		}),
-		replApplied: prometheus.NewGauge(replAppliedOpts),
-		replLag:     prometheus.NewGauge(replLagOpts),
+		watched: newWatched(),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.importRecords,
-		m.syncLastSuccess, m.syncErrors, m.syncQuarantined,
-		m.subsActive, m.subsEvents, m.replApplied, m.replLag,
+	m.reg.MustRegister(m.requests, m.duration, m.importRecords, m.watched,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if store != nil {
@@ -217,84 +189,4 @@ func (m *Metrics) ImportRecords(kind, outcome string, n int) {
 		return
 	}
 	m.importRecords.WithLabelValues(strings.ReplaceAll(kind, " ", "_"), outcome).Add(float64(n))
-}
-
-// SyncSucceeded records a poll of engine (camunda7, camunda8) that read
-// all it meant to, at t.
-func (m *Metrics) SyncSucceeded(engine string, t time.Time) {
-	if m == nil {
-		return
-	}
-	m.syncLastSuccess.WithLabelValues(engine).Set(float64(t.UnixNano()) / 1e9)
-}
-
-// SyncFailed adds n failed requests or polls of engine.
-func (m *Metrics) SyncFailed(engine string, n int) {
-	if m == nil || n <= 0 {
-		return
-	}
-	m.syncErrors.WithLabelValues(engine).Add(float64(n))
-}
-
-// SyncQuarantined sets the number of quarantined records from engine.
-func (m *Metrics) SyncQuarantined(engine string, n int) {
-	if m == nil {
-		return
-	}
-	m.syncQuarantined.WithLabelValues(engine).Set(float64(n))
-}
-
-// SubscriptionStarted records a subscription opened over transport
-// (websocket, sse); call the returned function once when it ends.
-func (m *Metrics) SubscriptionStarted(transport string) (ended func()) {
-	if m == nil {
-		return func() {}
-	}
-	g := m.subsActive.WithLabelValues(transport)
-	g.Inc()
-	var once sync.Once
-	return func() { once.Do(g.Dec) }
-}
-
-// SubscriptionEvents records n events sent to subscribers.
-func (m *Metrics) SubscriptionEvents(n int) {
-	if m == nil || n <= 0 {
-		return
-	}
-	m.subsEvents.Add(float64(n))
-}
-
-var (
-	replAppliedOpts = prometheus.GaugeOpts{
-		Name: "batchql_replication_applied_sequence",
-		Help: "The last NATS JetStream sequence applied to this server's database.",
-	}
-	replLagOpts = prometheus.GaugeOpts{
-		Name: "batchql_replication_lag_seconds",
-		Help: "How far this server's database is behind the replication stream's tail, in seconds.",
-	}
-)
-
-// WatchReplication makes the replication metrics read status at each
-// scrape (instead of ReplicationApplied): their values are then those of
-// the moment of the scrape.
-func (m *Metrics) WatchReplication(status func() (applied uint64, lag time.Duration)) {
-	if m == nil {
-		return
-	}
-	m.reg.Unregister(m.replApplied)
-	m.reg.Unregister(m.replLag)
-	m.reg.MustRegister(
-		prometheus.NewGaugeFunc(replAppliedOpts, func() float64 { a, _ := status(); return float64(a) }),
-		prometheus.NewGaugeFunc(replLagOpts, func() float64 { _, l := status(); return l.Seconds() }))
-}
-
-// ReplicationApplied records the stream sequence applied last and how far
-// the database is behind the stream's tail.
-func (m *Metrics) ReplicationApplied(seq uint64, lag time.Duration) {
-	if m == nil {
-		return
-	}
-	m.replApplied.Set(float64(seq))
-	m.replLag.Set(lag.Seconds())
 }

@@ -78,8 +78,9 @@ func TestOperationNamesBounded(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.requests.WithLabelValues("query", "Op99", CodeOK)))
 }
 
-// The metrics of features that call in (import, sync, subscriptions,
-// replication) record what they are told.
+// The metrics of features that call in (import) record what they are
+// told; those of features that keep their own figures (sync,
+// subscriptions, replication) read them at the scrape.
 func TestRecordingMethods(t *testing.T) {
 	m := New(nil)
 	m.ImportRecords("batch operation item", "new", 5)
@@ -87,19 +88,11 @@ func TestRecordingMethods(t *testing.T) {
 	m.ImportRecords("batch", "rejected", 1)
 	m.ImportRecords("batch", "updated", 0) // no series for nothing
 	at := time.Unix(1700000000, 500_000_000)
-	m.SyncSucceeded("camunda8", at)
-	m.SyncFailed("camunda7", 1)
-	m.SyncFailed("camunda7", 1)
-	m.SyncFailed("camunda7", 0) // nothing
-	m.SyncQuarantined("camunda8", 3)
-	endWS := m.SubscriptionStarted("websocket")
-	m.SubscriptionStarted("websocket")
-	endSSE := m.SubscriptionStarted("sse")
-	endWS()
-	endWS() // once only
-	endSSE()
-	m.SubscriptionEvents(1)
-	m.ReplicationApplied(42, 1500*time.Millisecond)
+	m.WatchSync(func() []SyncStat {
+		return []SyncStat{{Engine: "camunda8", LastSuccess: &at, Quarantined: 3}, {Engine: "camunda7", Errors: 2}}
+	})
+	m.WatchSubscriptions(func() (map[string]int, uint64) { return map[string]int{"websocket": 1}, 1 })
+	m.WatchReplication(func() (uint64, time.Duration) { return 42, 1500 * time.Millisecond })
 
 	for _, tc := range []struct{ name, want string }{
 		{"batchql_import_records_total", `
@@ -130,7 +123,6 @@ batchql_subscriptions_active{transport="websocket"} 1
 // WatchReplication reads the figures at each scrape.
 func TestWatchReplication(t *testing.T) {
 	m := New(nil)
-	m.ReplicationApplied(1, time.Second) // replaced by the watched values
 	applied, lag := uint64(7), 250*time.Millisecond
 	m.WatchReplication(func() (uint64, time.Duration) { return applied, lag })
 	out := scrape(t, m)
@@ -151,12 +143,9 @@ func TestNilMetrics(t *testing.T) {
 	assert.NotPanics(t, func() {
 		m.GraphQLRequest("query", "A", CodeOK, time.Millisecond)
 		m.ImportRecords("batch", "new", 1)
-		m.SyncSucceeded("camunda7", time.Now())
-		m.SyncFailed("camunda7", 1)
-		m.SyncQuarantined("camunda7", 1)
-		m.SubscriptionStarted("sse")()
-		m.SubscriptionEvents(1)
-		m.ReplicationApplied(1, time.Second)
+		m.WatchSync(func() []SyncStat { return nil })
+		m.WatchSubscriptions(func() (map[string]int, uint64) { return nil, 0 })
+		m.WatchReplication(func() (uint64, time.Duration) { return 0, 0 })
 	})
 }
 

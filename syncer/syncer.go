@@ -39,9 +39,6 @@ type Config struct {
 	// HTTPClient sends the requests (default: a client of its own).
 	HTTPClient *http.Client
 	Log        *slog.Logger
-	// Observe, when set, is called after each poll of a source, with its
-	// status then (metrics read it).
-	Observe func(Status)
 }
 
 // Camunda8Config is a Camunda 8 Orchestration Cluster REST API.
@@ -229,9 +226,6 @@ func (src *source) run(ctx context.Context) {
 				nextFull = start.Add(src.cfg.FullInterval)
 				src.log.Info("sync: full reconciliation done", "elapsed", src.now().Sub(start).Round(time.Millisecond))
 			}
-		}
-		if src.cfg.Observe != nil {
-			src.cfg.Observe(src.t.status())
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -155,12 +155,12 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	serveReq(h, http.MethodPost, "/query", "application/json", `{"query":"query Ops { batchOperations { totalCount } }"}`)
 	serveReq(h, http.MethodPost, "/query", "application/json", `{"query":"{"}`)
 	m.ImportRecords("batch", "new", 1)
-	m.SyncSucceeded("camunda8", timeNow())
-	m.SyncFailed("camunda8", 1)
-	m.SyncQuarantined("camunda8", 0)
-	m.SubscriptionStarted("websocket")
-	m.SubscriptionEvents(1)
-	m.ReplicationApplied(1, 0)
+	now := timeNow()
+	m.WatchSync(func() []metrics.SyncStat {
+		return []metrics.SyncStat{{Engine: "camunda8", LastSuccess: &now, Errors: 1}}
+	})
+	m.WatchSubscriptions(func() (map[string]int, uint64) { return map[string]int{"websocket": 1}, 1 })
+	m.WatchReplication(func() (uint64, time.Duration) { return 1, 0 })
 	body := serveReq(h, http.MethodGet, "/metrics", "", "").Body.String()
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(body)

@@ -13,11 +13,11 @@ import (
 // lag, contract §13).
 type Readiness func() (ready bool, reason string, body map[string]any)
 
-// WithReadyz serves GET /readyz in front of h: 200 {"status":"ready"} when
+// withReadyz serves GET /readyz in front of h: 200 {"status":"ready"} when
 // the store answers and ready (nil: always) says so, else 503
 // {"status":"unavailable","reason":…}. Load balancers poll it, so it is not
-// in the request log; /healthz stays liveness.
-func WithReadyz(h http.Handler, store *storage.Store, ready Readiness, log *slog.Logger) http.Handler {
+// in the request log (h's); /healthz stays liveness.
+func withReadyz(h http.Handler, store *storage.Store, ready Readiness, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

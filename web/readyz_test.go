@@ -19,7 +19,6 @@ func TestReadyz(t *testing.T) {
 	require.NoError(t, err)
 	defer store.Close()
 	log := slog.New(slog.DiscardHandler)
-	router := NewRouter(store, graph.Config{}, nil, log, Options{})
 	lagging := func() (bool, string, map[string]any) {
 		return false, "lagging 7s behind the stream (max 5s)", map[string]any{"lagSeconds": 7.0}
 	}
@@ -35,7 +34,7 @@ func TestReadyz(t *testing.T) {
 		{"lagging", lagging, 503, "unavailable", "lagging 7s behind the stream (max 5s)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv := httptest.NewServer(WithReadyz(router, store, c.ready, log))
+			srv := httptest.NewServer(NewRouter(store, graph.Config{}, nil, log, Options{Ready: c.ready}))
 			defer srv.Close()
 			resp, err := http.Get(srv.URL + "/readyz")
 			require.NoError(t, err)

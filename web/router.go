@@ -36,18 +36,31 @@ type Options struct {
 	// traceparent, and of each GraphQL operation and storage query; nil:
 	// no spans.
 	Tracing *tracing.Tracing
-	// Security guards the GraphQL endpoints (security.go); the zero value
-	// guards nothing. /healthz, /metrics and the playground page stay open.
+	// Security guards the GraphQL endpoints (security.go), HTTP requests
+	// and WebSocket connections alike (NewRouter sets graph.Config's
+	// WebSocketInit and WebSocketOrigin from it when they are nil); the zero
+	// value guards nothing. /healthz, /readyz, /metrics and the playground
+	// page stay open.
 	Security Security
+	// Ready adds its verdict and figures to GET /readyz (a replica's
+	// position in the stream); nil: ready while the store answers.
+	Ready Readiness
 }
 
-// NewRouter wires the HTTP routes, the request log and metrics. play
+// NewRouter wires the HTTP routes, the request log and metrics; GET
+// /readyz is outside the log (see withReadyz). play
 // serves the playground (GET / and /playground/...; see NewPlayground), nil
 // for none.
 func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *slog.Logger, opt Options) http.Handler {
 	mux := http.NewServeMux()
 	if opt.Tracing != nil {
 		cfg.Tracer = opt.Tracing.Tracer()
+	}
+	if cfg.WebSocketInit == nil {
+		cfg.WebSocketInit = opt.Security.graphQLWebSocketInit()
+	}
+	if cfg.WebSocketOrigin == nil {
+		cfg.WebSocketOrigin = opt.Security.CheckOrigin
 	}
 	api := opt.Security.Wrap(graph.NewHandler(store, cfg, log))
 	for _, p := range endpoints {
@@ -64,7 +77,8 @@ func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *s
 		mux.Handle("GET /{$}", play)
 		mux.Handle("GET "+playgroundAssetPrefix, play)
 	}
-	return opt.Tracing.Handler(observe(mux, log, opt.Metrics), append(slices.Clone(endpoints), "/healthz", "/metrics", "/import")...)
+	h := opt.Tracing.Handler(observe(mux, log, opt.Metrics), append(slices.Clone(endpoints), "/healthz", "/metrics", "/import")...)
+	return withReadyz(h, store, opt.Ready, log)
 }
 
 // healthz is liveness: 200 while the store answers. With live sync its body

@@ -2,8 +2,9 @@ package web
 
 import (
 	"context"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"net/http"
+
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/batchql/batchql/auth"
 	"github.com/batchql/batchql/storage"
@@ -71,9 +72,10 @@ func (s Security) WebSocketInit(ctx context.Context, payload map[string]any) (co
 	return WithCallerTenants(auth.NewContext(ctx, c)), nil
 }
 
-// GraphQLWebSocketInit is WebSocketInit as gqlgen's WebSocket transport
-// takes it (graph.Config.WebSocketInit); nil when authentication is off.
-func (s Security) GraphQLWebSocketInit() transport.WebsocketInitFunc {
+// graphQLWebSocketInit is WebSocketInit as gqlgen's WebSocket transport
+// takes it (graph.Config.WebSocketInit, which NewRouter sets); nil when
+// authentication is off.
+func (s Security) graphQLWebSocketInit() transport.WebsocketInitFunc {
 	if s.Verifier == nil {
 		return nil
 	}

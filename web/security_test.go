@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	coderws "github.com/coder/websocket"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -273,6 +274,32 @@ func TestSecurityWebSocketInit(t *testing.T) {
 	ctx, err = Security{}.WebSocketInit(context.Background(), nil)
 	require.NoError(t, err)
 	assert.Nil(t, storage.TenantsOf(ctx), "authentication off: every tenant")
+}
+
+// A router with Security checks a WebSocket's connection_init itself: the
+// caller of NewRouter wires nothing more. No token, no connection_ack.
+func TestSecurityWebSocketThroughRouter(t *testing.T) {
+	is := newOIDCIssuer(t)
+	store, _ := tenantStore(t)
+	srv := secureServer(t, store, is, "", 0)
+	init := func(payload string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query",
+			&coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		require.NoError(t, err)
+		defer conn.CloseNow()
+		require.NoError(t, conn.Write(ctx, coderws.MessageText, []byte(`{"type":"connection_init","payload":`+payload+`}`)))
+		_, msg, err := conn.Read(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		return string(msg)
+	}
+	assert.NotContains(t, init(`{}`), "connection_ack", "no token")
+	assert.NotContains(t, init(`{"Authorization":"Bearer nope"}`), "connection_ack", "a bad token")
+	tok := is.token(t, "ws", nil)
+	assert.Contains(t, init(`{"Authorization":"Bearer `+tok+`"}`), "connection_ack", "a valid token")
 }
 
 // POST /import's guard: the import scope or the static token.
