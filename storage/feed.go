@@ -91,9 +91,15 @@ type feed struct {
 func (f *feed) listening() bool { return f.listener.Load() != nil }
 
 // track registers tx's commit hook: every committed write transaction
-// reports its id, changes or not, so the sequence has no gaps.
+// reports its id, changes or not, so the sequence has no gaps. track runs
+// inside the transaction, under bbolt's writer lock, so its calls come in
+// id order even though the hooks may not: the first id tracked is where
+// the sequence starts. (Starting at the first hook to run instead lost the
+// feed: with four writers, hook 4 ran before hook 3, the feed delivered
+// 4-7, then 3, then waited for 4 again, for good.)
 func (f *feed) track(tx *bolt.Tx, changed *[]Key) {
 	seq := uint64(tx.ID())
+	f.start(seq)
 	tx.OnCommit(func() {
 		var keys []Key
 		if changed != nil {
@@ -103,16 +109,25 @@ func (f *feed) track(tx *bolt.Tx, changed *[]Key) {
 	})
 }
 
+// start makes seq the first Seq expected, unless one is already.
+func (f *feed) start(seq uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.next == 0 {
+		f.next = seq
+	}
+}
+
 // committed delivers commit seq and every pending one that follows it, in
 // order, holding mu so that calls never overlap or reorder.
 func (f *feed) committed(seq uint64, keys []Key) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.next == 0 || seq < f.next {
-		// The first commit since Open; an id below the expected one
-		// cannot happen with every write through Update, and is not
-		// held back if it does.
-		f.next = seq
+	if seq < f.next {
+		// Cannot happen with every write through Update (track starts
+		// the sequence at the lowest id); not held back if it does.
+		f.deliver(seq, keys)
+		return
 	}
 	if seq != f.next {
 		if f.pending == nil {

@@ -85,12 +85,32 @@ func TestFeedReordersCommitHooks(t *testing.T) {
 	fn := func(c Commit) { got = append(got, c.Seq) }
 	f.listener.Store(&fn)
 	k := []Key{{Kind: KindBatch, ID: "1"}}
+	f.start(10)
 	f.committed(10, k)
 	f.committed(12, k)
 	f.committed(13, nil) // no changes: not handed on, but not a gap either
 	f.committed(11, k)
 	f.committed(14, k)
 	assert.Equal(t, []uint64{10, 11, 12, 14}, got)
+	assert.Empty(t, f.pending)
+}
+
+// The sequence starts at the first transaction tracked, not at the first
+// hook to run: when the second commit's hook runs first, it waits for the
+// first, and later commits still flow.
+func TestFeedStartsAtFirstTrackedCommit(t *testing.T) {
+	var f feed
+	var got []uint64
+	fn := func(c Commit) { got = append(got, c.Seq) }
+	f.listener.Store(&fn)
+	k := []Key{{Kind: KindBatch, ID: "1"}}
+	f.start(3)
+	f.start(4) // already started: ignored
+	f.committed(4, k)
+	assert.Empty(t, got, "commit 4 waits for commit 3")
+	f.committed(3, k)
+	f.committed(5, k)
+	assert.Equal(t, []uint64{3, 4, 5}, got)
 	assert.Empty(t, f.pending)
 }
 
