@@ -143,7 +143,6 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 	defer flushTracing(obs.Tracing, log)
 	gcfg := f.lim.config(graph.Config{MaxPageSize: *f.maxPage, Introspection: *f.introspection})
 	if sy != nil {
-		applier.Store = store
 		gcfg.SyncStatus = sy.Status
 		obs.Metrics.WatchSync(syncStats(sy))
 	}
@@ -151,7 +150,6 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 		log.Error("security", "err", err)
 		return ExitUsage
 	}
-	obs.Import = f.importOptions(obs)
 
 	ln, err := net.Listen("tcp", *f.addr)
 	if err != nil {
@@ -164,9 +162,9 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 	gcfg.Subscriptions = hub
 	var streams sync.WaitGroup
 	gcfg.Streams = &streams
+	var node *replication.Node
 	if *f.repl.urls != "" {
-		node, err := f.repl.start(ctx, store, ln.Addr().String(), log)
-		if err != nil {
+		if node, err = f.repl.start(ctx, store, ln.Addr().String(), log); err != nil {
 			ln.Close()
 			log.Error("replication", "err", err)
 			return ExitFail
@@ -174,7 +172,13 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 		defer node.Close()
 		obs.Ready = readiness(node)
 		obs.Metrics.WatchReplication(replicationStats(node))
+		if sy != nil {
+			gcfg.SyncStatus = replicatedStatus(sy, node)
+		}
+	} else {
+		applier.set(&syncer.StoreApplier{Store: store})
 	}
+	obs.Import = f.importOptions(obs, node)
 	srv := f.server(web.NewRouter(store, gcfg, play, log, obs), logHandler)
 	srv.RegisterOnShutdown(hub.Close) // ends the streams, which Shutdown would wait for
 	stopAsides, err := f.listenAsides(obs.Metrics, log, logHandler)
@@ -187,7 +191,7 @@ func runServe(ctx context.Context, args []string, std *Stdio, getenv func(string
 
 	// The sync stops between write transactions when ctx ends (SIGTERM),
 	// and before the store closes.
-	stopSync, synced := startSync(ctx, sy, syncCfg, log)
+	stopSync, synced := startSync(ctx, sy, syncCfg, node, applier, log)
 	defer func() { stopSync(); <-synced }()
 
 	served := make(chan error, 1)
@@ -222,12 +226,6 @@ func (f *serveFlags) check() (*syncer.Config, error) {
 	if f.sec.enabled() && !f.fs.isSet("introspection") {
 		*f.introspection = false // secure default: the schema is not open to anonymous probing
 	}
-	if *f.repl.urls != "" && (syncCfg != nil || *f.importToken != "") {
-		// The syncer and POST /import still write this server's database
-		// directly; until they publish to the stream, a replica that took
-		// writes would drift from the others.
-		return nil, errors.New("--nats does not take writes on this server yet: leave out --camunda8-url, --camunda7-url and --import-token (write to the stream with replication's publisher)")
-	}
 	if *f.demo && *f.repl.urls != "" {
 		return nil, errors.New("--demo writes only this server's database; with --nats every write goes through the stream (leave out --demo)")
 	}
@@ -257,10 +255,11 @@ func (f *serveFlags) logger(w io.Writer) (*slog.Logger, slog.Handler) {
 	return slog.New(h), h
 }
 
-// newSyncer returns the syncer of cfg (nil, nil for none) and the applier
-// it writes through, whose Store is set once the database is open.
-func newSyncer(cfg *syncer.Config, log *slog.Logger) (*syncer.Syncer, *syncer.StoreApplier, error) {
-	applier := &syncer.StoreApplier{}
+// newSyncer returns the syncer of cfg (nil for none) and what it writes
+// through, set once the database is open: the store, or with --nats the
+// holder of the sync lease (syncApplier).
+func newSyncer(cfg *syncer.Config, log *slog.Logger) (*syncer.Syncer, *syncApplier, error) {
+	applier := &syncApplier{}
 	if cfg == nil {
 		return nil, applier, nil
 	}
@@ -279,13 +278,15 @@ func flushTracing(t *tracing.Tracing, log *slog.Logger) {
 }
 
 // importOptions enable POST /import with --import-token and/or OIDC's
-// import scope; nil on a replica (no local writes: /import is 404).
-func (f *serveFlags) importOptions(obs web.Options) *web.ImportOptions {
-	if *f.repl.urls != "" {
-		return nil
-	}
-	return &web.ImportOptions{Token: *f.importToken, MaxBody: int64(*f.maxImportBody), Observe: importMetrics(obs.Metrics),
+// import scope; with --nats (node not nil) its writes go through the
+// stream.
+func (f *serveFlags) importOptions(obs web.Options, node *replication.Node) *web.ImportOptions {
+	o := &web.ImportOptions{Token: *f.importToken, MaxBody: int64(*f.maxImportBody), Observe: importMetrics(obs.Metrics),
 		Guard: obs.Security.ImportGuard(*f.sec.importScope, *f.importToken)}
+	if node != nil {
+		o.Apply = importThrough(node)
+	}
+	return o
 }
 
 // replicationStats is what the replication metrics read of n at each
@@ -356,14 +357,15 @@ func listenAside(name, addr string, h http.Handler, log *slog.Logger, logHandler
 func (f *serveFlags) logListening(addr net.Addr, obs web.Options, log *slog.Logger) {
 	log.Info("listening", "addr", addr.String(), "db", *f.db.path,
 		"playground", *f.play, "introspection", *f.introspection, "max_page_size", *f.maxPage,
-		"max_complexity", *f.lim.maxComplexity, "request_timeout", *f.lim.requestTimeout, "import", *f.importToken != "",
+		"max_complexity", *f.lim.maxComplexity, "request_timeout", *f.lim.requestTimeout, "import", obs.Import != nil && (obs.Import.Token != "" || obs.Import.Guard != nil),
 		"metrics", *f.metricsOn, "tracing", obs.Tracing != nil,
 		"oidc_issuer", *f.sec.issuer, "tenant_claim", *f.sec.tenantClaim, "cors_origins", *f.sec.corsOrigins, "rate_limit", *f.sec.rateLimit)
 }
 
-// startSync runs sy (nil: none) until ctx ends or stop is called;
+// startSync runs sy (nil: none) until ctx ends or stop is called, with
+// --nats (node not nil) only while this server holds the sync lease;
 // synced is closed once it has stopped.
-func startSync(ctx context.Context, sy *syncer.Syncer, cfg *syncer.Config, log *slog.Logger) (stop context.CancelFunc, synced <-chan struct{}) {
+func startSync(ctx context.Context, sy *syncer.Syncer, cfg *syncer.Config, node *replication.Node, app *syncApplier, log *slog.Logger) (stop context.CancelFunc, synced <-chan struct{}) {
 	ctx, stop = context.WithCancel(ctx)
 	done := make(chan struct{})
 	if sy == nil {
@@ -371,9 +373,16 @@ func startSync(ctx context.Context, sy *syncer.Syncer, cfg *syncer.Config, log *
 		return stop, done
 	}
 	for _, st := range sy.Status() {
-		log.Info("sync", "engine", st.Engine, "url", st.URL, "interval", cfg.Interval, "full_interval", cfg.FullInterval)
+		log.Info("sync", "engine", st.Engine, "url", st.URL, "interval", cfg.Interval, "full_interval", cfg.FullInterval, "lease", node != nil)
 	}
-	go func() { defer close(done); sy.Run(ctx) }()
+	go func() {
+		defer close(done)
+		if node == nil {
+			sy.Run(ctx)
+			return
+		}
+		syncUnderLease(ctx, sy, node, app, log)
+	}()
 	return stop, done
 }
 

@@ -20,6 +20,13 @@ type Options struct {
 	// Progress, when set, is called at most about 10 times a second and at
 	// the end of each phase.
 	Progress func(Progress)
+	// Apply, when set, takes the write pass's patches instead of the
+	// store: BatchSize records at a time, in file order; it returns what
+	// applying them did. With --nats, POST /import publishes them to the
+	// stream and waits for the local apply (contract §13). The check pass
+	// still reads the store. An error stops the import; the patches of
+	// earlier calls stay applied, as earlier transactions do.
+	Apply func(ctx context.Context, patches []*Patch) (Counts, error)
 }
 
 // Progress reports how far a phase has got.
@@ -39,6 +46,38 @@ type KindCounts struct {
 	New       int64 `json:"new"`
 	Updated   int64 `json:"updated"`
 	Unchanged int64 `json:"unchanged"`
+}
+
+func (c *KindCounts) add(o storage.Outcome) {
+	switch o {
+	case storage.New:
+		c.New++
+	case storage.Updated:
+		c.Updated++
+	default:
+		c.Unchanged++
+	}
+}
+
+// Counts counts applied patches by kind (Patch.Kind) and outcome.
+type Counts map[string]KindCounts
+
+// Add counts one patch's outcome.
+func (c Counts) Add(p *Patch, o storage.Outcome) {
+	k := c[p.Kind()]
+	k.add(o)
+	c[p.Kind()] = k
+}
+
+// Merge adds o's counts to c.
+func (c Counts) Merge(o Counts) {
+	for kind, n := range o {
+		k := c[kind]
+		k.New += n.New
+		k.Updated += n.Updated
+		k.Unchanged += n.Unchanged
+		c[kind] = k
+	}
 }
 
 // Record kinds, the keys of Stats.Kinds.
@@ -185,8 +224,9 @@ type run struct {
 	size  int64
 	batch int
 	prog  func(Progress)
-	phase string    // of the last progress report
-	last  time.Time // when it was made
+	apply func(context.Context, []*Patch) (Counts, error) // Options.Apply
+	phase string                                          // of the last progress report
+	last  time.Time                                       // when it was made
 	stats *Stats
 	// opTypes maps operation keys to their type for items that lack
 	// operationType (Camunda 8.8): operations seen so far in the file and
@@ -202,7 +242,7 @@ func importFile(ctx context.Context, s *storage.Store, name string, f *os.File, 
 	}
 	im := &run{
 		s: s, ctx: ctx, name: name, f: f, size: fi.Size(),
-		batch: opts.BatchSize, prog: opts.Progress,
+		batch: opts.BatchSize, prog: opts.Progress, apply: opts.Apply,
 		stats: &Stats{Kinds: map[string]*KindCounts{}},
 	}
 	if im.batch <= 0 {

@@ -21,6 +21,9 @@ func (im *run) write() error {
 	sc := im.reader()
 	im.opTypes = map[string]storage.OperationType{}
 	im.last = time.Time{} // the first report of a phase comes early
+	if im.apply != nil {
+		return im.writeVia(sc)
+	}
 	var (
 		p    Patch
 		n    int64
@@ -91,14 +94,61 @@ func (im *run) upsert(w *storage.Writer, p *Patch, rec *rawRecord) error {
 		}
 		return err
 	}
-	counts := im.stats.Kinds[kindNames[p.kind]]
-	switch out {
-	case storage.New:
-		counts.New++
-	case storage.Updated:
-		counts.Updated++
-	default:
-		counts.Unchanged++
+	im.stats.Kinds[kindNames[p.kind]].add(out)
+	return nil
+}
+
+// writeVia is the write pass through Options.Apply: the records become
+// patches, im.batch at a time, which Apply writes (with --nats: publishes
+// to the stream and waits for the local apply).
+func (im *run) writeVia(sc *jsonScanner) error {
+	var n int64
+	patches := make([]*Patch, 0, min(im.batch, 10000))
+	flush := func() error {
+		if len(patches) == 0 {
+			return nil
+		}
+		counts, err := im.apply(im.ctx, patches)
+		if err != nil {
+			return err
+		}
+		for kind, c := range counts {
+			if k := im.stats.Kinds[kind]; k != nil {
+				k.New += c.New
+				k.Updated += c.Updated
+				k.Unchanged += c.Unchanged
+			}
+		}
+		patches = patches[:0]
+		return nil
 	}
+	for {
+		if err := im.ctx.Err(); err != nil {
+			return im.fail(sc, err)
+		}
+		rec, err := sc.next()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			return im.fail(sc, err)
+		}
+		p := new(Patch)
+		if err := p.parse(rec); err != nil {
+			return im.fail(sc, err)
+		}
+		patches = append(patches, p)
+		n++
+		im.stats.Records++
+		im.progress("write", n, sc, false)
+		if len(patches) == im.batch {
+			if err := flush(); err != nil {
+				return im.fail(sc, err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return im.fail(sc, err)
+	}
+	im.progress("write", n, sc, true)
 	return nil
 }

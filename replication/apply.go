@@ -112,8 +112,7 @@ func (a *applier) result(seqs []uint64) (out outcome, ok bool) {
 		if !ok {
 			return out, false
 		}
-		out.Written += r.Written
-		out.Rejected = append(out.Rejected, r.Rejected...)
+		out.Add(r.Result)
 		out.fenced = out.fenced || r.fenced
 	}
 	return out, true
@@ -176,8 +175,8 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 				patches++
 				if out.Changed() {
 					changed++
-					res.Written++
 				}
+				res.Count(p, out)
 			}
 		}
 		if err := w.SetApplied(a.stream, st); err != nil {

@@ -23,8 +23,32 @@ type Applier interface {
 
 // Result is what Apply did.
 type Result struct {
-	Written  int // records new or changed
+	Written  int             // records new or changed
+	Counts   importer.Counts // applied patches by kind and outcome; nil when none
 	Rejected []Rejection
+}
+
+// Count adds one applied patch and its outcome.
+func (r *Result) Count(p *importer.Patch, o storage.Outcome) {
+	if o.Changed() {
+		r.Written++
+	}
+	if r.Counts == nil {
+		r.Counts = importer.Counts{}
+	}
+	r.Counts.Add(p, o)
+}
+
+// Add adds o to r.
+func (r *Result) Add(o Result) {
+	r.Written += o.Written
+	r.Rejected = append(r.Rejected, o.Rejected...)
+	if len(o.Counts) > 0 {
+		if r.Counts == nil {
+			r.Counts = importer.Counts{}
+		}
+		r.Counts.Merge(o.Counts)
+	}
 }
 
 // Rejection is a patch an Applier could not apply. Field is the missing
@@ -56,30 +80,26 @@ func (a *StoreApplier) Apply(ctx context.Context, patches []*importer.Patch) (Re
 	for len(patches) > 0 {
 		chunk := patches[:min(size, len(patches))]
 		patches = patches[len(chunk):]
-		var written int
-		var rejected []Rejection
+		var part Result
 		err := a.Store.Update(ctx, func(w *storage.Writer) error {
-			written, rejected = 0, rejected[:0]
+			part = Result{}
 			for _, p := range chunk {
 				out, err := p.Apply(w)
 				if err != nil {
 					if field, ok := importer.IsMissing(err); ok {
-						rejected = append(rejected, Rejection{Patch: p, Field: field, Err: err})
+						part.Rejected = append(part.Rejected, Rejection{Patch: p, Field: field, Err: err})
 						continue
 					}
 					return err
 				}
-				if out.Changed() {
-					written++
-				}
+				part.Count(p, out)
 			}
 			return nil
 		})
 		if err != nil {
 			return res, err
 		}
-		res.Written += written
-		res.Rejected = append(res.Rejected, rejected...)
+		res.Add(part)
 	}
 	return res, nil
 }

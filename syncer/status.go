@@ -60,6 +60,12 @@ type Status struct {
 	// LastFullRequests the requests it sent.
 	LastFullAt       *time.Time
 	LastFullRequests int
+	// Leader and ReplicationLagSeconds are set by the server with --nats
+	// (contract §13), nil without: the id of the server that holds the
+	// sync lease (this one or another; nil while none does), and how far
+	// this server's database is behind the stream.
+	Leader                *string
+	ReplicationLagSeconds *float64
 }
 
 // Quarantined is a record the store could not take: skipped, listed here,

@@ -44,6 +44,10 @@ type ImportOptions struct {
 	// BatchSize is the importer's records per write transaction (0: its
 	// default).
 	BatchSize int
+	// Apply, when set, writes the import's patches instead of the store
+	// (importer.Options.Apply): with --nats, publish them to the stream and
+	// wait for the local apply.
+	Apply func(ctx context.Context, patches []*importer.Patch) (importer.Counts, error)
 	// Timeout replaces the server's read and write timeouts for an import
 	// request, which reads a large body and then imports it; 0 means 30
 	// minutes.
@@ -171,7 +175,7 @@ func (h *importHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ictx, span := otel.Tracer(tracing.ScopeName).Start(ctx, "import") // contract §12
-	st, err := importer.Open(ictx, h.store, "body", f, importer.Options{BatchSize: h.opts.BatchSize})
+	st, err := importer.Open(ictx, h.store, "body", f, importer.Options{BatchSize: h.opts.BatchSize, Apply: h.opts.Apply})
 	if st != nil {
 		span.SetAttributes(attribute.Int64("batchql.import.records", st.Records))
 	}

@@ -199,14 +199,16 @@ type ComplexityRoot struct {
 	}
 
 	SyncSource struct {
-		Engine         func(childComplexity int) int
-		LastAttemptAt  func(childComplexity int) int
-		LastError      func(childComplexity int) int
-		LastSuccessAt  func(childComplexity int) int
-		Quarantined    func(childComplexity int) int
-		RecordsWritten func(childComplexity int) int
-		State          func(childComplexity int) int
-		URL            func(childComplexity int) int
+		Engine                func(childComplexity int) int
+		LastAttemptAt         func(childComplexity int) int
+		LastError             func(childComplexity int) int
+		LastSuccessAt         func(childComplexity int) int
+		Leader                func(childComplexity int) int
+		Quarantined           func(childComplexity int) int
+		RecordsWritten        func(childComplexity int) int
+		ReplicationLagSeconds func(childComplexity int) int
+		State                 func(childComplexity int) int
+		URL                   func(childComplexity int) int
 	}
 
 	_Service struct {
@@ -1024,6 +1026,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncSource.LastSuccessAt(childComplexity), true
+	case "SyncSource.leader":
+		if e.ComplexityRoot.SyncSource.Leader == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.Leader(childComplexity), true
 	case "SyncSource.quarantined":
 		if e.ComplexityRoot.SyncSource.Quarantined == nil {
 			break
@@ -1036,6 +1044,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncSource.RecordsWritten(childComplexity), true
+	case "SyncSource.replicationLagSeconds":
+		if e.ComplexityRoot.SyncSource.ReplicationLagSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncSource.ReplicationLagSeconds(childComplexity), true
 	case "SyncSource.state":
 		if e.ComplexityRoot.SyncSource.State == nil {
 			break
@@ -2059,6 +2073,19 @@ type SyncSource {
   reconciliation no longer finds it bad.
   """
   quarantined: [QuarantinedRecord!]!
+  """
+  With ` + "`" + `--nats` + "`" + ` (several servers fed by one stream): the id of the server that
+  holds the sync lease and polls this engine, this one or another (` + "`" + `host/addr` + "`" + `);
+  ` + "`" + `null` + "`" + ` without ` + "`" + `--nats` + "`" + `, or while no server holds the lease. Only the leader's
+  poll moves ` + "`" + `state` + "`" + `, ` + "`" + `lastAttemptAt` + "`" + ` and ` + "`" + `recordsWritten` + "`" + `; another server shows
+  what it saw while it last led.
+  """
+  leader: String
+  """
+  With ` + "`" + `--nats` + "`" + `: how far this server's database is behind the stream, in
+  seconds (0 once it has applied the tail); ` + "`" + `null` + "`" + ` without ` + "`" + `--nats` + "`" + `.
+  """
+  replicationLagSeconds: Float
 }
 
 "A record the sync skipped."
@@ -2501,6 +2528,10 @@ func (ec *executionContext) childFields_SyncSource(ctx context.Context, field gr
 		return ec.fieldContext_SyncSource_recordsWritten(ctx, field)
 	case "quarantined":
 		return ec.fieldContext_SyncSource_quarantined(ctx, field)
+	case "leader":
+		return ec.fieldContext_SyncSource_leader(ctx, field)
+	case "replicationLagSeconds":
+		return ec.fieldContext_SyncSource_replicationLagSeconds(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncSource", field.Name)
 }
@@ -6389,6 +6420,52 @@ func (ec *executionContext) fieldContext_SyncSource_quarantined(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _SyncSource_leader(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_leader(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Leader, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_leader(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncSource", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SyncSource_replicationLagSeconds(ctx context.Context, field graphql.CollectedField, obj *syncer.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncSource_replicationLagSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplicationLagSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncSource_replicationLagSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncSource", field, false, false, errors.New("field of type Float does not have child fields"))
+}
+
 func (ec *executionContext) __Service_sdl(ctx context.Context, field graphql.CollectedField, obj *fedruntime.Service) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10266,6 +10343,16 @@ func (ec *executionContext) _SyncSource(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "leader":
+			out.Values[i] = ec._SyncSource_leader(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "replicationLagSeconds":
+			out.Values[i] = ec._SyncSource_replicationLagSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12270,6 +12357,23 @@ func (ec *executionContext) unmarshalODateTimeFilter2ᚖgithubᚗcomᚋbatchql�
 	}
 	res, err := ec.unmarshalInputDateTimeFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
