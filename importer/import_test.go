@@ -761,3 +761,48 @@ func TestImportResumesAfterInterruption(t *testing.T) {
 	assert.Equal(t, impSnap(t, clean), impSnap(t, s))
 	checkConsistent(t, s)
 }
+
+// With Options.Apply the write pass hands its patches to Apply (at most
+// BatchSize at a time) instead of writing the store. Applied to the same
+// store, as the replication apply does with --nats, the import gives the
+// same counts and the same database as a direct one (a write of its own
+// would leave Apply nothing new to count). An Apply error stops the
+// import.
+func TestImportThroughApply(t *testing.T) {
+	direct, target := impOpen(t), impOpen(t)
+	source := target
+	var calls, most int
+	apply := func(ctx context.Context, ps []*Patch) (Counts, error) {
+		calls++
+		most = max(most, len(ps))
+		c := Counts{}
+		err := target.Update(ctx, func(w *storage.Writer) error {
+			for _, p := range ps {
+				out, err := p.Apply(w)
+				if err != nil {
+					return err
+				}
+				c.Add(p, out)
+			}
+			return nil
+		})
+		return c, err
+	}
+	for _, f := range impAll {
+		want := impRun(t, direct, impFixture(f))
+		got, err := File(context.Background(), source, impFixture(f), Options{BatchSize: 2, Apply: apply})
+		require.NoError(t, err, f)
+		assert.Equal(t, want.Records, got.Records, f)
+		assert.Equal(t, want.Kinds, got.Kinds, f)
+	}
+	assert.Equal(t, impDigest(t, direct), impDigest(t, target), "the same database")
+	assert.Equal(t, 2, most, "BatchSize patches at a time")
+	assert.Greater(t, calls, len(impAll))
+
+	boom := errors.New("stream down")
+	_, err := File(context.Background(), source, impFixture("c8_items.ndjson"), Options{Apply: func(context.Context, []*Patch) (Counts, error) {
+		return nil, boom
+	}})
+	require.ErrorIs(t, err, boom)
+	assert.Contains(t, err.Error(), "c8_items.ndjson")
+}
