@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -217,3 +218,39 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 	a.mu.Unlock()
 	return nil
 }
+
+// errDryRun rolls back the transaction of changing.
+var errDryRun = errors.New("replication: dry run")
+
+// changing returns the patches that would change the local store, and
+// counts the others as unchanged in skipped: those need not travel. A
+// steady poll of the live sync re-reads all running work and a full
+// reconciliation the whole archive (contract §8); published as they are,
+// each full pass would add the archive to the stream again (10M items:
+// ~2.8 GB). The check is a write transaction that is rolled back (bbolt's
+// single writer, no fsync), against this server's store, which holds this
+// writer's own earlier writes (an Apply returns after the local apply) but
+// maybe not yet another server's: a patch that equals the stored record
+// here and was changed meanwhile by a write in flight elsewhere is not
+// sent, as if it had been sent first. A patch that cannot apply (a new
+// record missing a field) is kept, for the apply to report.
+func (a *applier) changing(ctx context.Context, patches []*importer.Patch) (keep []*importer.Patch, skipped syncer.Result, err error) {
+	err = a.store.Update(ctx, func(w *storage.Writer) error {
+		keep, skipped = keep[:0], syncer.Result{}
+		for _, p := range patches {
+			out, err := p.Apply(w)
+			switch {
+			case err != nil, out.Changed():
+				keep = append(keep, p)
+			default:
+				skipped.Count(p, out)
+			}
+		}
+		return errDryRun
+	})
+	if !errors.Is(err, errDryRun) {
+		return nil, syncer.Result{}, fmt.Errorf("replication: compare with the stored records: %w", err)
+	}
+	return keep, skipped, nil
+}
+

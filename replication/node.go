@@ -217,8 +217,9 @@ func (n *Node) Apply(ctx context.Context, patches []*importer.Patch) (syncer.Res
 }
 
 func (n *Node) applyFenced(ctx context.Context, fence uint64, patches []*importer.Patch) (syncer.Result, error) {
-	if len(patches) == 0 {
-		return syncer.Result{}, nil
+	patches, skipped, err := n.ap.changing(ctx, patches)
+	if err != nil || len(patches) == 0 {
+		return skipped, err
 	}
 	seqs, err := n.pub.publishAll(ctx, fence, patches)
 	if err != nil {
@@ -228,6 +229,7 @@ func (n *Node) applyFenced(ctx context.Context, fence uint64, patches []*importe
 		return syncer.Result{}, err
 	}
 	out, ok := n.ap.result(seqs)
+	out.Add(skipped)
 	if !ok {
 		return out.Result, fmt.Errorf("replication: messages %d..%d were applied but their results are gone", seqs[0], seqs[len(seqs)-1])
 	}

@@ -291,9 +291,23 @@ func TestApplyReportsTheLocalOutcome(t *testing.T) {
 	st, _ := opState(t, s, "1") // no wait: Apply returned after the local apply
 	assert.Equal(t, "ACTIVE", st)
 
+	tail := n.Status().Applied
 	res, err = n.Apply(ctx, patches(t, opJSON("1", "ACTIVE", 1), itemJSON("1", 1, "COMPLETED")))
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Written, "the unchanged operation is not counted")
+	assert.Equal(t, importer.Counts{importer.KindBatchOperation: {Unchanged: 1}, importer.KindItem: {Updated: 1}}, res.Counts)
+	assert.Equal(t, tail+1, n.Status().Applied, "only the changed item was published: one message")
+
+	// Patches that change nothing here are not published at all (a steady
+	// poll re-reads running work, a full pass the archive).
+	tail = n.Status().Applied
+	res, err = n.Apply(ctx, patches(t, opJSON("1", "ACTIVE", 1), itemJSON("1", 1, "COMPLETED"), itemJSON("1", 2, "ACTIVE")))
+	require.NoError(t, err)
+	assert.Zero(t, res.Written)
+	assert.Equal(t, importer.Counts{importer.KindBatchOperation: {Unchanged: 1}, importer.KindItem: {Unchanged: 2}}, res.Counts)
+	info, err := n.stream.Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tail, info.State.LastSeq, "nothing was published")
 }
 
 // A stream purged past a database's sequence is not applied with a gap:
