@@ -253,4 +253,3 @@ func (a *applier) changing(ctx context.Context, patches []*importer.Patch) (keep
 	}
 	return keep, skipped, nil
 }
-
