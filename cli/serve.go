@@ -27,11 +27,13 @@ import (
 const serveUsage = `Usage: batchql [serve] [flags]
 
 Serves the GraphQL API at /query and /graphql (POST and GET; subscriptions
-over WebSocket and SSE), the GraphiQL
-playground at /, GET /healthz and GET /metrics (Prometheus); with
---import-token, POST /import takes files in the import command's formats
-(batchql import --server URL FILE...); with --camunda8-url/--camunda7-url it
-keeps the database current from the engines. Traces go to an OTLP/HTTP
+over WebSocket and SSE), the GraphiQL playground at /, GET /healthz
+(liveness), GET /readyz (readiness) and GET /metrics (Prometheus); with
+--import-token and/or --oidc-issuer (a token with the import scope), POST
+/import takes files in the import command's formats (batchql import
+--server URL FILE...); with --camunda8-url/--camunda7-url it keeps the
+database current from the engines; with --nats it is one of several
+servers fed by a NATS JetStream stream. Traces go to an OTLP/HTTP
 collector when OTEL_EXPORTER_OTLP_ENDPOINT (or
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set. Stops gracefully on SIGINT or
 SIGTERM.

@@ -9,11 +9,13 @@
 #   NATS:      nats://127.0.0.1:4221..4223   (monitoring http://127.0.0.1:8221..8223)
 #   HAProxy:   http://127.0.0.1:8404         (stats)
 #
-# Writes: with --nats a server takes no engine URLs and no import token yet
-# (it would write its own database and drift from the others: serve exits
-# with status 2 when BATCHQL_CAMUNDA8_URL, BATCHQL_CAMUNDA7_URL or
-# BATCHQL_IMPORT_TOKEN is set), so only replication's publisher writes to the
-# stream; README, Replication, "Status".
+# Writes: every server gets the engine URLs and credentials you export
+# (BATCHQL_CAMUNDA8_URL, BATCHQL_CAMUNDA7_URL, ...; contract §8): they
+# compete for the sync lease and one syncs at a time, publishing to the
+# stream. With FAKE_ENGINE=1 they sync from the engine fake instead (built
+# here, seeded with a few records of each engine). BATCHQL_IMPORT_TOKEN
+# enables POST /import on every server; an import publishes to the stream
+# too. README, "Replication".
 # State (databases, NATS stores, binaries) goes to $STATE
 # (/tmp/batchql-deploy); delete it to start over.
 #
@@ -43,6 +45,17 @@ for i in 1 2 3; do
 	(cd "$state" && exec "$nats" -c "$here/nats/n$i.conf" -l "$state/nats-n$i.log") &
 	pids+=($!)
 done
+
+if [[ ${FAKE_ENGINE:-0} == 1 ]]; then
+	go build -o "$state/enginefake" ./enginefake/cmd/enginefake
+	rm -f "$state/enginefake.out"
+	"$state/enginefake" >"$state/enginefake.out" 2>>"$state/enginefake.log" &
+	pids+=($!)
+	until [[ -s $state/enginefake.out ]]; do sleep 0.1; done
+	fake=$(head -n1 "$state/enginefake.out")
+	export BATCHQL_CAMUNDA8_URL=$fake/v2 BATCHQL_CAMUNDA7_URL=$fake/engine-rest
+	echo "engine fake: $fake (control: $fake/__fake/)"
+fi
 
 export BATCHQL_NATS=nats://127.0.0.1:4221,nats://127.0.0.1:4222,nats://127.0.0.1:4223
 export BATCHQL_NATS_REPLICAS=3
