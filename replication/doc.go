@@ -24,7 +24,8 @@
 //   - publish.go: publishing with awaited acknowledgements, retried under
 //     the same message id.
 //   - apply.go: the exactly-once apply (sequence and fence stored in the
-//     same transaction as the writes) and fencing of stale leaders.
+//     same transaction as the writes), fencing of stale leaders, and the
+//     dry run that keeps patches which change nothing off the stream.
 //   - lease.go: the lease in a key-value bucket (TTL, renewal, term).
 //   - node.go: connection, stream and bucket, the ordered consumer, the
 //     tail check behind readiness and lag.
