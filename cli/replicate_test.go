@@ -22,14 +22,22 @@ import (
 	"github.com/batchql/batchql/storage"
 )
 
-// Two servers with --nats apply what a third party publishes to the stream
-// and end with the same database; /readyz reports the applied sequence.
-func TestServeNATS(t *testing.T) {
+// runNATS starts an embedded nats-server with JetStream on a free
+// loopback port; the test's end stops it.
+func runNATS(t *testing.T) *natsserver.Server {
+	t.Helper()
 	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
 	require.NoError(t, err)
 	go ns.Start()
 	require.True(t, ns.ReadyForConnections(10*time.Second))
-	defer ns.Shutdown()
+	t.Cleanup(ns.Shutdown)
+	return ns
+}
+
+// Two servers with --nats apply what a third party publishes to the stream
+// and end with the same database; /readyz reports the applied sequence.
+func TestServeNATS(t *testing.T) {
+	ns := runNATS(t)
 
 	dir := t.TempDir()
 	dbA, dbB := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
@@ -94,11 +102,7 @@ func TestServeNATSFlags(t *testing.T) {
 // through the stream to both; when the syncing server stops, the other
 // takes the lease and syncs on (contract §13).
 func TestServeNATSSyncsUnderLease(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	require.NoError(t, err)
-	go ns.Start()
-	require.True(t, ns.ReadyForConnections(10*time.Second))
-	defer ns.Shutdown()
+	ns := runNATS(t)
 	c8 := enginefake.NewCamunda8()
 	fake := httptest.NewServer(c8)
 	defer fake.Close()
