@@ -10,27 +10,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeNodeModules writes the files --playground-assets needs (and one it
-// must not serve) into a temporary directory.
-func fakeNodeModules(t *testing.T) string {
+// nodeModules lays out the playground's packages as npm's node_modules
+// does, for --playground-assets: web's embedded copies of them, plus a file
+// of the package that must not be served.
+func nodeModules(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for name, content := range map[string]string{
-		"react/umd/react.production.min.js":         "/* react */",
-		"react-dom/umd/react-dom.production.min.js": "/* react-dom */",
-		"graphiql/graphiql.min.js":                  "/* graphiql js */",
-		"graphiql/graphiql.min.css":                 "/* graphiql css */",
-		"graphiql/package.json":                     `{"name":"graphiql"}`,
-	} {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("..", "web", "assets"))))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "graphiql", "package.json"), []byte(`{"name":"graphiql"}`), 0o644))
 	return dir
 }
 
 func TestServePlaygroundAssetsFlag(t *testing.T) {
-	dir := fakeNodeModules(t)
+	dir := nodeModules(t)
+	reactDOM, err := os.ReadFile(filepath.Join(dir, "react-dom", "umd", "react-dom.production.min.js"))
+	require.NoError(t, err)
 	tmp := t.TempDir()
 
 	for _, how := range []struct {
@@ -50,7 +44,7 @@ func TestServePlaygroundAssetsFlag(t *testing.T) {
 
 			resp, body = srv.get("/playground/react-dom/umd/react-dom.production.min.js")
 			assert.Equal(t, http.StatusOK, resp.StatusCode)
-			assert.Equal(t, "/* react-dom */", body)
+			assert.Equal(t, string(reactDOM), body)
 			resp, _ = srv.get("/playground/graphiql/package.json")
 			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 		})
