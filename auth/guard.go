@@ -132,9 +132,6 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// Realm is the realm of the WWW-Authenticate challenge.
-const Realm = "batchql"
-
 // WriteError writes err as a GraphQL-shaped JSON error response:
 // an *Error with its status, WWW-Authenticate (RFC 6750 §3) and, for 503,
 // Retry-After; any other error as 500 without its text.
@@ -148,7 +145,6 @@ func WriteError(w http.ResponseWriter, err error) {
 	case e.Status == http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(int(defaultRetry.Seconds())))
 	case e.bearer == "":
-		h.Set("WWW-Authenticate", `Bearer realm="`+Realm+`"`)
 	case e.bearer == "insufficient_scope":
 		h.Set("WWW-Authenticate", `Bearer error="insufficient_scope", error_description="`+quotable(e.Msg)+`", scope="`+quotable(e.scope)+`"`)
 	default:

@@ -57,9 +57,9 @@ func TestGuard(t *testing.T) {
 		challenge string // WWW-Authenticate, exact or prefix ending in "…"
 		body      string // for 200
 	}{
-		{"missing token", read, "", 401, CodeUnauthenticated, `Bearer realm="batchql"`, ""},
-		{"other scheme", read, "Basic YWxhZGRpbjpvcGVuc2VzYW1l", 401, CodeUnauthenticated, `Bearer realm="batchql"`, ""},
-		{"empty bearer", read, "Bearer ", 401, CodeUnauthenticated, `Bearer realm="batchql"`, ""},
+		{"missing token", read, "", 401, CodeUnauthenticated, `Bearer error="invalid_token", error_description="authentication required: send Authorization: Bearer <token>"`, ""},
+		{"other scheme", read, "Basic YWxhZGRpbjpvcGVuc2VzYW1l", 401, CodeUnauthenticated, `Bearer error="invalid_token", error_description="authentication required: send Authorization: Bearer <token>"`, ""},
+		{"empty bearer", read, "Bearer ", 401, CodeUnauthenticated, `Bearer error="invalid_token", error_description="authentication required: send Authorization: Bearer <token>"`, ""},
 		{"garbage token", read, "Bearer not.a.jwt", 401, CodeUnauthenticated, `Bearer error="invalid_token", error_description="invalid bearer token: malformed token"`, ""},
 		{"expired token", read, "Bearer " + expired, 401, CodeUnauthenticated, `Bearer error="invalid_token", error_description="invalid bearer token: expired at …`, ""},
 		{"read with read scope", read, "Bearer " + readTok, 200, "", "", "caller alice"},

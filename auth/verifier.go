@@ -48,8 +48,11 @@ const (
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
 )
 
-// ErrNoToken is returned when a request carries no bearer token.
-var ErrNoToken = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Msg: "authentication required: send Authorization: Bearer <token>"}
+// ErrNoToken is returned when a request carries no bearer token. Its
+// challenge is every 401's, Bearer error="invalid_token" (contract §11),
+// although RFC 6750 §3.1 would leave the error code out here: one shape
+// for clients to handle.
+var ErrNoToken = &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, bearer: "invalid_token", Msg: "authentication required: send Authorization: Bearer <token>"}
 
 func invalid(format string, a ...any) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, bearer: "invalid_token",

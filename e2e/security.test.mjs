@@ -52,7 +52,7 @@ test('OIDC: good and bad tokens, rotation', async (t) => {
     const r = await call(srv, undefined, q);
     assert.equal(r.status, 401);
     assert.equal(r.body.errors[0].extensions.code, 'UNAUTHENTICATED');
-    assert.match(r.headers.get('www-authenticate'), /^Bearer realm="batchql"/);
+    assert.match(r.headers.get('www-authenticate'), /^Bearer error="invalid_token"/);
     answers.push(['no Authorization header', r.status, r.headers.get('www-authenticate')]);
   });
 

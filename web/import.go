@@ -114,10 +114,10 @@ func tokenGuard(token string, next http.Handler) http.Handler {
 		_, err := g.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		switch {
 		case errors.Is(err, auth.ErrNoToken):
-			w.Header().Set("WWW-Authenticate", `Bearer realm="batchql"`)
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="missing token"`)
 			writeImportError(w, http.StatusUnauthorized, ImportError{Error: "missing token: send Authorization: Bearer <the server's --import-token>"})
 		case err != nil:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="batchql", error="invalid_token"`)
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="wrong token"`)
 			writeImportError(w, http.StatusUnauthorized, ImportError{Error: "wrong token: it is not the server's --import-token"})
 		default:
 			next.ServeHTTP(w, r)
