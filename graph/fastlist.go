@@ -107,7 +107,8 @@ func fastList[T any](ctx context.Context, r *Resolver, next graphql.Resolver, fc
 		if !ok {
 			return res, nil
 		}
-		if edges, isOps := any(v).([]storage.Edge[opRec]); isOps {
+		if edges, isOps := any(v).([]storage.Edge[opRec]); isOps && len(c.items) > 0 {
+			ops = make([]*opRec, 0, len(edges))
 			for _, e := range edges {
 				ops = append(ops, e.Node)
 			}
