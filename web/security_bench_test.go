@@ -154,53 +154,64 @@ func BenchmarkQueriesAuth(b *testing.B) {
 // token until it expires gets it), back to back, in alternating order (off
 // first in even rounds, on first in odd ones: ABBA, so a load that rises or
 // falls during the run favours neither). A round's ratio is time(off) /
-// time(on), the throughput of on relative to off; the metrics are the
-// median ratio over the rounds, its quartiles and extremes, and the median
-// µs per request of each mode. A half takes about 25 ms (calibrated per
-// question on auth off); -benchtime sets the number of rounds:
+// time(on), the throughput of on relative to off, by the wall clock and by
+// the process's CPU time (all threads, the garbage collector's too), which
+// other processes' load moves much less: the throughput of a CPU-bound
+// server. The metrics are the medians over the rounds with their quartiles
+// (and the CPU ratio's extremes), and the median CPU µs per request of each
+// mode. A half takes about 25 ms (calibrated per question on auth off);
+// -benchtime sets the number of rounds:
 //
-//	go test ./web/ -run XXX -bench QueriesAuthRatio -benchtime 31x
+//	go test ./web/ -run XXX -bench QueriesAuthRatio -benchtime 41x
 func BenchmarkQueriesAuthRatio(b *testing.B) {
 	qa := newQueriesAuth(b)
 	offH, onH := qa.router(b, -1), qa.router(b, 10000)
 	for _, c := range qa.cases {
 		off, _ := qa.request(b, offH, c, false)
 		on, _ := qa.request(b, onH, c, true)
-		run := func(serve func() int, n int) time.Duration {
+		// run serves n requests; it returns their wall-clock and CPU time.
+		run := func(serve func() int, n int) (wall, cpu time.Duration) {
 			start := time.Now()
+			cpu0 := cpuTime()
 			for range n {
 				if code := serve(); code != http.StatusOK {
 					b.Fatalf("status %d", code)
 				}
 			}
-			return time.Since(start)
+			cpu1 := cpuTime()
+			return time.Since(start), cpu1 - cpu0
 		}
 		// Requests per half: ~25 ms of auth off, after a warm-up of both.
 		run(on, 100)
 		run(off, 100)
-		n := max(1, int(25*time.Millisecond/max(run(off, 100)/100, time.Microsecond)))
+		warm, _ := run(off, 100)
+		n := max(1, int(25*time.Millisecond/max(warm/100, time.Microsecond)))
 		b.Run(c.name, func(b *testing.B) {
-			var ratios, offUS, onUS []float64
+			var wall, cpu, offCPU, onCPU []float64
 			for b.Loop() {
-				var tOff, tOn time.Duration
-				if len(ratios)%2 == 0 {
-					tOff = run(off, n)
-					tOn = run(on, n)
+				var wOff, wOn, cOff, cOn time.Duration
+				if len(wall)%2 == 0 {
+					wOff, cOff = run(off, n)
+					wOn, cOn = run(on, n)
 				} else {
-					tOn = run(on, n)
-					tOff = run(off, n)
+					wOn, cOn = run(on, n)
+					wOff, cOff = run(off, n)
 				}
-				ratios = append(ratios, float64(tOff)/float64(tOn))
-				offUS = append(offUS, float64(tOff.Microseconds())/float64(n))
-				onUS = append(onUS, float64(tOn.Microseconds())/float64(n))
+				wall = append(wall, float64(wOff)/float64(wOn))
+				cpu = append(cpu, float64(cOff)/float64(max(cOn, time.Microsecond)))
+				offCPU = append(offCPU, float64(cOff)/float64(time.Microsecond)/float64(n))
+				onCPU = append(onCPU, float64(cOn)/float64(time.Microsecond)/float64(n))
 			}
-			b.ReportMetric(quantile(ratios, 0.5), "on/off")
-			b.ReportMetric(quantile(ratios, 0.25), "on/off-p25")
-			b.ReportMetric(quantile(ratios, 0.75), "on/off-p75")
-			b.ReportMetric(quantile(ratios, 0), "on/off-min")
-			b.ReportMetric(quantile(ratios, 1), "on/off-max")
-			b.ReportMetric(quantile(offUS, 0.5), "off-µs/req")
-			b.ReportMetric(quantile(onUS, 0.5), "on-µs/req")
+			b.ReportMetric(quantile(wall, 0.5), "on/off-wall")
+			b.ReportMetric(quantile(wall, 0.25), "on/off-wall-p25")
+			b.ReportMetric(quantile(wall, 0.75), "on/off-wall-p75")
+			b.ReportMetric(quantile(cpu, 0.5), "on/off-cpu")
+			b.ReportMetric(quantile(cpu, 0.25), "on/off-cpu-p25")
+			b.ReportMetric(quantile(cpu, 0.75), "on/off-cpu-p75")
+			b.ReportMetric(quantile(cpu, 0), "on/off-cpu-min")
+			b.ReportMetric(quantile(cpu, 1), "on/off-cpu-max")
+			b.ReportMetric(quantile(offCPU, 0.5), "off-cpu-µs/req")
+			b.ReportMetric(quantile(onCPU, 0.5), "on-cpu-µs/req")
 			b.ReportMetric(float64(n), "req/half")
 		})
 	}
