@@ -155,9 +155,10 @@ func BenchmarkQueriesAuth(b *testing.B) {
 // first in even rounds, on first in odd ones: ABBA, so a load that rises or
 // falls during the run favours neither). A round's ratio is time(off) /
 // time(on), the throughput of on relative to off, by the wall clock and by
-// the process's CPU time (all threads, the garbage collector's too), which
-// other processes' load moves much less: the throughput of a CPU-bound
-// server. The metrics are the medians over the rounds with their quartiles
+// the process's CPU time (all threads, the garbage collector's too: the
+// throughput of a CPU-bound server; it leaves out the time other processes
+// hold the cores, not their toll on caches: at load average 11 on 2 cores
+// its rounds spread about as widely as the wall clock's). The metrics are the medians over the rounds with their quartiles
 // (and the CPU ratio's extremes), and the median CPU µs per request of each
 // mode. A half takes about 25 ms (calibrated per question on auth off);
 // -benchtime sets the number of rounds:
