@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/batchql/batchql/auth"
+	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -74,15 +77,59 @@ func (s Security) WebSocketInit(ctx context.Context, payload map[string]any) (co
 
 // graphQLWebSocketInit is WebSocketInit as gqlgen's WebSocket transport
 // takes it (graph.Config.WebSocketInit, which NewRouter sets); nil when
-// authentication is off.
+// authentication is off. A refused connection is closed with
+// refusedWebSocket's code; an accepted one gets a connection_ack without
+// payload (not an echo of the init payload, which holds the token).
 func (s Security) graphQLWebSocketInit() transport.WebsocketInitFunc {
 	if s.Verifier == nil {
 		return nil
 	}
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		ctx, err := s.WebSocketInit(ctx, p)
-		return ctx, &p, err
+		sctx, err := s.WebSocketInit(ctx, p)
+		if err != nil {
+			return refusedWebSocket(ctx, err), nil, err
+		}
+		return sctx, nil, nil
 	}
+}
+
+// CloseForbidden is the WebSocket close code of a connection whose
+// connection_init carried no valid token (or one without the read scope):
+// graphql-ws's PROTOCOL.md recommends 4403 for a rejected connection_init,
+// and its client reports it to the subscriptions instead of reconnecting.
+// gqlgen's default, 1000, means "done" to graphql-ws, which reconnects at
+// once while a subscription is open: one client holding a refused token
+// opened 5514 connections in 8 s (e2e/security-subscriptions.test.mjs).
+const CloseForbidden = 4403
+
+// CloseInternalError is RFC 6455's close code for an unexpected condition.
+const CloseInternalError = 1011
+
+// maxCloseReason is the most bytes a close frame's reason holds (RFC 6455
+// §5.5: 125 bytes of payload, 2 of them the code).
+const maxCloseReason = 123
+
+// refusedWebSocket returns ctx with the close code and reason gqlgen closes
+// a refused connection with: CloseForbidden for a missing, bad or
+// under-scoped token; graph.CloseTryAgainLater when the issuer cannot be
+// reached (the client may retry); CloseInternalError otherwise. The reason
+// is the error's message, as the HTTP answer's, cut to fit the frame.
+func refusedWebSocket(ctx context.Context, err error) context.Context {
+	code := CloseInternalError
+	var e *auth.Error
+	if errors.As(err, &e) {
+		switch {
+		case e.Status == http.StatusServiceUnavailable:
+			code = graph.CloseTryAgainLater
+		case e.Status < http.StatusInternalServerError:
+			code = CloseForbidden
+		}
+	}
+	reason := err.Error()
+	if len(reason) > maxCloseReason {
+		reason = strings.ToValidUTF8(reason[:maxCloseReason], "")
+	}
+	return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, code), reason)
 }
 
 // CheckOrigin is the WebSocket upgrade's origin check: no Origin, the

@@ -277,12 +277,22 @@ func TestSecurityWebSocketInit(t *testing.T) {
 }
 
 // A router with Security checks a WebSocket's connection_init itself: the
-// caller of NewRouter wires nothing more. No token, no connection_ack.
+// caller of NewRouter wires nothing more. A refused connection gets no
+// connection_ack and closes with 4403 (graphql-ws's code for a rejected
+// init; gqlgen's default 1000 made graphql-ws clients reconnect in a loop),
+// or 1013 when the issuer is down; an accepted one gets an ack that does not
+// echo the token back.
 func TestSecurityWebSocketThroughRouter(t *testing.T) {
 	is := newOIDCIssuer(t)
 	store, _ := tenantStore(t)
-	srv := secureServer(t, store, is, "", 0)
-	init := func(payload string) string {
+	srv := secureServer(t, store, is, "batchql:read", 0)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // an issuer nobody answers for
+	srvDown := secureServer(t, store, &oidcIssuer{url: down.URL}, "", 0)
+
+	// init sends connection_init and returns the first message, or the
+	// close status and reason.
+	init := func(t *testing.T, srv *httptest.Server, payload string) (string, coderws.StatusCode, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		conn, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query",
@@ -292,14 +302,40 @@ func TestSecurityWebSocketThroughRouter(t *testing.T) {
 		require.NoError(t, conn.Write(ctx, coderws.MessageText, []byte(`{"type":"connection_init","payload":`+payload+`}`)))
 		_, msg, err := conn.Read(ctx)
 		if err != nil {
-			return err.Error()
+			var ce coderws.CloseError
+			require.ErrorAs(t, err, &ce)
+			return "", ce.Code, ce.Reason
 		}
-		return string(msg)
+		return string(msg), -1, ""
 	}
-	assert.NotContains(t, init(`{}`), "connection_ack", "no token")
-	assert.NotContains(t, init(`{"Authorization":"Bearer nope"}`), "connection_ack", "a bad token")
-	tok := is.token(t, "ws", nil)
-	assert.Contains(t, init(`{"Authorization":"Bearer `+tok+`"}`), "connection_ack", "a valid token")
+	long := strings.Repeat("x", 300)
+	for _, tc := range []struct {
+		name, payload string
+		srv           *httptest.Server
+		code          coderws.StatusCode
+		reason        string
+	}{
+		{"no token", `{}`, srv, CloseForbidden, "authentication required"},
+		{"not a JWT", `{"Authorization":"Bearer nope"}`, srv, CloseForbidden, "invalid bearer token"},
+		{"a long foreign issuer: the reason is cut to 123 bytes", `{"Authorization":"Bearer ` + is.token(t, "ws", map[string]any{"iss": "http://evil.example/" + long}) + `"}`,
+			srv, CloseForbidden, "invalid bearer token: issuer \"http://evil.example/xxx"},
+		{"expired", `{"Authorization":"Bearer ` + is.token(t, "ws", map[string]any{"scope": "batchql:read", "exp": time.Now().Add(-2 * time.Minute).Unix()}) + `"}`,
+			srv, CloseForbidden, "invalid bearer token"},
+		{"no read scope", `{"Authorization":"Bearer ` + is.token(t, "ws", nil) + `"}`, srv, CloseForbidden, "batchql:read"},
+		{"issuer down", `{"Authorization":"Bearer ` + is.token(t, "ws", nil) + `"}`, srvDown, graph.CloseTryAgainLater, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, code, reason := init(t, tc.srv, tc.payload)
+			assert.Empty(t, msg, "no connection_ack")
+			assert.Equal(t, tc.code, code, "close code (reason %q)", reason)
+			assert.Contains(t, reason, tc.reason)
+			assert.LessOrEqual(t, len(reason), 123)
+		})
+	}
+	tok := is.token(t, "ws", map[string]any{"scope": "batchql:read"})
+	msg, code, reason := init(t, srv, `{"Authorization":"Bearer `+tok+`"}`)
+	require.Equal(t, coderws.StatusCode(-1), code, "a valid token: no close (%q)", reason)
+	assert.JSONEq(t, `{"type":"connection_ack"}`, msg, "a valid token: an ack without the token")
 }
 
 // POST /import's guard: the import scope or the static token.
