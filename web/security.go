@@ -89,8 +89,25 @@ func (s Security) graphQLWebSocketInit() transport.WebsocketInitFunc {
 		if err != nil {
 			return refusedWebSocket(ctx, err), nil, err
 		}
-		return sctx, nil, nil
+		return closeAtExpiry(ctx, sctx), nil, nil
 	}
+}
+
+// closeAtExpiry ends an accepted connection when its caller's token
+// expires (with the leeway the verifier allows): gqlgen closes a
+// connection whose context ends (code 1000, reason "token expired" in a
+// connection_error), and a client that reconnects with the same token is
+// refused with CloseForbidden. Without it a subscription outlived its
+// token for good. The token is the connection_init's or the upgrade
+// request's.
+func closeAtExpiry(conn, ctx context.Context) context.Context {
+	c, ok := auth.FromContext(ctx)
+	if !ok || c.Expiry.IsZero() {
+		return ctx
+	}
+	ctx, cancel := context.WithDeadline(transport.AppendCloseReason(ctx, "token expired"), c.Expiry.Add(auth.Leeway))
+	context.AfterFunc(conn, cancel) // the connection's end releases the timer
+	return ctx
 }
 
 // CloseForbidden is the WebSocket close code of a connection whose

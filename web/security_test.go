@@ -336,6 +336,30 @@ func TestSecurityWebSocketThroughRouter(t *testing.T) {
 	msg, code, reason := init(t, srv, `{"Authorization":"Bearer `+tok+`"}`)
 	require.Equal(t, coderws.StatusCode(-1), code, "a valid token: no close (%q)", reason)
 	assert.JSONEq(t, `{"type":"connection_ack"}`, msg, "a valid token: an ack without the token")
+
+	// A connection ends when its token expires: this one's exp is 59 s
+	// past, inside the 60 s leeway, so it is accepted and closed about a
+	// second later.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query",
+		&coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	require.NoError(t, err)
+	defer conn.CloseNow()
+	soon := is.token(t, "ws", map[string]any{"scope": "batchql:read", "exp": time.Now().Add(-auth.Leeway + time.Second).Unix()})
+	require.NoError(t, conn.Write(ctx, coderws.MessageText, []byte(`{"type":"connection_init","payload":{"Authorization":"Bearer `+soon+`"}}`)))
+	_, msg2, err := conn.Read(ctx)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"type":"connection_ack"}`, string(msg2))
+	for {
+		_, _, err = conn.Read(ctx)
+		if err != nil {
+			break
+		}
+	}
+	var ce coderws.CloseError
+	require.ErrorAs(t, err, &ce, "closed by the server, not by the test's timeout")
+	assert.Equal(t, coderws.StatusNormalClosure, ce.Code)
 }
 
 // POST /import's guard: the import scope or the static token.
