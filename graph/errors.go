@@ -26,6 +26,9 @@ const (
 	CodePersistedQueryNotFound  = "PERSISTED_QUERY_NOT_FOUND"
 	CodeComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
 	CodeInternal                = "INTERNAL_SERVER_ERROR"
+	// CodeUnauthenticated is contract §11's, for an SSE stream whose
+	// token expired (StreamExpiry).
+	CodeUnauthenticated = "UNAUTHENTICATED"
 )
 
 const internalMessage = "internal server error"

@@ -81,6 +81,12 @@ type Config struct {
 	// CheckWebSocketOrigin); nil allows the same origin and clients that
 	// send none.
 	WebSocketOrigin func(*http.Request) bool
+	// StreamExpiry, when set, tells when the credentials of an SSE
+	// stream's request end (zero: never): the stream is ended then with
+	// an UNAUTHENTICATED error event, as a new request with them would be
+	// refused. (A WebSocket's credentials come with connection_init: its
+	// WebSocketInit ends the connection's context at their end.)
+	StreamExpiry func(context.Context) time.Time
 	// KeepAlive is the interval of keep-alive messages on idle streams
 	// (graphql-ws "ka", graphql-transport-ws ping, SSE comment; default 15s).
 	KeepAlive time.Duration

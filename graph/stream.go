@@ -122,6 +122,13 @@ func withStreams(srv, limited http.Handler, cfg Config) http.Handler {
 		}
 		r = r.WithContext(context.WithValue(ctx, streamKey{}, st))
 		if kind == "sse" {
+			if cfg.StreamExpiry != nil {
+				if at := cfg.StreamExpiry(ctx); !at.IsZero() {
+					// 0: SSE has no close code
+					t := time.AfterFunc(time.Until(at), func() { st.drop(0, "token expired", CodeUnauthenticated) })
+					defer t.Stop()
+				}
+			}
 			sw := &sseWriter{ResponseWriter: w, st: st, rc: rc}
 			st.mu.Lock()
 			st.w = sw

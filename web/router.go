@@ -59,6 +59,9 @@ func NewRouter(store *storage.Store, cfg graph.Config, play http.Handler, log *s
 	if cfg.WebSocketInit == nil {
 		cfg.WebSocketInit = opt.Security.graphQLWebSocketInit()
 	}
+	if cfg.StreamExpiry == nil && opt.Security.Verifier != nil {
+		cfg.StreamExpiry = callerExpiry
+	}
 	if cfg.WebSocketOrigin == nil {
 		cfg.WebSocketOrigin = opt.Security.CheckOrigin
 	}

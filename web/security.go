@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
@@ -93,6 +94,16 @@ func (s Security) graphQLWebSocketInit() transport.WebsocketInitFunc {
 	}
 }
 
+// callerExpiry is when the credentials of ctx's caller end (exp plus
+// the verifier's leeway); zero without a caller or exp.
+func callerExpiry(ctx context.Context) time.Time {
+	c, ok := auth.FromContext(ctx)
+	if !ok || c.Expiry.IsZero() {
+		return time.Time{}
+	}
+	return c.Expiry.Add(auth.Leeway)
+}
+
 // closeAtExpiry ends an accepted connection when its caller's token
 // expires (with the leeway the verifier allows): gqlgen closes a
 // connection whose context ends (code 1000, reason "token expired" in a
@@ -101,11 +112,11 @@ func (s Security) graphQLWebSocketInit() transport.WebsocketInitFunc {
 // token for good. The token is the connection_init's or the upgrade
 // request's.
 func closeAtExpiry(conn, ctx context.Context) context.Context {
-	c, ok := auth.FromContext(ctx)
-	if !ok || c.Expiry.IsZero() {
+	at := callerExpiry(ctx)
+	if at.IsZero() {
 		return ctx
 	}
-	ctx, cancel := context.WithDeadline(transport.AppendCloseReason(ctx, "token expired"), c.Expiry.Add(auth.Leeway))
+	ctx, cancel := context.WithDeadline(transport.AppendCloseReason(ctx, "token expired"), at)
 	context.AfterFunc(conn, cancel) // the connection's end releases the timer
 	return ctx
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchql/batchql/auth"
+	"github.com/batchql/batchql/changes"
 	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
@@ -392,4 +393,36 @@ func TestSecurityImportGuard(t *testing.T) {
 			assert.Equal(t, tc.want == http.StatusOK, reached > before, "the handler ran")
 		})
 	}
+}
+
+// An SSE subscription ends when its token expires, with an
+// UNAUTHENTICATED error event: this token's exp is 59 s past, inside the
+// 60 s leeway, so the stream is accepted and ended about a second later.
+func TestSecuritySSEEndsAtTokenExpiry(t *testing.T) {
+	is := newOIDCIssuer(t)
+	store, _ := tenantStore(t)
+	v, err := auth.New(auth.Config{Issuer: is.url, Audience: "batchql"}, auth.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	hub := changes.New(store, changes.Options{})
+	defer hub.Close()
+	srv := httptest.NewServer(NewRouter(store, graph.Config{Subscriptions: hub}, nil, slog.New(slog.DiscardHandler),
+		Options{Security: Security{Verifier: v}}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	soon := is.token(t, "sse", map[string]any{"exp": time.Now().Add(-auth.Leeway + time.Second).Unix()})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/query", strings.NewReader(`{"query":"subscription { batchChanged { batchId } }"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+soon)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, _ := io.ReadAll(resp.Body) // ends when the server ends the stream
+	require.NoError(t, ctx.Err(), "ended by the server, not by the test's timeout")
+	assert.Contains(t, string(body), `"message":"token expired"`)
+	assert.Contains(t, string(body), `"code":"UNAUTHENTICATED"`)
 }
