@@ -181,7 +181,10 @@ func TestCrashBetweenPublishAndApply(t *testing.T) {
 func TestLeaseFailoverAndFencing(t *testing.T) {
 	ns := runNATS(t)
 	ctx := context.Background()
-	fast := func(c *Config) { c.LeaseTTL, c.LeaseRenew = time.Second, 100*time.Millisecond }
+	// A TTL of 1 s lost a's lease to a late renewal on a loaded machine
+	// (CI at load 11: b never saw a renew twice under term 1); 3 s keeps
+	// the test short and the renewals 30 to a TTL.
+	fast := func(c *Config) { c.LeaseTTL, c.LeaseRenew = 3*time.Second, 100*time.Millisecond }
 
 	sa, sb := openStore(t, tempDB(t, "a.db")), openStore(t, tempDB(t, "b.db"))
 	defer sa.Close()
