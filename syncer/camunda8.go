@@ -289,13 +289,26 @@ func (s *c8) full(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// the running operations' newest processedDate before their items are
+	// read (see newestProcessed)
+	s.noDateSort.Store(false) // the engine may have been upgraded: try again
+	start := map[string]time.Time{}
+	for k, op := range seen {
+		if finished(op.State) || s.noDateSort.Load() {
+			continue
+		}
+		t, err := s.newestProcessed(ctx, k)
+		if err != nil && !s.refused(err) {
+			return err
+		}
+		start[k] = t
+	}
 	read, err := s.items(ctx, "")
 	if err != nil {
 		return err
 	}
 	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
 	s.watch = map[string]*itemWatch{}
-	s.noDateSort.Store(false) // the engine may have been upgraded: try again
 	for k, op := range seen {
 		got := read[k]
 		if got == nil {
@@ -304,7 +317,7 @@ func (s *c8) full(ctx context.Context) error {
 		switch {
 		case !finished(op.State):
 			s.running[k] = true
-			s.watched(op, &itemRead{key: k, full: true, got: *got})
+			s.watched(op, &itemRead{key: k, full: true, running: true, start: start[k], got: *got})
 		case got.active:
 			s.pending[k] = true // #61727: finished, items not settled
 		case op.StartDate != nil:

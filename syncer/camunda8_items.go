@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -60,17 +62,23 @@ import (
 // itemOverlap covers what makes an item visible out of processedDate
 // order: the search is eventually consistent (each partition's exporter
 // has its own lag), dates come from each partition's broker clock, and
-// several items share a millisecond with the newest one read. An item
-// that becomes visible later than that is read when its operation
-// finishes (its items are read in full once more) or at the full
-// reconciliation.
+// several items share a millisecond with the newest one read. It is a
+// margin we chose, not a bound the engine documents: an item that
+// becomes visible later than that is read when its operation finishes
+// (its items are read in full once more) or at the full reconciliation.
+// The walk re-reads the items of the overlap at every poll; those it
+// stored before, byte for byte the same, are not handed to the store
+// again (a page of unchanged items still cost a write transaction).
 //
 // New items appear ACTIVE without a processedDate, so the walk cannot find
 // them; they come with a new operationsTotalCount. An operation's items
 // are read in full when it is first seen running, when its
 // operationsTotalCount differs from the one its last full read went with,
 // and once more when that read found fewer items than the count (the item
-// documents may be exported after the operation's). A finished operation's
+// documents may be exported after the operation's). Such a read takes a
+// while and items keep being processed behind its cursor, so the
+// incremental reads after it start from the newest processedDate read
+// just before it (one request, newestProcessed). A finished operation's
 // items are read in full once more after it finishes, and until none is
 // ACTIVE (camunda/camunda#61727).
 //
@@ -100,12 +108,19 @@ type itemWatch struct {
 	total  int32     // operationsTotalCount the last full read went with
 	newest time.Time // newest processedDate read (engine clock)
 	again  bool      // the last full read found fewer items than total: once more
+	// stored are the items of the overlap the incremental reads stored:
+	// item key → processedDate (Unix ms) and a hash of the item's JSON.
+	stored map[string]storedItem
+}
+
+type storedItem struct {
+	ms  int64
+	sum uint64
 }
 
 // itemOverlap is how far before the newest processedDate read a poll reads
-// again: 2 × --sync-interval, at least 2 seconds (the Camunda exporter's
-// default bulk delay of 1 s plus a 1 s index refresh).
-func (s *c8) itemOverlap() time.Duration { return max(2*s.src.cfg.Interval, 2*time.Second) }
+// again: one --sync-interval, at least 2 seconds.
+func (s *c8) itemOverlap() time.Duration { return max(s.src.cfg.Interval, 2*time.Second) }
 
 // itemRow is what the reads look at in an item; store validates it whole
 // (a bad item is quarantined there).
@@ -151,24 +166,37 @@ func (s *c8) items(ctx context.Context, key string) (map[string]*opItems, error)
 	return out, err
 }
 
-// changed reads and stores the items of operation key processed since
-// newest minus itemOverlap (see above).
-func (s *c8) changed(ctx context.Context, key string, newest time.Time) (opItems, error) {
+// changed reads the items of operation key processed since w.newest
+// minus itemOverlap (see above) and stores those not stored before.
+func (s *c8) changed(ctx context.Context, key string, w *itemWatch) (opItems, error) {
 	req := searchRequest{
 		Filter: map[string]any{"batchOperationKey": key, "state": map[string]any{"$neq": "ACTIVE"}},
 		Sort:   []sortField{{"processedDate", "DESC"}, {"itemKey", "DESC"}},
 		Page:   searchPage{Limit: pageLimit},
 	}
 	var cutoff time.Time
-	if !newest.IsZero() {
-		cutoff = newest.Add(-s.itemOverlap())
+	if !w.newest.IsZero() {
+		cutoff = w.newest.Add(-s.itemOverlap())
+	}
+	if w.stored == nil {
+		w.stored = map[string]storedItem{}
+	}
+	for k, st := range w.stored {
+		if st.ms < cutoff.UnixMilli() {
+			delete(w.stored, k)
+		}
 	}
 	var got opItems
 	dated := false
 	err := s.search(ctx, "/batch-operation-items/search", req, func(body []byte, items []json.RawMessage) (bool, error) {
 		more := true
+		fresh := make([]json.RawMessage, 0, len(items))
+		stored := make(map[string]storedItem, len(items))
 		for _, raw := range items {
-			var it itemRow
+			var it struct {
+				itemRow
+				ItemKey string `json:"itemKey"`
+			}
 			_ = json.Unmarshal(raw, &it)
 			processed := it.processed()
 			got.add(it.State, processed)
@@ -183,42 +211,112 @@ func (s *c8) changed(ctx context.Context, key string, newest time.Time) (opItems
 			default:
 				dated = true
 			}
+			if processed == nil || it.ItemKey == "" {
+				fresh = append(fresh, raw)
+				continue
+			}
+			h := fnv.New64a()
+			h.Write(raw)
+			st := storedItem{processed.UnixMilli(), h.Sum64()}
+			if w.stored[it.ItemKey] != st {
+				fresh = append(fresh, raw)
+				stored[it.ItemKey] = st
+			}
 		}
-		_, err := s.src.store(ctx, body, "POST")
-		return more, err
+		if len(fresh) > 0 {
+			body = body[:0:0]
+			body = append(body, '[')
+			for i, raw := range fresh {
+				if i > 0 {
+					body = append(body, ',')
+				}
+				body = append(body, raw...)
+			}
+			body = append(body, ']')
+			if _, err := s.src.store(ctx, body, "POST"); err != nil {
+				return false, err
+			}
+		}
+		maps.Copy(w.stored, stored) // stored now
+		return more, nil
 	})
 	return got, err
 }
 
 // itemRead is one operation's item read in a poll.
 type itemRead struct {
-	key   string
-	full  bool
-	since time.Time // incremental: the newest processedDate read before
-	got   opItems
+	key     string
+	full    bool
+	running bool       // a running operation's: a full read is probed first
+	w       *itemWatch // incremental: what the reads before left
+	start   time.Time  // full and running: the newest processedDate before it
+	got     opItems
 }
 
 // read runs r: an incremental read falls back to a full one when the
 // engine refuses its sort (8.8 answers 400).
 func (s *c8) read(ctx context.Context, r *itemRead) error {
 	if !r.full {
-		got, err := s.changed(ctx, r.key, r.since)
-		var he *HTTPError
-		if !errors.As(err, &he) || he.Status != http.StatusBadRequest {
+		got, err := s.changed(ctx, r.key, r.w)
+		if !s.refused(err) {
 			r.got = got
 			return err
 		}
-		if s.noDateSort.CompareAndSwap(false, true) {
-			s.src.log.Warn("sync: the engine refuses the incremental item search (sort by processedDate, Camunda 8.9+); "+
-				"running operations' items are read in full until the next full reconciliation", "err", err)
-		}
 		r.full = true
+	}
+	if r.running && !s.noDateSort.Load() {
+		start, err := s.newestProcessed(ctx, r.key)
+		if err != nil && !s.refused(err) {
+			return err
+		}
+		r.start = start
 	}
 	m, err := s.items(ctx, r.key)
 	if o := m[r.key]; o != nil {
 		r.got = *o
 	}
 	return err
+}
+
+// refused reports whether err is the engine refusing the incremental item
+// search (400: no sort by processedDate before 8.9); the first time, it
+// switches the source to full reads until the next full reconciliation.
+func (s *c8) refused(err error) bool {
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusBadRequest {
+		return false
+	}
+	if s.noDateSort.CompareAndSwap(false, true) {
+		s.src.log.Warn("sync: the engine refuses the incremental item search (sort by processedDate, Camunda 8.9+); "+
+			"running operations' items are read in full until the next full reconciliation", "err", err)
+	}
+	return true
+}
+
+// newestProcessed is the newest processedDate of operation key's items,
+// read before a full read of a running operation's items: such a read
+// takes a while (1,000 pages at 1,000,000 items) while items keep being
+// processed, those behind its cursor unseen, so the incremental reads
+// after it start from here, not from the newest date it saw. Zero when
+// nothing is processed yet (or the engine sorts the unprocessed first).
+func (s *c8) newestProcessed(ctx context.Context, key string) (time.Time, error) {
+	req := searchRequest{
+		Filter: map[string]any{"batchOperationKey": key, "state": map[string]any{"$neq": "ACTIVE"}},
+		Sort:   []sortField{{"processedDate", "DESC"}, {"itemKey", "DESC"}},
+		Page:   searchPage{Limit: 1},
+	}
+	var newest time.Time
+	err := s.search(ctx, "/batch-operation-items/search", req, func(_ []byte, items []json.RawMessage) (bool, error) {
+		if len(items) > 0 {
+			var it itemRow
+			_ = json.Unmarshal(items[0], &it)
+			if t := it.processed(); t != nil {
+				newest = *t
+			}
+		}
+		return false, nil
+	})
+	return newest, err
 }
 
 // readItems runs the reads on inFlight workers (the client's semaphore is
@@ -256,9 +354,9 @@ feed:
 func (s *c8) runningRead(op opLite) *itemRead {
 	w := s.watch[op.Key]
 	if s.noDateSort.Load() || w == nil || w.again || w.total != op.Total {
-		return &itemRead{key: op.Key, full: true}
+		return &itemRead{key: op.Key, full: true, running: true}
 	}
-	return &itemRead{key: op.Key, since: w.newest}
+	return &itemRead{key: op.Key, running: true, w: w}
 }
 
 // watched records a running operation's item read.
@@ -268,11 +366,13 @@ func (s *c8) watched(op opLite, r *itemRead) {
 		w = &itemWatch{}
 		s.watch[op.Key] = w
 	}
-	if r.got.newest.After(w.newest) {
-		w.newest = r.got.newest
+	if !r.full {
+		if r.got.newest.After(w.newest) {
+			w.newest = r.got.newest
+		}
+		return
 	}
-	if r.full {
-		retry := w.again
-		w.total, w.again = op.Total, !retry && r.got.n < int(op.Total)
-	}
+	retry := w.again
+	w.newest, w.total, w.again = r.start, op.Total, !retry && r.got.n < int(op.Total)
+	w.stored = nil // the full read stored every item
 }

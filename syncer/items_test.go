@@ -1,10 +1,14 @@
 package syncer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchql/batchql/enginefake"
+	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
 	"github.com/batchql/batchql/syncer"
 )
@@ -243,16 +248,35 @@ func TestCamunda8IncrementalItemsNewOperation(t *testing.T) {
 	}
 }
 
+// countingApplier counts the item patches applied.
+type countingApplier struct {
+	syncer.Applier
+	items atomic.Int64
+}
+
+func (a *countingApplier) Apply(ctx context.Context, patches []*importer.Patch) (syncer.Result, error) {
+	for _, p := range patches {
+		if p.Kind() == "batch operation item" {
+			a.items.Add(1)
+		}
+	}
+	return a.Applier.Apply(ctx, patches)
+}
+
 // The overlap, where it matters: changes that sort past the first page
 // of the incremental walk. Items processed in the same millisecond as the
 // newest processedDate read, but with lower item keys (so they sort after
 // a page of older items of that millisecond), and items that become
 // visible late, processed a second before the newest read, more than a
 // page of them: all are served after the next poll. A walk that stopped at
-// the newest date read (or had no overlap) would stop a page early.
+// the newest date read (or had no overlap) would stop a page early. The
+// items of the overlap are read again at every poll, but only the changed
+// ones go to the store.
 func TestCamunda8ItemsOverlap(t *testing.T) {
 	clock := enginefake.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	e := newEnv(t, envOpts{no7: true, c8: []enginefake.Option{enginefake.WithClock(clock)}})
+	counted := &countingApplier{}
+	e := newEnv(t, envOpts{no7: true, c8: []enginefake.Option{enginefake.WithClock(clock)},
+		wrap: func(a syncer.Applier) syncer.Applier { counted.Applier = a; return counted }})
 	const op = "2251799813685001"
 	e.c8.Create(op, "CANCEL_PROCESS_INSTANCE", 2400)
 	e.run()
@@ -286,4 +310,70 @@ func TestCamunda8ItemsOverlap(t *testing.T) {
 	}
 	full, _ := itemSearchKinds(e.c8)
 	assert.Zero(t, full, "no full read after the first full pass")
+
+	// steady: the 2,300 items of the overlap are read, none is stored again
+	e.nextPoll(syncer.Camunda8, time.Now()) // the poll that stored the last step is over
+	before := counted.items.Load()
+	e.c8.ResetRequests()
+	e.nextPoll(syncer.Camunda8, time.Now())
+	_, incremental := itemSearchKinds(e.c8)
+	assert.GreaterOrEqual(t, incremental, 3, "the overlap's items are read again")
+	assert.Zero(t, counted.items.Load()-before, "no unchanged item goes to the store")
+	// ten more: those ten go to the store
+	before = counted.items.Load()
+	process(2300, 2310, "COMPLETED", now)
+	e.nextPoll(syncer.Camunda8, time.Now())
+	require.Empty(t, e.staleItems(op))
+	assert.EqualValues(t, 10, counted.items.Load()-before, "only the changed items go to the store")
+}
+
+// A full read of a running operation's items takes a while (1,000 pages
+// at 1,000,000 items), and items keep being processed meanwhile: those
+// behind its cursor it does not see, while those ahead of it carry newer
+// dates. The incremental reads after it start from the newest
+// processedDate before it, not the newest it saw: here 1,100 items are
+// processed behind the cursor of the first full pass, then 1,200 ahead of
+// it an hour later; all are served after the next poll.
+func TestCamunda8FullReadWhileProcessing(t *testing.T) {
+	clock := enginefake.NewManualClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	const op = "2251799813685001"
+	var e *env
+	var pages atomic.Int32
+	e = newEnv(t, envOpts{no7: true, c8: []enginefake.Option{enginefake.WithClock(clock)},
+		wrap8: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				h.ServeHTTP(w, r)
+				if r.URL.Path != "/v2/batch-operation-items/search" || !bytes.Contains(body, []byte(`{"field":"itemKey","order":"ASC"}`)) {
+					return
+				}
+				if pages.Add(1) != 2 {
+					return
+				}
+				// the full pass has read keys 0–1,999: process some behind its
+				// cursor, then, an hour later, more ahead of it
+				items := e.c8.Items(op)
+				process := func(from, to int) {
+					at := clock.Now()
+					batch := make([]enginefake.Item, 0, to-from)
+					for _, it := range items[from:to] {
+						it.State, it.ProcessedDate = "COMPLETED", &at
+						batch = append(batch, it)
+					}
+					e.c8.PutItems(batch...)
+				}
+				clock.Advance(time.Minute)
+				process(100, 1200)
+				clock.Advance(time.Hour)
+				process(2100, 3300)
+			})
+		}})
+	e.c8.Create(op, "MIGRATE_PROCESS_INSTANCE", 3500)
+	require.NoError(t, e.c8.Progress(op, 10, 0))
+	e.run()
+	eventually(t, "full pass", func() bool { return e.status(syncer.Camunda8).LastFullAt != nil })
+	require.GreaterOrEqual(t, pages.Load(), int32(4), "the full pass read the items in pages")
+	e.nextPoll(syncer.Camunda8, time.Now())
+	require.Empty(t, e.staleItems(op), "items processed during the full read, behind its cursor")
 }
