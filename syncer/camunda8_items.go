@@ -41,8 +41,11 @@ import (
 //     main line 455, stable/9 line 406; stable/8's rest-api.upstream.yaml
 //     line 12176 lists the first four only; zod.gen line 3469).
 //   - processedDate is null until the item is processed (main line 580).
-//     Where nulls sort is not documented (Elasticsearch puts missing values
-//     last in both orders; SQL databases differ).
+//     Where nulls sort is not documented: Elasticsearch's default puts
+//     missing values last in both orders; whether Camunda overrides it,
+//     and what its SQL databases do, we did not find.
+//   - /work/shared/domain/camunda8-batch-operations.md §2 agrees: "no
+//     date-range filter"; sort by processedDate from 8.9.
 //
 // So the changed items are found by sorting, not filtering: per running
 // operation, filter {batchOperationKey, state: {$neq: ACTIVE}}, sort
@@ -50,7 +53,9 @@ import (
 // page with page.after until an item processed before the newest
 // processedDate read so far minus itemOverlap. An item changes once, from
 // ACTIVE (processedDate null) to a final state with a processedDate, so
-// what changed since the last poll is at the front of that order. The
+// what changed since the last poll is at the front of that order (an item
+// that changed without getting a processedDate, if the engine does that,
+// is read when its operation finishes). The
 // walk is right wherever nulls sort: it stops at a null only after a
 // date (nulls last), and reads on through leading nulls (nulls first).
 // The state filter keeps unprocessed items out of the walk; with
