@@ -134,6 +134,20 @@ test('Camunda 8 fake: requests and responses match the SDK schemas', async (t) =
       const k = await walk(fake, z, ITEMS, { ...base, sort }, (i) => i.itemKey, 6);
       assert.equal(new Set(k).size, 23, JSON.stringify(sort));
     }
+    // the sync's incremental read of a running operation: its processed
+    // items, newest first (syncer/camunda8_items.go; the fake answers it
+    // from an index)
+    const incremental = {
+      filter: { batchOperationKey: key, state: { $neq: 'ACTIVE' } },
+      sort: [{ field: 'processedDate', order: 'DESC' }, { field: 'itemKey', order: 'DESC' }],
+    };
+    const processed = await walk(fake, z, ITEMS, incremental, (i) => i, 4);
+    assert.equal(processed.length, 13);
+    for (let i = 1; i < processed.length; i++) {
+      const [a, b] = [processed[i - 1], processed[i]];
+      assert.ok(a.processedDate > b.processedDate || (a.processedDate === b.processedDate && a.itemKey > b.itemKey),
+        `newest first, then itemKey DESC: ${JSON.stringify([a, b])}`);
+    }
     const counts = [
       [{ batchOperationKey: key, state: 'FAILED' }, 4],
       [{ batchOperationKey: key, state: { $in: ['COMPLETED', 'FAILED'] } }, 13],

@@ -53,6 +53,20 @@ test('serve syncs from both engines; every Camunda 8 request passes the SDK sche
   assert.equal(first.batchOperations.totalCount, 4);
   assert.ok(first.syncStatus.every((s) => s.quarantined.length === 0 && s.lastError === null));
 
+  // the running operation progresses: a steady poll reads the items
+  // processed since the last one (sort processedDate DESC), not all of them
+  await fake.control('POST', '/__fake/camunda8/progress', { key: '2251799813685301', completed: 4, failed: 1 });
+  await fake.control('POST', '/__fake/camunda8/settle', { key: '2251799813685301' }); // --bug61727 holds item moves back
+  const want = first.op.operationsCompletedCount + 4; // settled: the seed's moves and these
+  await until('progress of the running operation in GraphQL', async () => {
+    const d = (await gql(srv, Q)).data;
+    return d.op.state === 'ACTIVE' && d.op.operationsCompletedCount === want &&
+      d.op.items.nodes.filter((n) => n.state === 'COMPLETED').length === want;
+  });
+  const incremental = (await (await fetch(`${fake.url}/__fake/requests?engine=camunda8`)).json())
+    .filter((r) => r.path.endsWith('/batch-operation-items/search') && JSON.parse(r.body || '{}').sort?.[0]?.field === 'processedDate');
+  assert.ok(incremental.length > 0, 'the running operation\'s items were read incrementally');
+
   // the engines change; GraphQL follows
   await fake.control('POST', '/__fake/camunda8/finish', { key: '2251799813685301' });
   await fake.control('POST', '/__fake/camunda8/settle', { key: '2251799813685301' });

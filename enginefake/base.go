@@ -53,7 +53,9 @@ type config struct {
 	totalCap    int     // Camunda 8: cap on page.totalItems
 	bug61727    bool
 	bug45988    bool
-	maxResults  int // Camunda 7: queryMaxResultsLimit, 0 = off
+	bug33720    bool
+	itemSorts88 bool // Camunda 8: the item search's 8.8 sort fields
+	maxResults  int  // Camunda 7: queryMaxResultsLimit, 0 = off
 	logBodySize int
 }
 
@@ -87,6 +89,19 @@ func WithBug61727() Option { return func(cfg *config) { cfg.bug61727 = true } }
 // WithBug45988 reproduces camunda/camunda#45988 in the Camunda 8 fake:
 // DELETE_DECISION_INSTANCE items show processInstanceKey "-1".
 func WithBug45988() Option { return func(cfg *config) { cfg.bug45988 = true } }
+
+// WithBug33720 reproduces camunda/camunda#33720 (open) in the Camunda 8
+// fake: the item search does not map the API's item state ACTIVE to the
+// stored SCHEDULED, so filters and the state sort see an ACTIVE item as
+// SCHEDULED: state $eq ACTIVE finds nothing, $neq ACTIVE every item.
+// Responses still say ACTIVE.
+func WithBug33720() Option { return func(cfg *config) { cfg.bug33720 = true } }
+
+// WithItemSorts88 makes the Camunda 8 fake's item search take the sort
+// fields of 8.8 only (batchOperationKey, itemKey, processInstanceKey,
+// state): processedDate came in 8.9, and a sort on it gets 400
+// INVALID_ARGUMENT like any field not in the list.
+func WithItemSorts88() Option { return func(cfg *config) { cfg.itemSorts88 = true } }
 
 // WithQueryMaxResultsLimit sets Camunda 7's queryMaxResultsLimit: for an
 // authenticated user (basic auth on), a list query without maxResults or with

@@ -124,6 +124,7 @@ type Camunda8 struct {
 	items   map[string]map[string]*Item // operation key, item key
 	pending map[string][]Item           // WithBug61727: item moves not yet visible
 	order   map[string][]string         // item keys in order, per operation (camunda8_index.go)
+	dates   map[string]*dateIndex       // items by processedDate, per operation (camunda8_index.go)
 	tokens  map[string]time.Time        // bearer token → expiry
 	tokReqs int
 	nextKey int64
@@ -133,7 +134,7 @@ type Camunda8 struct {
 func NewCamunda8(opts ...Option) *Camunda8 {
 	c := &Camunda8{
 		ops: map[string]*Operation{}, items: map[string]map[string]*Item{},
-		pending: map[string][]Item{}, order: map[string][]string{}, tokens: map[string]time.Time{},
+		pending: map[string][]Item{}, order: map[string][]string{}, dates: map[string]*dateIndex{}, tokens: map[string]time.Time{},
 		nextKey: 2251799813700000,
 	}
 	c.init("camunda8", newConfig(opts))
@@ -164,7 +165,7 @@ func (c *Camunda8) route(w http.ResponseWriter, r *http.Request) {
 		if p == "/v2/batch-operations/search" {
 			c.search(w, r, operationSearch)
 		} else {
-			c.search(w, r, itemSearch)
+			c.search(w, r, c.itemKind())
 		}
 	case strings.HasPrefix(p, "/v2/batch-operations/") && !strings.Contains(p[len("/v2/batch-operations/"):], "/"):
 		if r.Method != http.MethodGet {
@@ -216,15 +217,7 @@ func (c *Camunda8) PutItems(items ...Item) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, it := range items {
-		m := c.items[it.OperationKey]
-		if m == nil {
-			m = map[string]*Item{}
-			c.items[it.OperationKey] = m
-		}
-		if _, ok := m[it.ItemKey]; !ok {
-			c.forgetItemOrder(it.OperationKey)
-		}
-		m[it.ItemKey] = &it
+		c.setItem(it)
 	}
 }
 
@@ -235,6 +228,7 @@ func (c *Camunda8) DeleteOperation(key string) {
 	delete(c.ops, key)
 	delete(c.items, key)
 	delete(c.pending, key)
+	delete(c.dates, key)
 	c.forgetItemOrder(key)
 }
 
@@ -286,11 +280,12 @@ func (c *Camunda8) Create(key, typ string, n int) Operation {
 	op := &Operation{Key: key, State: "CREATED", Type: typ, TotalCount: int32(n), Errors: []OperationError{}}
 	c.ops[key] = op
 	c.items[key] = map[string]*Item{}
+	delete(c.dates, key)
 	c.forgetItemOrder(key)
 	for range n {
 		c.nextKey++
 		k := strconv.FormatInt(c.nextKey, 10)
-		it := &Item{OperationType: typ, OperationKey: key, ItemKey: k, ProcessInstanceKey: k, State: "ACTIVE"}
+		it := Item{OperationType: typ, OperationKey: key, ItemKey: k, ProcessInstanceKey: k, State: "ACTIVE"}
 		switch typ {
 		case "DELETE_DECISION_INSTANCE", "DELETE_DECISION_DEFINITION":
 			it.ProcessInstanceKey = ""
@@ -298,7 +293,7 @@ func (c *Camunda8) Create(key, typ string, n int) Operation {
 			c.nextKey++
 			it.ProcessInstanceKey = strconv.FormatInt(c.nextKey, 10)
 		}
-		c.items[key][k] = it
+		c.setItem(it)
 	}
 	out := *op
 	c.mu.Unlock()
@@ -380,7 +375,7 @@ func (c *Camunda8) Progress(key string, completed, failed int) error {
 		return nil
 	}
 	for _, m := range moved {
-		*c.items[key][m.ItemKey] = m
+		c.setItem(m)
 	}
 	return nil
 }
@@ -416,8 +411,8 @@ func (c *Camunda8) served(it Item) Item {
 
 func (c *Camunda8) settle(key string) {
 	for _, m := range c.pending[key] {
-		if it, ok := c.items[key][m.ItemKey]; ok {
-			*it = m
+		if _, ok := c.items[key][m.ItemKey]; ok {
+			c.setItem(m)
 		}
 	}
 	delete(c.pending, key)

@@ -1,7 +1,9 @@
 package enginefake
 
 import (
+	"cmp"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -57,8 +59,11 @@ func (c *Camunda8) indexedItems(req searchReq) (items []any, page pageResult, ok
 		slices.Sort(ops)
 	}
 	match := func(it *Item) (doc, bool) {
-		d := itemSearch.docs(nil, []Item{c.served(*it)})[0]
-		return d, !slices.ContainsFunc(req.conds, func(cd cond) bool { return !cd.match(d) })
+		s := c.served(*it)
+		if !c.matchItem(&s, req.conds) {
+			return doc{}, false
+		}
+		return c.itemDocs([]Item{s})[0], true
 	}
 	// totalItems, counted up to the cap
 	var total int
@@ -127,4 +132,208 @@ func (c *Camunda8) operations() []Operation {
 		ops = append(ops, *op)
 	}
 	return ops
+}
+
+// dateIndex keeps one operation's items in processedDate order for the
+// sync's incremental item search (filter batchOperationKey, sort
+// processedDate DESC then itemKey DESC; syncer/camunda8_items.go), which
+// run answers by copying and sorting every stored item: seconds a page at
+// 1,000,000 items. sorted holds (processedDate millis, itemKey) of the
+// items with a processedDate, ascending; it can hold stale entries (the
+// item's date changed since), which the walk skips. tail holds the
+// entries added since the last sort. undated counts the items without a
+// processedDate by state.
+type dateIndex struct {
+	sorted, tail []dateEntry
+	undated      map[string]int
+}
+
+type dateEntry struct {
+	ms  int64
+	key string
+}
+
+func (a dateEntry) cmp(b dateEntry) int {
+	if r := cmp.Compare(a.ms, b.ms); r != 0 {
+		return r
+	}
+	return strings.Compare(a.key, b.key)
+}
+
+// setItem adds or replaces an item and keeps the indexes: every change of
+// an item goes through it. c.mu is held.
+func (c *Camunda8) setItem(it Item) {
+	op := it.OperationKey
+	m := c.items[op]
+	if m == nil {
+		m = map[string]*Item{}
+		c.items[op] = m
+	}
+	idx := c.dates[op]
+	if idx == nil {
+		idx = &dateIndex{undated: map[string]int{}}
+		c.dates[op] = idx
+	}
+	old, ok := m[it.ItemKey]
+	if ok && old.ProcessedDate == nil {
+		if idx.undated[old.State]--; idx.undated[old.State] == 0 {
+			delete(idx.undated, old.State)
+		}
+	}
+	if it.ProcessedDate == nil {
+		idx.undated[it.State]++
+	} else {
+		idx.tail = append(idx.tail, dateEntry{it.ProcessedDate.UnixMilli(), it.ItemKey})
+	}
+	if ok {
+		*old = it
+		return
+	}
+	m[it.ItemKey] = &it
+	c.forgetItemOrder(op)
+}
+
+// merge sorts the tail into sorted, dropping duplicates.
+func (idx *dateIndex) merge() {
+	if len(idx.tail) == 0 {
+		return
+	}
+	slices.SortFunc(idx.tail, dateEntry.cmp)
+	if n := len(idx.sorted); n == 0 || idx.sorted[n-1].cmp(idx.tail[0]) <= 0 {
+		idx.sorted = append(idx.sorted, idx.tail...) // the usual case: newer dates
+	} else {
+		all := make([]dateEntry, 0, n+len(idx.tail))
+		i, j := 0, 0
+		for i < n || j < len(idx.tail) {
+			if j == len(idx.tail) || (i < n && idx.sorted[i].cmp(idx.tail[j]) <= 0) {
+				all = append(all, idx.sorted[i])
+				i++
+			} else {
+				all = append(all, idx.tail[j])
+				j++
+			}
+		}
+		idx.sorted = all
+	}
+	idx.tail = idx.tail[:0]
+	idx.sorted = slices.Compact(idx.sorted)
+}
+
+// dated returns the item of an index entry, or nil when the entry is
+// stale. c.mu is held.
+func (c *Camunda8) dated(op string, e dateEntry) *Item {
+	it := c.items[op][e.key]
+	if it == nil || it.ProcessedDate == nil || it.ProcessedDate.UnixMilli() != e.ms {
+		return nil
+	}
+	return it
+}
+
+// indexedByDate answers the sync's incremental item search — filter
+// batchOperationKey $eq (plus any state filter), sort processedDate DESC,
+// itemKey DESC, first page or page.after — from the operation's
+// dateIndex: the matches with a processedDate newest first, then those
+// without one in itemKey DESC order (run puts nulls last in both orders,
+// as Elasticsearch does). totalItems counts the dated matches up to the
+// cap and the undated ones from the index's counts. The answer is run's
+// (TestIndexedByDateAgreesWithRun). ok is false for any other search.
+func (c *Camunda8) indexedByDate(req searchReq) (items []any, page pageResult, ok bool) {
+	want := []sortKey{{"processedDate", true}, {"itemKey", true}, {"batchOperationKey", false}}
+	if !slices.Equal(req.keys, want) || (req.shape != "limit" && req.shape != "after") || c.cfg.totalCap <= 0 {
+		return nil, page, false
+	}
+	op := ""
+	for _, cd := range req.conds {
+		switch {
+		case cd.field == "batchOperationKey" && cd.op == "$eq":
+			op = cd.val
+		case cd.field != "batchOperationKey" && cd.field != "state":
+			return nil, page, false // the undated counts are by state only
+		}
+	}
+	if op == "" {
+		return nil, page, false
+	}
+	var cur *dateEntry // page.after: the cursor's item
+	curDated := false
+	if req.shape == "after" {
+		key, ok1 := req.cursor[1].(string)
+		curOp, ok2 := req.cursor[2].(string)
+		if !ok1 || !ok2 || curOp != op {
+			return nil, page, false
+		}
+		cur = &dateEntry{key: key}
+		cur.ms, curDated = req.cursor[0].(int64)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	idx := c.dates[op]
+	if idx == nil {
+		idx = &dateIndex{}
+	}
+	idx.merge()
+	match := func(it *Item) bool {
+		s := c.served(*it)
+		return c.matchItem(&s, req.conds)
+	}
+	// totalItems
+	undated := 0
+	for state, n := range idx.undated {
+		if c.matchItem(&Item{OperationKey: op, State: state}, req.conds) {
+			undated += n
+		}
+	}
+	total := 0
+	for i := len(idx.sorted) - 1; i >= 0 && total <= c.cfg.totalCap; i-- {
+		if it := c.dated(op, idx.sorted[i]); it != nil && match(it) {
+			total++
+		}
+	}
+	total += undated
+	page.TotalItems = int64(min(total, c.cfg.totalCap))
+	page.HasMoreTotalItems = total > c.cfg.totalCap
+	// the page: dated matches below the cursor, newest first
+	var first, last *Item
+	take := func(it *Item) bool {
+		s := c.served(*it)
+		if first == nil {
+			first = &s
+		}
+		last = &s
+		items = append(items, s)
+		return len(items) < req.limit
+	}
+	items = make([]any, 0, min(req.limit, 1024))
+	from := len(idx.sorted)
+	if cur != nil {
+		from = 0 // an undated cursor: past every dated item
+		if curDated {
+			from = sort.Search(len(idx.sorted), func(i int) bool { return idx.sorted[i].cmp(*cur) >= 0 })
+		}
+	}
+	more := true
+	for i := from - 1; i >= 0 && more; i-- {
+		if it := c.dated(op, idx.sorted[i]); it != nil && match(it) {
+			more = take(it)
+		}
+	}
+	// then the undated matches, by itemKey DESC
+	if more && undated > 0 {
+		keys := c.orderedItems(op)
+		to := len(keys)
+		if cur != nil && !curDated {
+			to = sort.SearchStrings(keys, cur.key)
+		}
+		for i := to - 1; i >= 0 && more; i-- {
+			if it := c.items[op][keys[i]]; it.ProcessedDate == nil && match(it) {
+				more = take(it)
+			}
+		}
+	}
+	if first != nil {
+		d := c.itemDocs([]Item{*first, *last})
+		s, e := cursorOf(d[0], req.keys), cursorOf(d[1], req.keys)
+		page.StartCursor, page.EndCursor = &s, &e
+	}
+	return items, page, true
 }

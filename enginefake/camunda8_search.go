@@ -380,7 +380,11 @@ func likeRegexp(p string) *regexp.Regexp {
 
 func (c cond) match(d doc) bool {
 	v, _ := d.vals[c.field].(string)
-	present := d.vals[c.field] != nil
+	return c.matchString(v, d.vals[c.field] != nil)
+}
+
+// matchString is match for a field's value v (present false: null).
+func (c cond) matchString(v string, present bool) bool {
 	switch c.op {
 	case "$eq":
 		return present && v == c.val
@@ -544,19 +548,75 @@ func (c *Camunda8) search(w http.ResponseWriter, r *http.Request, kind searchKin
 		c.problem(w, r, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error())
 		return
 	}
+	var docs []doc
 	if slices.Equal(kind.tieBreak, itemSearch.tieBreak) {
 		if out, page, ok := c.indexedItems(req); ok {
 			writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
 			return
 		}
-	}
-	var ops []Operation
-	var items []Item
-	if slices.Equal(kind.tieBreak, itemSearch.tieBreak) {
-		ops, items = c.snapshot()
+		if out, page, ok := c.indexedByDate(req); ok {
+			writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
+			return
+		}
+		_, items := c.snapshot()
+		docs = c.itemDocs(items)
 	} else {
-		ops = c.operations() // an operation search copies no item
+		docs = kind.docs(c.operations(), nil) // an operation search copies no item
 	}
-	out, page := run(req, kind.docs(ops, items), c.cfg.totalCap)
+	out, page := run(req, docs, c.cfg.totalCap)
 	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
+}
+
+// itemKind is the item search as this fake's version has it.
+func (c *Camunda8) itemKind() searchKind {
+	if !c.cfg.itemSorts88 {
+		return itemSearch
+	}
+	k := itemSearch
+	k.sorts = slices.DeleteFunc(slices.Clone(k.sorts), func(f string) bool { return f == "processedDate" })
+	return k
+}
+
+// itemString is an item's value of a filter field as the item search sees
+// it (present false: null), with WithBug33720's ACTIVE → SCHEDULED.
+func (c *Camunda8) itemString(it *Item, field string) (v string, present bool) {
+	switch field {
+	case "batchOperationKey":
+		return it.OperationKey, true
+	case "itemKey":
+		return it.ItemKey, true
+	case "processInstanceKey":
+		return it.ProcessInstanceKey, it.ProcessInstanceKey != ""
+	case "operationType":
+		return it.OperationType, true
+	case "state":
+		if c.cfg.bug33720 && it.State == "ACTIVE" {
+			return "SCHEDULED", true
+		}
+		return it.State, true
+	}
+	return "", false
+}
+
+// matchItem reports whether a served item meets all conds.
+func (c *Camunda8) matchItem(it *Item, conds []cond) bool {
+	for _, cd := range conds {
+		if !cd.matchString(c.itemString(it, cd.field)) {
+			return false
+		}
+	}
+	return true
+}
+
+// itemDocs is itemSearch.docs with WithBug33720's stored states.
+func (c *Camunda8) itemDocs(items []Item) []doc {
+	docs := itemSearch.docs(nil, items)
+	if c.cfg.bug33720 {
+		for _, d := range docs {
+			if d.vals["state"] == "ACTIVE" {
+				d.vals["state"] = "SCHEDULED"
+			}
+		}
+	}
+	return docs
 }

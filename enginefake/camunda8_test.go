@@ -404,3 +404,66 @@ func TestCamunda8OperationBetweenTwoPolls(t *testing.T) {
 	items := search(t, srv.URL+"/v2/batch-operation-items/search", map[string]any{"filter": map[string]any{"batchOperationKey": "5", "state": "COMPLETED"}})
 	assert.EqualValues(t, 3, items.Page.TotalItems)
 }
+
+// camunda/camunda#33720: the item state filter does not map ACTIVE to the
+// stored SCHEDULED. Without the bug the filters mean what the spec says.
+func TestCamunda8Bug33720(t *testing.T) {
+	for _, tc := range []struct {
+		opts              []Option
+		eqActive, neq     int64
+		inActiveAndFailed int64
+	}{
+		{nil, 3, 3, 4},
+		{[]Option{WithBug33720()}, 0, 6, 1},
+	} {
+		c := NewCamunda8(tc.opts...)
+		c.Create("1", "CANCEL_PROCESS_INSTANCE", 6)
+		require.NoError(t, c.Progress("1", 2, 1))
+		srv := httptest.NewServer(c)
+		url := srv.URL + "/v2/batch-operation-items/search"
+		count := func(state any) int64 {
+			return search(t, url, map[string]any{"filter": map[string]any{"batchOperationKey": "1", "state": state}}).Page.TotalItems
+		}
+		assert.Equal(t, tc.eqActive, count(map[string]any{"$eq": "ACTIVE"}), "$eq ACTIVE, %d options", len(tc.opts))
+		assert.Equal(t, tc.eqActive, count("ACTIVE"), "ACTIVE, %d options", len(tc.opts))
+		assert.Equal(t, tc.neq, count(map[string]any{"$neq": "ACTIVE"}), "$neq ACTIVE, %d options", len(tc.opts))
+		assert.Equal(t, tc.inActiveAndFailed, count(map[string]any{"$in": []string{"ACTIVE", "FAILED"}}), "$in, %d options", len(tc.opts))
+		assert.EqualValues(t, 2, count("COMPLETED"))
+		// responses still say ACTIVE
+		p := search(t, url, map[string]any{"filter": map[string]any{"batchOperationKey": "1"}, "sort": []map[string]string{{"field": "itemKey", "order": "DESC"}}, "page": map[string]any{"limit": 1}})
+		require.Len(t, p.Items, 1)
+		assert.Equal(t, "ACTIVE", p.Items[0]["state"])
+		srv.Close()
+	}
+}
+
+// 8.8 sorts items by batchOperationKey, itemKey, processInstanceKey and
+// state; processedDate came in 8.9.
+func TestCamunda8ItemSorts88(t *testing.T) {
+	for _, tc := range []struct {
+		opts   []Option
+		status int
+	}{
+		{nil, http.StatusOK},
+		{[]Option{WithItemSorts88()}, http.StatusBadRequest},
+	} {
+		c := NewCamunda8(tc.opts...)
+		c.Create("1", "CANCEL_PROCESS_INSTANCE", 2)
+		srv := httptest.NewServer(c)
+		url := srv.URL + "/v2/batch-operation-items/search"
+		status, out := post(t, url, `{"sort":[{"field":"processedDate","order":"DESC"},{"field":"itemKey","order":"DESC"}]}`)
+		assert.Equal(t, tc.status, status, string(out))
+		if status == http.StatusBadRequest {
+			var p map[string]any
+			require.NoError(t, json.Unmarshal(out, &p))
+			assert.Equal(t, "INVALID_ARGUMENT", p["title"])
+			assert.Contains(t, p["detail"], "sort[0].field is '\"processedDate\"' but must be one of batchOperationKey, itemKey, processInstanceKey, state")
+		}
+		for _, field := range []string{"batchOperationKey", "itemKey", "processInstanceKey", "state"} {
+			assert.Len(t, search(t, url, map[string]any{"sort": []map[string]string{{"field": field}}}).Items, 2, field)
+		}
+		status, _ = post(t, srv.URL+"/v2/batch-operations/search", `{"sort":[{"field":"startDate"}]}`)
+		assert.Equal(t, http.StatusOK, status, "operations keep their sorts")
+		srv.Close()
+	}
+}

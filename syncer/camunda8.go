@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"sync"
+	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,12 +33,13 @@ import (
 //     an operation not started yet (startDate null) is CREATED and read by 1;
 //  3. operations that were running at the last poll and are not in 1 or 2
 //     (they finished): one search by batchOperationKey $in;
-//  4. the items of every running operation, and of every finished one once
-//     more after it finished. camunda/camunda#61727: an operation can read
-//     COMPLETED while items are still ACTIVE, so a finished operation whose
-//     items are not all settled stays running work for its items until they
-//     are. (#33720: an item filter state ACTIVE can return nothing, so item
-//     reads never filter by state.)
+//  4. the items of every running operation, incrementally: those
+//     processed since the last poll (camunda8_items.go), in full when the
+//     operation is new or its item count changed; and of every finished
+//     one in full once more after it finished. camunda/camunda#61727: an
+//     operation can read COMPLETED while items are still ACTIVE, so a
+//     finished operation whose items are not all settled stays running
+//     work for its items until they are.
 //
 // A full reconciliation reads every operation and every item (one items
 // search over all operations, sorted by batchOperationKey and itemKey).
@@ -50,6 +52,10 @@ type c8 struct {
 	running, pending map[string]bool
 	done             map[string]time.Time
 	newest           time.Time // newest startDate seen (engine clock)
+	// watch is what the item reads of running operations keep; noDateSort
+	// is set when the engine refused the incremental item search (8.8).
+	watch      map[string]*itemWatch
+	noDateSort atomic.Bool
 }
 
 const (
@@ -76,6 +82,7 @@ type opLite struct {
 	Key       string     `json:"batchOperationKey"`
 	State     string     `json:"state"`
 	StartDate *time.Time `json:"startDate"`
+	Total     int32      `json:"operationsTotalCount"`
 }
 
 type sortField struct {
@@ -147,37 +154,10 @@ func (s *c8) operations(ctx context.Context, req searchRequest, seen map[string]
 	})
 }
 
-// items stores the items of one operation (all operations when key is "")
-// and returns the keys of the operations that have ACTIVE items.
-func (s *c8) items(ctx context.Context, key string) (map[string]bool, error) {
-	req := searchRequest{
-		Sort: []sortField{{"batchOperationKey", "ASC"}, {"itemKey", "ASC"}},
-		Page: searchPage{Limit: pageLimit},
-	}
-	if key != "" {
-		req.Filter = map[string]any{"batchOperationKey": key}
-	}
-	active := map[string]bool{}
-	err := s.search(ctx, "/batch-operation-items/search", req, func(body []byte, items []json.RawMessage) (bool, error) {
-		for _, raw := range items {
-			var it struct {
-				Key   string `json:"batchOperationKey"`
-				State string `json:"state"`
-			}
-			_ = json.Unmarshal(raw, &it) // a bad item is quarantined by store
-			if it.State == "ACTIVE" {
-				active[it.Key] = true
-			}
-		}
-		_, err := s.src.store(ctx, body, "POST")
-		return true, err
-	})
-	return active, err
-}
-
 func (s *c8) poll(ctx context.Context, full bool) error {
 	if s.running == nil {
 		s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+		s.watch = map[string]*itemWatch{}
 	}
 	if full {
 		return s.full(ctx)
@@ -228,12 +208,13 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 	}
 	// 4. items of running work
 	running := map[string]bool{}
-	var reads []string
+	var reads []*itemRead
 	for k, op := range seen {
 		switch {
 		case !finished(op.State):
 			running[k] = true
-			reads = append(reads, k)
+			delete(s.pending, k)
+			reads = append(reads, s.runningRead(op))
 		case s.running[k]:
 			s.pending[k] = true // finished since the last poll
 		default:
@@ -246,65 +227,34 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 		}
 	}
 	s.running = running
-	for k := range s.pending {
-		reads = append(reads, k)
+	for k := range s.watch {
+		if !running[k] {
+			delete(s.watch, k)
+		}
 	}
-	slices.Sort(reads)
-	actives, err := s.readItems(ctx, reads)
-	if err != nil {
+	for k := range s.pending {
+		reads = append(reads, &itemRead{key: k, full: true})
+	}
+	slices.SortFunc(reads, func(a, b *itemRead) int { return strings.Compare(a.key, b.key) })
+	if err := s.readItems(ctx, reads); err != nil {
 		return err
 	}
-	for i, k := range reads {
-		if s.pending[k] && !actives[i] {
-			delete(s.pending, k)
+	for _, r := range reads {
+		if running[r.key] {
+			s.watched(seen[r.key], r)
+			continue
+		}
+		if !r.got.active {
+			delete(s.pending, r.key)
 			start := s.newest // no startDate: remembered for one window
-			if op, ok := seen[k]; ok && op.StartDate != nil {
+			if op, ok := seen[r.key]; ok && op.StartDate != nil {
 				start = *op.StartDate
 			}
-			s.done[k] = start
+			s.done[r.key] = start
 		}
 	}
 	s.prune()
 	return nil
-}
-
-// readItems reads the items of the operations keys on inFlight workers (the
-// client's semaphore is the limit) and reports for each whether it has
-// ACTIVE items. The first error stops the others.
-func (s *c8) readItems(ctx context.Context, keys []string) ([]bool, error) {
-	actives := make([]bool, len(keys))
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(inFlight, len(keys)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				active, err := s.items(ctx, keys[i])
-				if err != nil {
-					cancel(err)
-					continue
-				}
-				actives[i] = active[keys[i]]
-			}
-		}()
-	}
-feed:
-	for i := range keys {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	return actives, nil
 }
 
 func (s *c8) overlap() time.Duration { return recentOverlap + 2*s.src.cfg.Interval }
@@ -339,16 +289,36 @@ func (s *c8) full(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	active, err := s.items(ctx, "")
+	// the running operations' newest processedDate before their items are
+	// read (see newestProcessed)
+	s.noDateSort.Store(false) // the engine may have been upgraded: try again
+	start := map[string]time.Time{}
+	for k, op := range seen {
+		if finished(op.State) || s.noDateSort.Load() {
+			continue
+		}
+		t, err := s.newestProcessed(ctx, k)
+		if err != nil && !s.refused(err) {
+			return err
+		}
+		start[k] = t
+	}
+	read, err := s.items(ctx, "")
 	if err != nil {
 		return err
 	}
 	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+	s.watch = map[string]*itemWatch{}
 	for k, op := range seen {
+		got := read[k]
+		if got == nil {
+			got = &opItems{}
+		}
 		switch {
 		case !finished(op.State):
 			s.running[k] = true
-		case active[k]:
+			s.watched(op, &itemRead{key: k, full: true, running: true, start: start[k], got: *got})
+		case got.active:
 			s.pending[k] = true // #61727: finished, items not settled
 		case op.StartDate != nil:
 			s.done[k] = *op.StartDate
@@ -356,8 +326,8 @@ func (s *c8) full(ctx context.Context) error {
 			s.done[k] = s.newest
 		}
 	}
-	for k := range active {
-		if !s.running[k] {
+	for k, got := range read {
+		if got.active && !s.running[k] {
 			s.pending[k] = true
 		}
 	}

@@ -43,6 +43,10 @@ type envOpts struct {
 	dbPath string
 	// setup changes the configuration once the fakes' URLs are known.
 	setup func(e *env, cfg *syncer.Config)
+	// wrap, when set, wraps the store's Applier; wrap8 the Camunda 8
+	// fake's handler.
+	wrap  func(syncer.Applier) syncer.Applier
+	wrap8 func(http.Handler) http.Handler
 }
 
 // testConfig polls fast; the full reconciliation only at start.
@@ -54,7 +58,11 @@ func testConfig() syncer.Config {
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
 	e := &env{t: t, c8: enginefake.NewCamunda8(o.c8...), c7: enginefake.NewCamunda7(o.c7...)}
-	e.c8srv = httptest.NewServer(e.c8)
+	var h8 http.Handler = e.c8
+	if o.wrap8 != nil {
+		h8 = o.wrap8(h8)
+	}
+	e.c8srv = httptest.NewServer(h8)
 	e.c7srv = httptest.NewServer(e.c7)
 	t.Cleanup(e.c8srv.Close)
 	t.Cleanup(e.c7srv.Close)
@@ -87,7 +95,11 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.setup != nil {
 		o.setup(e, &cfg)
 	}
-	e.sy, err = syncer.New(cfg, &syncer.StoreApplier{Store: e.store, TxSize: 100})
+	var a syncer.Applier = &syncer.StoreApplier{Store: e.store, TxSize: 100}
+	if o.wrap != nil {
+		a = o.wrap(a)
+	}
+	e.sy, err = syncer.New(cfg, a)
 	require.NoError(t, err)
 	e.gql = graph.NewHandler(e.store, graph.Config{SyncStatus: e.sy.Status}, nil)
 	return e

@@ -46,6 +46,8 @@ func run(args []string) error {
 	maxResults := fs.Int("camunda7-query-max-results", 0, "Camunda 7 queryMaxResultsLimit (with --camunda7-basic)")
 	bug61727 := fs.Bool("bug61727", false, "Camunda 8: COMPLETED although items failed or are still ACTIVE")
 	bug45988 := fs.Bool("bug45988", false, `Camunda 8: decision items have processInstanceKey "-1"`)
+	bug33720 := fs.Bool("bug33720", false, "Camunda 8: the item state filter sees ACTIVE items as SCHEDULED ($eq ACTIVE finds nothing)")
+	sorts88 := fs.Bool("item-sorts-88", false, "Camunda 8: the item search takes 8.8's sort fields (no processedDate)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,6 +76,12 @@ func run(args []string) error {
 	}
 	if *bug45988 {
 		c8opts = append(c8opts, enginefake.WithBug45988())
+	}
+	if *bug33720 {
+		c8opts = append(c8opts, enginefake.WithBug33720())
+	}
+	if *sorts88 {
+		c8opts = append(c8opts, enginefake.WithItemSorts88())
 	}
 	if *c7Basic != "" {
 		user, pass, ok := strings.Cut(*c7Basic, ":")

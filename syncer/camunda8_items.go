@@ -1,0 +1,383 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"maps"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Reading the items of Camunda 8 operations.
+//
+// A running operation's items are read incrementally: a poll reads what
+// changed since the last one, not all of them. Before, every poll re-read
+// every item of every running operation: at 1,000,000 items that was
+// 1,001 pages of 1,000 per poll, 2–3 minutes a poll, so the 2 × interval
+// freshness did not hold and queries slowed (README, "Serving while
+// syncing").
+//
+// What the API allows (POST /v2/batch-operation-items/search):
+//
+//   - Filters: batchOperationKey, itemKey, processInstanceKey, state, and
+//     operationType (8.9+). There is no processedDate filter and no date
+//     range in 8.8, 8.9 or 8.10: BatchOperationItemFilter in
+//     camunda/orchestration-cluster-api-js's vendored specs,
+//     external-spec/upstream/zeebe/gateway-protocol/src/main/proto/v2/
+//     batch-operations.yaml line 489 on main (8.10, 9a9a9270a13d) and
+//     line 440 on stable/9 (8.9, 118e222db83e), external-spec/
+//     rest-api.upstream.yaml line 12207 on stable/8 (8.8, dae715fbe6fe);
+//     the SDK we validate against, @camunda8/orchestration-cluster-api
+//     9.1.5, dist/zod.gen-UYZKIAHB.js line 4995 (zBatchOperationItemFilter).
+//   - The state filter takes an item state or {$eq, $neq, $exists, $in,
+//     $like} over ACTIVE, COMPLETED, CANCELED, FAILED; not SKIPPED, which
+//     responses carry (AdvancedBatchOperationItemStateFilter, main line
+//     898; zod.gen line 597; the enum at line 219).
+//   - Sort fields: batchOperationKey, itemKey, processInstanceKey, state,
+//     and processedDate from 8.9 (BatchOperationItemSearchQuerySortRequest,
+//     main line 455, stable/9 line 406; stable/8's rest-api.upstream.yaml
+//     line 12176 lists the first four only; zod.gen line 3469).
+//   - processedDate is null until the item is processed (main line 580).
+//     Where nulls sort is not documented: Elasticsearch's default puts
+//     missing values last in both orders; whether Camunda overrides it,
+//     and what its SQL databases do, we did not find.
+//   - /work/shared/domain/camunda8-batch-operations.md §2 agrees: "no
+//     date-range filter"; sort by processedDate from 8.9.
+//
+// So the changed items are found by sorting, not filtering: per running
+// operation, filter {batchOperationKey, state: {$neq: ACTIVE}}, sort
+// processedDate DESC then itemKey DESC (unique within the operation), and
+// page with page.after until an item processed before the newest
+// processedDate read so far minus itemOverlap. An item changes once, from
+// ACTIVE (processedDate null) to a final state with a processedDate, so
+// what changed since the last poll is at the front of that order (an item
+// that changed without getting a processedDate, if the engine does that,
+// is read when its operation finishes). The
+// walk is right wherever nulls sort: it stops at a null only after a
+// date (nulls last), and reads on through leading nulls (nulls first).
+// The state filter keeps unprocessed items out of the walk; with
+// camunda/camunda#33720 (open: the filter value ACTIVE is not mapped to
+// the stored SCHEDULED, so $eq ACTIVE finds nothing) $neq ACTIVE keeps them
+// all in, which costs more where nulls sort first but misses nothing. $in
+// [COMPLETED, CANCELED, FAILED] would dodge #33720 but miss SKIPPED items.
+//
+// itemOverlap covers what makes an item visible out of processedDate
+// order: the search is eventually consistent (each partition's exporter
+// has its own lag), dates come from each partition's broker clock, and
+// several items share a millisecond with the newest one read. It is a
+// margin we chose, not a bound the engine documents: an item that
+// becomes visible later than that is read when its operation finishes
+// (its items are read in full once more) or at the full reconciliation.
+// The walk re-reads the items of the overlap at every poll; those it
+// stored before, byte for byte the same, are not handed to the store
+// again (a page of unchanged items still cost a write transaction).
+//
+// New items appear ACTIVE without a processedDate, so the walk cannot find
+// them; they come with a new operationsTotalCount. An operation's items
+// are read in full when it is first seen running, when its
+// operationsTotalCount differs from the one its last full read went with,
+// and once more when that read found fewer items than the count (the item
+// documents may be exported after the operation's). Such a read takes a
+// while and items keep being processed behind its cursor, so the
+// incremental reads after it start from the newest processedDate read
+// just before it (one request, newestProcessed). A finished operation's
+// items are read in full once more after it finishes, and until none is
+// ACTIVE (camunda/camunda#61727).
+//
+// 8.8 does not sort items by processedDate: the incremental search gets a
+// 400, and the source reads running operations' items in full until the
+// next full reconciliation tries again.
+
+// opItems is what a read of items showed of one operation.
+type opItems struct {
+	n      int       // items read
+	active bool      // some item is ACTIVE
+	newest time.Time // newest processedDate read; zero: none
+}
+
+func (o *opItems) add(state string, processed *time.Time) {
+	o.n++
+	if state == "ACTIVE" {
+		o.active = true
+	}
+	if processed != nil && processed.After(o.newest) {
+		o.newest = *processed
+	}
+}
+
+// itemWatch is what the poll keeps of a running operation's items.
+type itemWatch struct {
+	total  int32     // operationsTotalCount the last full read went with
+	newest time.Time // newest processedDate read (engine clock)
+	again  bool      // the last full read found fewer items than total: once more
+	// stored are the items of the overlap the incremental reads stored:
+	// item key → processedDate (Unix ms) and a hash of the item's JSON.
+	stored map[string]storedItem
+}
+
+type storedItem struct {
+	ms  int64
+	sum uint64
+}
+
+// itemOverlap is how far before the newest processedDate read a poll reads
+// again: one --sync-interval, at least 2 seconds.
+func (s *c8) itemOverlap() time.Duration { return max(s.src.cfg.Interval, 2*time.Second) }
+
+// itemRow is what the reads look at in an item; store validates it whole
+// (a bad item is quarantined there).
+type itemRow struct {
+	Key       string          `json:"batchOperationKey"`
+	State     string          `json:"state"`
+	Processed json.RawMessage `json:"processedDate"`
+}
+
+func (r itemRow) processed() *time.Time {
+	var t *time.Time
+	if json.Unmarshal(r.Processed, &t) != nil {
+		return nil
+	}
+	return t
+}
+
+// items reads and stores all items of one operation (of all operations
+// when key is "") and reports per operation what it read.
+func (s *c8) items(ctx context.Context, key string) (map[string]*opItems, error) {
+	req := searchRequest{
+		Sort: []sortField{{"batchOperationKey", "ASC"}, {"itemKey", "ASC"}},
+		Page: searchPage{Limit: pageLimit},
+	}
+	if key != "" {
+		req.Filter = map[string]any{"batchOperationKey": key}
+	}
+	out := map[string]*opItems{}
+	err := s.search(ctx, "/batch-operation-items/search", req, func(body []byte, items []json.RawMessage) (bool, error) {
+		for _, raw := range items {
+			var it itemRow
+			_ = json.Unmarshal(raw, &it)
+			o := out[it.Key]
+			if o == nil {
+				o = &opItems{}
+				out[it.Key] = o
+			}
+			o.add(it.State, it.processed())
+		}
+		_, err := s.src.store(ctx, body, "POST")
+		return true, err
+	})
+	return out, err
+}
+
+// changed reads the items of operation key processed since w.newest
+// minus itemOverlap (see above) and stores those not stored before.
+func (s *c8) changed(ctx context.Context, key string, w *itemWatch) (opItems, error) {
+	req := searchRequest{
+		Filter: map[string]any{"batchOperationKey": key, "state": map[string]any{"$neq": "ACTIVE"}},
+		Sort:   []sortField{{"processedDate", "DESC"}, {"itemKey", "DESC"}},
+		Page:   searchPage{Limit: pageLimit},
+	}
+	var cutoff time.Time
+	if !w.newest.IsZero() {
+		cutoff = w.newest.Add(-s.itemOverlap())
+	}
+	if w.stored == nil {
+		w.stored = map[string]storedItem{}
+	}
+	for k, st := range w.stored {
+		if st.ms < cutoff.UnixMilli() {
+			delete(w.stored, k)
+		}
+	}
+	var got opItems
+	dated := false
+	err := s.search(ctx, "/batch-operation-items/search", req, func(body []byte, items []json.RawMessage) (bool, error) {
+		more := true
+		fresh := make([]json.RawMessage, 0, len(items))
+		stored := make(map[string]storedItem, len(items))
+		for _, raw := range items {
+			var it struct {
+				itemRow
+				ItemKey string `json:"itemKey"`
+			}
+			_ = json.Unmarshal(raw, &it)
+			processed := it.processed()
+			got.add(it.State, processed)
+			switch {
+			case len(it.Processed) == 0 || string(it.Processed) == "null":
+				if dated {
+					more = false // nulls last: nothing processed follows
+				}
+			case processed == nil: // a bad date: quarantined by store
+			case processed.Before(cutoff):
+				more = false
+			default:
+				dated = true
+			}
+			if processed == nil || it.ItemKey == "" {
+				fresh = append(fresh, raw)
+				continue
+			}
+			h := fnv.New64a()
+			h.Write(raw)
+			st := storedItem{processed.UnixMilli(), h.Sum64()}
+			if w.stored[it.ItemKey] != st {
+				fresh = append(fresh, raw)
+				stored[it.ItemKey] = st
+			}
+		}
+		if len(fresh) > 0 {
+			body = body[:0:0]
+			body = append(body, '[')
+			for i, raw := range fresh {
+				if i > 0 {
+					body = append(body, ',')
+				}
+				body = append(body, raw...)
+			}
+			body = append(body, ']')
+			if _, err := s.src.store(ctx, body, "POST"); err != nil {
+				return false, err
+			}
+		}
+		maps.Copy(w.stored, stored) // stored now
+		return more, nil
+	})
+	return got, err
+}
+
+// itemRead is one operation's item read in a poll.
+type itemRead struct {
+	key     string
+	full    bool
+	running bool       // a running operation's: a full read is probed first
+	w       *itemWatch // incremental: what the reads before left
+	start   time.Time  // full and running: the newest processedDate before it
+	got     opItems
+}
+
+// read runs r: an incremental read falls back to a full one when the
+// engine refuses its sort (8.8 answers 400).
+func (s *c8) read(ctx context.Context, r *itemRead) error {
+	if !r.full {
+		got, err := s.changed(ctx, r.key, r.w)
+		if !s.refused(err) {
+			r.got = got
+			return err
+		}
+		r.full = true
+	}
+	if r.running && !s.noDateSort.Load() {
+		start, err := s.newestProcessed(ctx, r.key)
+		if err != nil && !s.refused(err) {
+			return err
+		}
+		r.start = start
+	}
+	m, err := s.items(ctx, r.key)
+	if o := m[r.key]; o != nil {
+		r.got = *o
+	}
+	return err
+}
+
+// refused reports whether err is the engine refusing the incremental item
+// search (400: no sort by processedDate before 8.9); the first time, it
+// switches the source to full reads until the next full reconciliation.
+func (s *c8) refused(err error) bool {
+	var he *HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusBadRequest {
+		return false
+	}
+	if s.noDateSort.CompareAndSwap(false, true) {
+		s.src.log.Warn("sync: the engine refuses the incremental item search (sort by processedDate, Camunda 8.9+); "+
+			"running operations' items are read in full until the next full reconciliation", "err", err)
+	}
+	return true
+}
+
+// newestProcessed is the newest processedDate of operation key's items,
+// read before a full read of a running operation's items: such a read
+// takes a while (1,000 pages at 1,000,000 items) while items keep being
+// processed, those behind its cursor unseen, so the incremental reads
+// after it start from here, not from the newest date it saw. Zero when
+// nothing is processed yet (or the engine sorts the unprocessed first).
+func (s *c8) newestProcessed(ctx context.Context, key string) (time.Time, error) {
+	req := searchRequest{
+		Filter: map[string]any{"batchOperationKey": key, "state": map[string]any{"$neq": "ACTIVE"}},
+		Sort:   []sortField{{"processedDate", "DESC"}, {"itemKey", "DESC"}},
+		Page:   searchPage{Limit: 1},
+	}
+	var newest time.Time
+	err := s.search(ctx, "/batch-operation-items/search", req, func(_ []byte, items []json.RawMessage) (bool, error) {
+		if len(items) > 0 {
+			var it itemRow
+			_ = json.Unmarshal(items[0], &it)
+			if t := it.processed(); t != nil {
+				newest = *t
+			}
+		}
+		return false, nil
+	})
+	return newest, err
+}
+
+// readItems runs the reads on inFlight workers (the client's semaphore is
+// the limit). The first error stops the others.
+func (s *c8) readItems(ctx context.Context, reads []*itemRead) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan *itemRead)
+	var wg sync.WaitGroup
+	for range min(inFlight, len(reads)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range next {
+				if err := s.read(ctx, r); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, r := range reads {
+		select {
+		case next <- r:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// runningRead plans the read of a running operation's items.
+func (s *c8) runningRead(op opLite) *itemRead {
+	w := s.watch[op.Key]
+	if s.noDateSort.Load() || w == nil || w.again || w.total != op.Total {
+		return &itemRead{key: op.Key, full: true, running: true}
+	}
+	return &itemRead{key: op.Key, running: true, w: w}
+}
+
+// watched records a running operation's item read.
+func (s *c8) watched(op opLite, r *itemRead) {
+	w := s.watch[op.Key]
+	if w == nil {
+		w = &itemWatch{}
+		s.watch[op.Key] = w
+	}
+	if !r.full {
+		if r.got.newest.After(w.newest) {
+			w.newest = r.got.newest
+		}
+		return
+	}
+	retry := w.again
+	w.newest, w.total, w.again = r.start, op.Total, !retry && r.got.n < int(op.Total)
+	w.stored = nil // the full read stored every item
+}
