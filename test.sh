@@ -7,7 +7,9 @@
 #   2. e2e/node_modules with npm ci, when it is missing or was installed from
 #      another package.json/package-lock.json (Node >= 20 and npm must be
 #      installed);
-#   3. go test ./..., then the end-to-end suites in e2e/ (npm test).
+#   3. go test ./..., the replication scenario (replication/e2e_test.go;
+#      BATCHQL_E2E_REPLICATION=0 skips it), then the end-to-end suites in
+#      e2e/ (npm test).
 #
 #   bash test.sh --install-only   steps 1 and 2 only
 #
@@ -90,11 +92,9 @@ echo "== go test ./..."
 go test ./...
 
 # The replication scenario (NATS cluster of 3, three servers behind HAProxy,
-# SIGKILLs; ~45 s) runs when BATCHQL_E2E_REPLICATION=1: in about 20 runs the
-# two NATS nodes left after a kill twice took no writes for 30 s (the test
-# restarts the killed node then), and the servers do not yet publish their
-# own writes (README, Replication), so it is not part of the default run.
-if [[ ${BATCHQL_E2E_REPLICATION:-0} == 1 ]]; then
+# two of them syncing from the engine fake, SIGKILLs; ~40 s on the shared
+# 2-core VM, 5 of 5 runs passed): BATCHQL_E2E_REPLICATION=0 skips it.
+if [[ ${BATCHQL_E2E_REPLICATION:-1} != 0 ]]; then
 	echo "== e2e: replication (NATS cluster of 3, three servers behind HAProxy, kills)"
 	go test -tags e2e -count=1 -run '^TestE2EReplication$' -v ./replication/
 fi

@@ -6,15 +6,34 @@
 //	go test -tags e2e -run TestE2EReplication -v ./replication/
 //
 // It builds batchql and nats-server (the Go module's, the version the unit
-// tests embed), starts a NATS cluster of three, three batchql servers with
-// --nats-replicas 3 behind HAProxy (Debian haproxy, health-checking /readyz,
-// retrying a failed upstream), and two writers that compete for the sync
-// lease (this test binary run as a helper process: a stand-in for the live
-// sync, which publishes engine records as the leader). A client loop of the
-// canonical queries runs through HAProxy while a replica, the leading
-// writer and a NATS node are SIGKILLed; no query may fail, and afterwards
-// every database is the same, byte for byte, as a fourth server that starts
-// empty and catches up.
+// tests embed) and starts the Camunda 8 and Camunda 7 fakes (enginefake) in
+// the test process, made to progress every 200 ms (e2e_engine_test.go); a
+// NATS cluster of three; and three batchql servers with --nats-replicas 3
+// behind HAProxy (Debian haproxy, health-checking /readyz, retrying a
+// failed upstream). s1 and s2 have the engine URLs and --sync-interval
+// 200ms: they compete for the sync lease, and the holder syncs, publishing
+// what it reads fenced by its term; s3 only replicates. A client loop of
+// the canonical queries runs through HAProxy while (a) the standby syncer
+// is SIGKILLed and restarted on its file, (b) the syncing server is
+// SIGKILLed (failover: until the other's /readyz names itself the leader;
+// an operation the engine starts then must reach every live server; the
+// killed one restarts on its file) and (c) the NATS node leading the
+// stream is SIGKILLed. No query may fail. Then the engine stops: the lease
+// holder must answer exactly the engine's state (every operation, item and
+// batch, with states, counts and dates), every server the same as it, a
+// fourth server started empty must catch up and answer the same, and the
+// four files must be equal bucket by bucket.
+//
+// Five runs on the shared 2-core VM (uptime load 6.7-10.6), SUMMARY lines:
+// failover 8.0-11.0 s (lease TTL 10 s, the standby retries every 3 s); the
+// operation started after the takeover on every live server 0.36-0.61 s
+// later; after the NATS kill the stream took writes again 5.0-7.2 s later
+// (nats-server's raft election timeout is 4-9 s) and s3 applied them within
+// 0.6 s of that; 38,000-48,000 queries, 0 failed, 0 retried; 32-36
+// operations (3,200-3,600 items) and 17-19 batches, the holder answering
+// the engine's state 0.08-0.70 s after it stopped; the empty fourth server
+// ready in 1.06-1.19 s (about 3,100 records/s); 36-41 s a run, build
+// included.
 package replication
 
 import (
@@ -23,14 +42,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,101 +58,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-const writerEnv = "BATCHQL_E2E_WRITER"
-
-func TestMain(m *testing.M) {
-	if v := os.Getenv(writerEnv); v != "" {
-		os.Exit(writerMain(v))
-	}
-	os.Exit(m.Run())
-}
-
-// writerMain is the helper process: "id,urls,db" — a replica that, while
-// it holds the lease, publishes a round of engine records every 200 ms
-// (one operation's items progressing, plus a Camunda 7 batch), fenced by
-// its term. It prints "LEAD <term> <unix ns>" when it takes the lease.
-func writerMain(arg string) int {
-	parts := strings.SplitN(arg, ",", 3)
-	id, urls, db := parts[0], strings.ReplaceAll(parts[1], ";", ","), parts[2]
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	s, err := storage.Open(db, storage.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer s.Close()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := Start(ctx, s, Config{URLs: urls, Stream: "batchql", Replicas: 3, ID: id, Log: log})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer n.Close()
-	n.Lead(ctx, func(lctx context.Context, l *Leader) {
-		fmt.Printf("LEAD %d %d\n", l.Term, time.Now().UnixNano())
-		for tick := 0; lctx.Err() == nil; tick++ {
-			recs := writerRound(l.Term, tick)
-			ps := make([]*importer.Patch, len(recs))
-			for i, r := range recs {
-				ps[i] = new(importer.Patch)
-				if err := ps[i].UnmarshalJSON([]byte(r)); err != nil {
-					fmt.Fprintln(os.Stderr, "bad record", r, err)
-					return
-				}
-			}
-			if _, err := l.Apply(lctx, ps); err != nil && lctx.Err() == nil {
-				fmt.Fprintln(os.Stderr, "apply:", err)
-			}
-			select {
-			case <-lctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	})
-	return 0
-}
-
-// writerRound is tick's records of a leader of term: operation
-// term*1000+tick/4 gets 50 more items each tick (every 7th FAILED), and is
-// COMPLETED after 4 ticks; a Camunda 7 batch per tick.
-func writerRound(term uint64, tick int) []string {
-	op := term*1000 + uint64(tick/4)
-	part := tick % 4
-	state := "ACTIVE"
-	if part == 3 {
-		state = "COMPLETED"
-	}
-	failed := 0
-	var items []string
-	for j := 0; j < (part+1)*50; j++ {
-		if j%7 == 0 {
-			failed++
-		}
-	}
-	recs := []string{fmt.Sprintf(`{"batchOperationKey":"%d","batchOperationType":"MIGRATE_PROCESS_INSTANCE","state":%q,"startDate":"2026-01-01T00:%02d:%02d.000Z","operationsTotalCount":200,"operationsCompletedCount":%d,"operationsFailedCount":%d}`,
-		op, state, tick/4%60, tick%60, (part+1)*50-failed, failed)}
-	for j := part * 50; j < (part+1)*50; j++ {
-		st, msg := "COMPLETED", "null"
-		if j%7 == 0 {
-			st, msg = "FAILED", `"Command 'MIGRATE' rejected: no mapping"`
-		}
-		items = append(items, fmt.Sprintf(`{"batchOperationKey":"%d","itemKey":"%d","processInstanceKey":"%d","state":%q,"processedDate":"2026-01-01T01:00:%02d.000Z","errorMessage":%s}`,
-			op, op*1000+uint64(j), 2251799813685248+op*1000+uint64(j), st, j%60, msg))
-	}
-	recs = append(recs, items...)
-	recs = append(recs, fmt.Sprintf(`{"id":"b-%d-%d","type":"instance-migration","totalJobs":10,"jobsCreated":10,"batchJobsPerSeed":100,"invocationsPerBatchJob":1,"seedJobDefinitionId":"s","monitorJobDefinitionId":"m","batchJobDefinitionId":"j","suspended":false,"tenantId":null,"createUserId":"demo","startTime":"2026-01-01T00:00:%02d.000+0000","executionStartTime":null,"remainingJobs":%d,"completedJobs":%d,"failedJobs":%d}`,
-		term, tick, tick%60, 10-tick%10, tick%10, tick%3))
-	return recs
-}
 
 type proc struct {
 	name string
@@ -217,13 +147,32 @@ func waitPort(t *testing.T, port int, p *proc) {
 }
 
 type replica struct {
-	name string
-	db   string
-	port int
-	p    *proc
+	name  string
+	db    string
+	port  int
+	syncs bool // has the engine URLs: competes for the sync lease
+	p     *proc
 }
 
 func (r *replica) url() string { return fmt.Sprintf("http://127.0.0.1:%d", r.port) }
+
+// holdsLease reports whether the server says it holds the sync lease: its
+// id ("host/127.0.0.1:port") is the leader its /readyz names.
+func (r *replica) holdsLease() bool {
+	return strings.HasSuffix(getReadyz(r.url()).Leader, fmt.Sprintf("/127.0.0.1:%d", r.port))
+}
+
+// hasOp reports whether the server has the operation with key and all its
+// items.
+func (r *replica) hasOp(key string) bool {
+	b, err := gql(http.DefaultClient, r.url(), `query($k: ID!) { batchOperation(batchOperationKey: $k) { items { totalCount } } }`, map[string]any{"k": key})
+	var a struct {
+		Data struct {
+			BatchOperation *struct{ Items struct{ TotalCount int } }
+		}
+	}
+	return err == nil && json.Unmarshal(b, &a) == nil && a.Data.BatchOperation != nil && a.Data.BatchOperation.Items.TotalCount == opItems
+}
 
 type readyz struct {
 	code    int
@@ -303,9 +252,66 @@ const (
 	q4         = `query Q4($pik: ID!) { batchOperationItems(filter: {processInstanceKey: {eq: $pik}}) { totalCount nodes { ` + itemFields + ` batchOperation { state } } } }`
 	q5         = `query Q5 { batches(first: 50, filter: {type: {eq: "instance-migration"}, failedJobs: {gt: 0}}, orderBy: [{field: START_TIME, direction: DESC}]) { totalCount nodes { id batchId statistics { remainingJobs completedJobs failedJobs } } } }`
 	q6         = `query Q6($id: ID!) { node(id: $id) { id ... on BatchOperationItem { ` + itemFields + ` } } }`
-	// everything, for comparing servers
-	qAll = `{ batchOperations(first: 1000) { totalCount nodes { id batchOperationKey state operationsCompletedCount operationsFailedCount items(first: 1000) { totalCount nodes { ` + itemFields + ` } } } } batches(first: 1000) { totalCount nodes { id statistics { remainingJobs completedJobs failedJobs } } } }`
 )
+
+// streamLeader is the name of the NATS node that leads the stream.
+func streamLeader(urls []string) string {
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		return ""
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "batchql")
+	if err != nil || s.CachedInfo().Cluster == nil {
+		return ""
+	}
+	return s.CachedInfo().Cluster.Leader
+}
+
+// streamWatch reads the stream's last sequence through its own connection.
+type streamWatch struct {
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+func newStreamWatch(t *testing.T, urls []string) *streamWatch {
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return &streamWatch{nc, js}
+}
+
+func (w *streamWatch) lastSeq(timeout time.Duration) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s, err := w.js.Stream(ctx, "batchql")
+	if err != nil {
+		return 0, err
+	}
+	return s.CachedInfo().State.LastSeq, nil
+}
+
+// moved sends the first time after since that the stream's last sequence
+// is past first, or since plus a minute.
+func (w *streamWatch) moved(first uint64, since time.Time) <-chan time.Time {
+	out := make(chan time.Time, 1)
+	go func() {
+		for time.Since(since) < time.Minute {
+			if seq, err := w.lastSeq(500 * time.Millisecond); err == nil && seq > first {
+				out <- time.Now()
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		out <- since.Add(time.Minute)
+	}()
+	return out
+}
 
 // streamInfo is what the cluster says of the stream, for failures.
 func streamInfo(urls []string) string {
@@ -350,13 +356,14 @@ func TestE2EReplication(t *testing.T) {
 
 	// NATS cluster of three.
 	type natsNode struct {
+		name            string
 		client, cluster int
 		conf            string
 		p               *proc
 	}
 	nodes := make([]*natsNode, 3)
 	for i := range nodes {
-		nodes[i] = &natsNode{client: freePort(t), cluster: freePort(t)}
+		nodes[i] = &natsNode{name: fmt.Sprintf("n%d", i+1), client: freePort(t), cluster: freePort(t)}
 	}
 	var urls []string
 	for i, n := range nodes {
@@ -367,32 +374,59 @@ func TestE2EReplication(t *testing.T) {
 				routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", o.cluster))
 			}
 		}
-		conf := filepath.Join(dir, fmt.Sprintf("n%d.conf", i+1))
-		require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`server_name: n%d
+		conf := filepath.Join(dir, n.name+".conf")
+		require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`server_name: %s
 listen: 127.0.0.1:%d
 jetstream { store_dir: %q }
 cluster { name: batchql, listen: 127.0.0.1:%d, routes: [%s] }
-`, i+1, n.client, filepath.Join(dir, fmt.Sprintf("js%d", i+1)), n.cluster, strings.Join(routes, ", "))), 0o600))
+`, n.name, n.client, filepath.Join(dir, "js-"+n.name), n.cluster, strings.Join(routes, ", "))), 0o600))
 		n.conf = conf
-		n.p = startProc(t, fmt.Sprintf("nats n%d", i+1), nil, natsBin, "-c", conf)
+		n.p = startProc(t, "nats "+n.name, nil, natsBin, "-c", conf)
 	}
 	for _, n := range nodes {
 		waitPort(t, n.client, n.p)
 	}
 	natsURLs := strings.Join(urls, ",")
 
-	// Three batchql servers.
+	// The engines, in this process, progressing every 200 ms.
+	eng := newEngine(t)
+	eng.run(t, 200*time.Millisecond)
+	engineStopped := false
+	defer func() {
+		if !engineStopped {
+			eng.Stop()
+		}
+	}()
+
+	// Three batchql servers: s1 and s2 read the engines and compete for the
+	// sync lease, s3 only replicates.
 	startReplica := func(r *replica) {
-		r.p = startProc(t, r.name, nil, bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", r.port), "--db", r.db,
-			"--nats", natsURLs, "--nats-replicas", "3", "--playground=false", "--log-level", logLevel, "--max-complexity", "10000000")
+		args := []string{"serve", "--addr", fmt.Sprintf("127.0.0.1:%d", r.port), "--db", r.db,
+			"--nats", natsURLs, "--nats-replicas", "3", "--playground=false", "--log-level", logLevel, "--max-complexity", "10000000"}
+		if r.syncs {
+			args = append(args, "--camunda8-url", eng.url8, "--camunda7-url", eng.url7, "--sync-interval", "200ms")
+		}
+		r.p = startProc(t, r.name, nil, bin, args...)
 	}
 	replicas := make([]*replica, 3)
 	for i := range replicas {
-		replicas[i] = &replica{name: fmt.Sprintf("s%d", i+1), db: filepath.Join(dir, fmt.Sprintf("s%d.db", i+1)), port: freePort(t)}
+		replicas[i] = &replica{name: fmt.Sprintf("s%d", i+1), db: filepath.Join(dir, fmt.Sprintf("s%d.db", i+1)), port: freePort(t), syncs: i < 2}
 		startReplica(replicas[i])
 	}
 	for _, r := range replicas {
 		waitPort(t, r.port, r.p)
+	}
+	logs := func() string {
+		var b strings.Builder
+		for _, r := range replicas {
+			fmt.Fprintf(&b, "--- %s:\n", r.name)
+			for _, line := range strings.SplitAfter(r.p.logs(), "\n") {
+				if !strings.Contains(line, "msg=request ") { // the access log
+					b.WriteString(line)
+				}
+			}
+		}
+		return b.String()
 	}
 
 	// HAProxy: routes by /readyz, retries a failed upstream elsewhere.
@@ -428,38 +462,22 @@ backend be
 	waitPort(t, lbPort, lb)
 	lbURL := fmt.Sprintf("http://127.0.0.1:%d", lbPort)
 
-	// Two writers compete for the lease.
-	writer := func(id string) *proc {
-		return startProc(t, id, []string{writerEnv + "=" + id + "," + strings.Join(urls, ";") + "," + filepath.Join(dir, id+".db")},
-			os.Args[0], "-test.run=^$")
-	}
-	w1 := writer("w1")
-	time.Sleep(time.Second)
-	w2 := writer("w2")
-	leadOf := func(p *proc) (term uint64, at time.Time, ok bool) {
-		for _, line := range strings.Split(p.logs(), "\n") {
-			f := strings.Fields(line)
-			if len(f) == 3 && f[0] == "LEAD" {
-				term, _ = strconv.ParseUint(f[1], 10, 64)
-				ns, _ := strconv.ParseInt(f[2], 10, 64)
-				return term, time.Unix(0, ns), true
+	// One of s1 and s2 takes the lease and syncs; every server applies
+	// what it publishes.
+	var lead, standby *replica
+	require.Eventually(t, func() bool {
+		for i, r := range replicas[:2] {
+			if r.holdsLease() {
+				lead, standby = r, replicas[1-i]
 			}
 		}
-		return 0, time.Time{}, false
-	}
-	var leader, follower *proc
-	require.Eventually(t, func() bool {
-		if _, _, ok := leadOf(w1); ok {
-			leader, follower = w1, w2
-		} else if _, _, ok := leadOf(w2); ok {
-			leader, follower = w2, w1
-		}
-		return leader != nil
-	}, 30*time.Second, 50*time.Millisecond, "a writer takes the lease:\n%s\n%s", w1.logs(), w2.logs())
+		return lead != nil
+	}, 30*time.Second, 50*time.Millisecond, "s1 or s2 takes the sync lease:\n%s", logs())
 	for _, r := range replicas {
-		require.Eventually(t, func() bool { rz := getReadyz(r.url()); return rz.code == 200 && rz.Applied > 10 },
-			30*time.Second, 50*time.Millisecond, "%s ready with data: %+v\n%s", r.name, getReadyz(r.url()), r.p.logs())
+		require.Eventually(t, func() bool { return r.hasOp(strconv.Itoa(firstOp)) && getReadyz(r.url()).code == 200 },
+			30*time.Second, 50*time.Millisecond, "%s ready with the engine's data: %+v\n%s", r.name, getReadyz(r.url()), r.p.logs())
 	}
+	t.Logf("%s holds the sync lease; every server ready with the engine's data after %s", lead.name, time.Since(start).Round(time.Millisecond))
 
 	// The client loop, through HAProxy.
 	var ids []string
@@ -519,9 +537,9 @@ backend be
 						}
 					}
 				case 1:
-					_, err = gqlRetry(client, lbURL, q2, map[string]any{"key": "1000"})
+					_, err = gqlRetry(client, lbURL, q2, map[string]any{"key": strconv.Itoa(firstOp + i%20)})
 				case 2:
-					_, err = gqlRetry(client, lbURL, q4, map[string]any{"pik": strconv.Itoa(2251799813685248 + i%200)})
+					_, err = gqlRetry(client, lbURL, q4, map[string]any{"pik": strconv.Itoa(firstPIK + i%(20*opItems))})
 				case 3:
 					_, err = gqlRetry(client, lbURL, q5, nil)
 				case 4:
@@ -547,45 +565,59 @@ backend be
 	}
 	time.Sleep(2 * time.Second)
 
-	// (a) A replica is SIGKILLed, and restarted on its file.
-	t.Log("(a) SIGKILL replica s2")
-	replicas[1].p.kill()
+	// (a) A replica that is not the leader (the standby syncer) is
+	// SIGKILLed, and restarted on its file.
+	t.Logf("(a) SIGKILL %s, which does not hold the lease", standby.name)
+	standby.p.kill()
 	time.Sleep(3 * time.Second)
-	startReplica(replicas[1])
-	waitPort(t, replicas[1].port, replicas[1].p)
-	require.Eventually(t, func() bool { return getReadyz(replicas[1].url()).code == 200 }, 30*time.Second, 50*time.Millisecond)
+	startReplica(standby)
+	waitPort(t, standby.port, standby.p)
+	require.Eventually(t, func() bool { return getReadyz(standby.url()).code == 200 }, 30*time.Second, 50*time.Millisecond, "%s", standby.p.logs())
 
-	// (b) The leading writer is SIGKILLed: the other takes over.
-	oldTerm, _, _ := leadOf(leader)
-	t.Logf("(b) SIGKILL the leading writer %s (term %d)", leader.name, oldTerm)
+	// (b) The syncing server is SIGKILLed: the other takes over.
+	t.Logf("(b) SIGKILL the syncing server %s", lead.name)
 	killedAt := time.Now()
-	leader.kill()
-	var newTerm uint64
-	var tookAt time.Time
-	require.Eventually(t, func() bool {
-		var ok bool
-		newTerm, tookAt, ok = leadOf(follower)
-		return ok
-	}, 30*time.Second, 20*time.Millisecond, "%s takes over within 30 s:\n%s", follower.name, follower.logs())
-	failover := tookAt.Sub(killedAt)
-	require.Greater(t, newTerm, oldTerm)
-	t.Logf("failover: %s took the lease (term %d) %s after the kill", follower.name, newTerm, failover.Round(time.Millisecond))
-	require.Less(t, failover, 30*time.Second)
-	// Data keeps converging: the new leader's writes reach every replica.
-	newOp := strconv.FormatUint(newTerm*1000, 10)
-	for _, r := range replicas {
-		require.Eventually(t, func() bool {
-			_, err := gql(http.DefaultClient, r.url(), q2, map[string]any{"key": newOp})
-			b, _ := gql(http.DefaultClient, r.url(), `query($k: ID!) { batchOperation(batchOperationKey: $k) { batchOperationKey } }`, map[string]any{"k": newOp})
-			return err == nil && strings.Contains(string(b), newOp)
-		}, 20*time.Second, 50*time.Millisecond, "%s has the new leader's writes", r.name)
+	lead.p.kill()
+	require.Eventually(t, func() bool { return standby.holdsLease() }, 30*time.Second, 20*time.Millisecond,
+		"%s takes over within 30 s:\n%s", standby.name, standby.p.logs())
+	failover := time.Since(killedAt)
+	t.Logf("failover: %s holds the lease %s after the kill", standby.name, failover.Round(time.Millisecond))
+	// Data keeps converging: an operation the engine starts now reaches
+	// every live server, through the new syncer.
+	createdAt := time.Now()
+	newOp := eng.Create()
+	for _, r := range []*replica{standby, replicas[2]} {
+		require.Eventually(t, func() bool { return r.hasOp(newOp) }, 20*time.Second, 50*time.Millisecond,
+			"%s has operation %s, started after the takeover:\n%s", r.name, newOp, standby.p.logs())
 	}
+	newOpLag := time.Since(createdAt)
+	t.Logf("operation %s, started after the takeover, on every live server %s later", newOp, newOpLag.Round(time.Millisecond))
+	startReplica(lead)
+	waitPort(t, lead.port, lead.p)
+	require.Eventually(t, func() bool { return getReadyz(lead.url()).code == 200 && lead.hasOp(newOp) }, 30*time.Second, 50*time.Millisecond,
+		"%s restarted on its file is ready and has %s:\n%s", lead.name, newOp, lead.p.logs())
 
-	// (c) A NATS node is SIGKILLed; the cluster of two keeps going.
-	t.Log("(c) SIGKILL NATS n1")
+	// (c) The NATS node that leads the stream is SIGKILLed: the two left
+	// elect a new stream leader and go on.
+	victim := 0
+	leaderName := streamLeader(urls)
+	for i, n := range nodes {
+		if n.name == leaderName {
+			victim = i
+		}
+	}
+	others := slices.Delete(slices.Clone(urls), victim, victim+1)
+	t.Logf("(c) SIGKILL NATS %s (stream leader: %q)", nodes[victim].name, leaderName)
+	// The stream takes writes again when its last sequence moves, as the
+	// two nodes left report it; s3 applies them again when its applied
+	// sequence moves.
+	watch := newStreamWatch(t, others)
+	lastSeq, err := watch.lastSeq(5 * time.Second)
+	require.NoError(t, err)
 	before := getReadyz(replicas[2].url()).Applied
 	natsKilledAt := time.Now()
-	nodes[0].p.kill()
+	nodes[victim].p.kill()
+	streamBack := watch.moved(lastSeq, natsKilledAt)
 	progressed := func(within time.Duration) bool {
 		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if getReadyz(replicas[2].url()).Applied > before+5 {
@@ -596,31 +628,62 @@ backend be
 	}
 	restarted := false
 	if !progressed(15 * time.Second) {
-		// Seen twice in about twenty runs: the two remaining nodes accept
-		// no writes. Bring n1 back (as an operator would) and say so.
-		t.Logf("no writes 15 s after n1's kill; restarting n1. Stream: %s\nwriter:\n%s", streamInfo(urls[1:]), follower.logs())
-		nodes[0].p = startProc(t, "nats n1", nil, natsBin, "-c", nodes[0].conf)
+		// Seen twice in about twenty runs before the replicas made their
+		// own consumers (node.go, consume): the stream took writes again
+		// after 6 s, but nats.go's ordered consumer re-created itself only
+		// after 16.8 s. Should it happen again, bring the node back (as an
+		// operator would) and say so.
+		t.Logf("no writes 15 s after %s's kill; restarting it. Stream: %s\n%s", nodes[victim].name, streamInfo(others), logs())
+		nodes[victim].p = startProc(t, "nats "+nodes[victim].name, nil, natsBin, "-c", nodes[victim].conf)
 		restarted = true
-		require.True(t, progressed(30*time.Second), "writes go on after n1's restart: %+v\nwriter:\n%s", getReadyz(replicas[2].url()), follower.logs())
+		require.True(t, progressed(30*time.Second), "writes go on after %s's restart: %+v\n%s", nodes[victim].name, getReadyz(replicas[2].url()), logs())
 	}
 	natsGap := time.Since(natsKilledAt)
-	t.Logf("writes applied again %s after the NATS node's kill (n1 restarted: %v)", natsGap.Round(time.Millisecond), restarted)
+	streamGap := (<-streamBack).Sub(natsKilledAt)
+	t.Logf("the stream took writes again %s after the NATS node's kill, s3 applied them again after %s (restarted: %v)", streamGap.Round(time.Millisecond), natsGap.Round(time.Millisecond), restarted)
 	if os.Getenv("E2E_DEBUG") != "" {
-		t.Logf("killed at %s\nwriter:\n%s\ns3:\n%s", natsKilledAt.Format(time.RFC3339Nano), follower.logs(), replicas[2].p.logs())
+		t.Logf("killed at %s\n%s", natsKilledAt.Format(time.RFC3339Nano), logs())
 	}
 	time.Sleep(3 * time.Second)
 
-	// Stop writing, then the clients.
-	follower.term(t)
+	// The engine stops, then the clients.
+	eng.Stop()
+	engineStopped = true
+	stoppedAt := time.Now()
 	close(stopClients)
 	clients.Wait()
 	t.Logf("client loop: %d queries, %d failed, %d retried once after a transport error", total.Load(), failed.Load(), retried.Load())
 	assert.Zero(t, failed.Load(), "failed queries: %v", failures)
 
+	// The syncing server's last polls land: its answers are the engine's.
+	// (A leader that could not renew during the NATS failover may be
+	// between stepping down and resuming its term.)
+	var holder *replica
+	require.Eventually(t, func() bool {
+		for _, r := range replicas[:2] {
+			if r.holdsLease() {
+				holder = r
+			}
+		}
+		return holder != nil
+	}, 30*time.Second, 50*time.Millisecond, "s1 or s2 holds the lease: %+v %+v", getReadyz(replicas[0].url()), getReadyz(replicas[1].url()))
+	want := eng.want()
+	var got readModel
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if b, err := gql(http.DefaultClient, holder.url(), qAll, nil); err == nil {
+			if got, err = modelOf(b); err == nil && reflect.DeepEqual(want, got) {
+				break
+			}
+		}
+	}
+	require.Equal(t, want, got, "%s answers what the engine holds", holder.name)
+	converged := time.Since(stoppedAt)
+	ops, items, batches := eng.counts()
+	t.Logf("%s answers the engine's %d operations, %d items and %d batches %s after the engine stopped", holder.name, ops, items, batches, converged.Round(time.Millisecond))
+
 	// Every server answers the same.
 	var tail uint64
 	require.Eventually(t, func() bool {
-		tail = 0
 		same := true
 		var first uint64
 		for i, r := range replicas {
@@ -631,15 +694,15 @@ backend be
 			first, tail = rz.Applied, rz.Tail
 		}
 		return same
-	}, 30*time.Second, 50*time.Millisecond, "all replicas at the tail: %+v %+v %+v\n%s", getReadyz(replicas[0].url()), getReadyz(replicas[1].url()), getReadyz(replicas[2].url()), streamInfo(urls[1:]))
+	}, 30*time.Second, 50*time.Millisecond, "all replicas at the tail: %+v %+v %+v\n%s", getReadyz(replicas[0].url()), getReadyz(replicas[1].url()), getReadyz(replicas[2].url()), streamInfo(others))
 	answers := func(r *replica) string {
 		b, err := gql(http.DefaultClient, r.url(), qAll, nil)
 		require.NoError(t, err)
 		return string(b)
 	}
-	want := answers(replicas[0])
-	for _, r := range replicas[1:] {
-		assert.Equal(t, want, answers(r), "%s answers as s1", r.name)
+	wantBody := answers(holder)
+	for _, r := range replicas {
+		assert.Equal(t, wantBody, answers(r), "%s answers as %s", r.name, holder.name)
 	}
 
 	// A fourth server starts empty, catches up and is identical.
@@ -648,17 +711,22 @@ backend be
 	startReplica(s4)
 	require.Eventually(t, func() bool { return getReadyz(s4.url()).code == 200 }, 60*time.Second, 10*time.Millisecond, "%s", s4.p.logs())
 	catchUp := time.Since(startAt)
-	assert.Equal(t, want, answers(s4))
+	assert.Equal(t, wantBody, answers(s4))
 	if os.Getenv("E2E_DEBUG") != "" {
 		t.Logf("s4:\n%s", s4.p.logs())
 	}
 	t.Logf("s4 (empty) ready after %s at sequence %d", catchUp.Round(time.Millisecond), getReadyz(s4.url()).Applied)
 
-	// Byte for byte: stop the servers and compare their files.
-	all := append(replicas, s4)
+	// Byte for byte: stop the servers, the lease holder last (another
+	// syncer taking over would publish its term's fence marker), and
+	// compare their files.
+	all := append(slices.Clone(replicas), s4)
 	for _, r := range all {
-		r.p.term(t)
+		if r != holder {
+			r.p.term(t)
+		}
 	}
+	holder.p.term(t)
 	var dumps [][]string
 	records := 0
 	for _, r := range all {
@@ -676,8 +744,8 @@ backend be
 			records++
 		}
 	}
-	t.Logf("SUMMARY failover=%s nats_gap=%s n1_restarted=%v queries=%d failed=%d retried=%d tail=%d records=%d catchup=%s (%.0f records/s)",
-		failover.Round(time.Millisecond), natsGap.Round(time.Millisecond), restarted, total.Load(), failed.Load(), retried.Load(), tail, records, catchUp.Round(time.Millisecond),
-		float64(records)/catchUp.Seconds())
+	t.Logf("SUMMARY failover=%s new_op_everywhere=%s stream_gap=%s nats_gap=%s nats_restarted=%v queries=%d failed=%d retried=%d engine=%dops/%ditems/%dbatches converged=%s tail=%d records=%d catchup=%s (%.0f records/s)",
+		failover.Round(time.Millisecond), newOpLag.Round(time.Millisecond), streamGap.Round(time.Millisecond), natsGap.Round(time.Millisecond), restarted, total.Load(), failed.Load(), retried.Load(),
+		ops, items, batches, converged.Round(time.Millisecond), tail, records, catchUp.Round(time.Millisecond), float64(records)/catchUp.Seconds())
 	t.Logf("total %s", time.Since(start).Round(time.Second))
 }

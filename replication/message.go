@@ -28,9 +28,10 @@ const (
 // message is what the applier needs of a stream message; tests make them
 // without NATS.
 type message struct {
-	seq   uint64
-	fence uint64
-	body  []byte
+	seq      uint64
+	delivery uint64 // the consumer's delivery sequence (1, 2, …), 0 when not delivered by a consumer
+	fence    uint64
+	body     []byte
 }
 
 func fromJetStream(m jetstream.Msg) (message, error) {
@@ -38,7 +39,7 @@ func fromJetStream(m jetstream.Msg) (message, error) {
 	if err != nil {
 		return message{}, fmt.Errorf("message metadata: %w", err)
 	}
-	msg := message{seq: md.Sequence.Stream, body: m.Data()}
+	msg := message{seq: md.Sequence.Stream, delivery: md.Sequence.Consumer, body: m.Data()}
 	if v := m.Headers().Get(fenceHeader); v != "" {
 		// A bad header is treated as no fence: every replica decides the
 		// same, which is what matters.

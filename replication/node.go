@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/batchql/batchql/importer"
@@ -78,6 +79,8 @@ type Node struct {
 	behindAt  time.Time // publish time of the first message not applied (zero when caught up)
 	caughtUp  bool      // applied reached a checked tail since start
 	gap       string    // why the stream cannot be applied (purged past the database)
+
+	restarts atomic.Uint64 // consumer restarts after an error
 }
 
 // Subject is where the stream's messages are published.
@@ -384,15 +387,16 @@ func (n *Node) checkTail(ctx context.Context) {
 	n.mu.Unlock()
 }
 
-// consumeLoop applies the stream with an ordered consumer from the
-// sequence after the stored one; after an error it starts again from the
-// stored sequence.
+// consumeLoop applies the stream with a consumer of its own from the
+// sequence after the stored one; after an error it starts again, a second
+// later, from the stored sequence.
 func (n *Node) consumeLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := n.consume(ctx)
 		if ctx.Err() != nil {
 			return
 		}
+		n.restarts.Add(1)
 		n.cfg.Log.Warn("replication: consumer stopped; restarting", "err", err)
 		select {
 		case <-ctx.Done():
@@ -404,13 +408,31 @@ func (n *Node) consumeLoop(ctx context.Context) {
 const (
 	applyMaxMsgs  = 256
 	applyMaxBytes = 1 << 20
+	// natsTimeout bounds each JetStream request of the consumer's setup: a
+	// request that cannot be answered now (no stream or meta leader during
+	// a NATS failover) fails soon and is sent again by consumeLoop.
+	natsTimeout = 2 * time.Second
 )
 
+// consume applies the stream from the sequence after the stored one until
+// an error. It creates an ephemeral consumer (memory, no acks) rather than
+// using jetstream.OrderedConsumer: that one re-creates a lost consumer
+// inside Next, with a backoff of 1, 2, 4, 8, then 10 s and 10 s a request,
+// unseen here. After the SIGKILL of the NATS node leading the stream, the
+// two left had a new stream leader 6.1 s later but a replica applied
+// again only after 16.8 s, once 13.4 s with one reset attempt (the
+// request sent during the election waited out its 10 s): the e2e test's
+// "no writes for 15 s" stall. Here a missed heartbeat (2 s) or any other
+// error ends consume, and each restart's requests wait natsTimeout at
+// most. Order is checked as the ordered consumer does: a delivery
+// sequence that skips one (a message lost in a reconnect) ends consume.
 func (n *Node) consume(ctx context.Context) error {
 	start := n.ap.applied().Seq + 1
 	// A stream purged past this database's sequence (after snapshots,
 	// README: Replication) would skip writes: refuse, and stay unready.
-	info, err := n.stream.Info(ctx)
+	ictx, cancel := context.WithTimeout(ctx, natsTimeout)
+	info, err := n.stream.Info(ictx)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("read the stream's state: %w", err)
 	}
@@ -421,20 +443,32 @@ func (n *Node) consume(ctx context.Context) error {
 		n.mu.Unlock()
 		return err
 	}
-	cons, err := n.js.OrderedConsumer(ctx, n.cfg.Stream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   start,
+	cctx, cancel := context.WithTimeout(ctx, natsTimeout)
+	cons, err := n.js.CreateConsumer(cctx, n.cfg.Stream, jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       start,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		Replicas:          1,
+		InactiveThreshold: time.Minute, // the server removes one this process left behind
 	})
+	cancel()
 	if err != nil {
-		return fmt.Errorf("create an ordered consumer from %d: %w", start, err)
+		return fmt.Errorf("create a consumer from %d: %w", start, err)
 	}
-	// A heartbeat a second (the ordered consumer's default is 5 s) notices
-	// a lost NATS node sooner: the consumer is recreated on another one.
-	it, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
+	defer func() {
+		go func() {
+			dctx, cancel := context.WithTimeout(context.Background(), natsTimeout)
+			_ = n.js.DeleteConsumer(dctx, n.cfg.Stream, cons.CachedInfo().Name)
+			cancel()
+		}()
+	}()
+	// A heartbeat a second (nats.go's default is 30 s) notices a lost NATS
+	// node soon: its second miss is an error.
+	it, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return err
 	}
-	defer it.Stop()
 	ch := make(chan jetstream.Msg, applyMaxMsgs)
 	errc := make(chan error, 1)
 	go func() {
@@ -454,6 +488,7 @@ func (n *Node) consume(ctx context.Context) error {
 		}
 	}()
 	var batch []message
+	var delivered uint64 // the consumer's delivery sequence of the last message
 	for {
 		var m jetstream.Msg
 		var ok bool
@@ -471,6 +506,10 @@ func (n *Node) consume(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			if msg.delivery != delivered+1 {
+				return fmt.Errorf("delivery %d after %d: a message was lost on the way, starting again from the stored sequence", msg.delivery, delivered)
+			}
+			delivered = msg.delivery
 			batch = append(batch, msg)
 			size += len(msg.body)
 			if len(batch) >= applyMaxMsgs || size >= applyMaxBytes {

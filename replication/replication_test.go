@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/batchql/batchql/importer"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -351,4 +353,44 @@ func TestPurgedStreamIsRefused(t *testing.T) {
 	assert.Equal(t, more-last, nc.ap.stats.Messages.Load(), "only the messages after the snapshot")
 	require.Equal(t, dump(t, a, false), dump(t, c, false))
 	require.Eventually(t, func() bool { return nc.Status().Ready }, waitFor, 20*time.Millisecond)
+}
+
+// When the NATS server goes away and comes back (the stream on its disk),
+// the replica's consumer is gone with it: the replica makes a new one from
+// its stored sequence (it does not wait on nats.go's hidden re-creation
+// with backoff) and applies every message once, in order.
+func TestConsumerRestartsAfterNATSRestart(t *testing.T) {
+	dir := t.TempDir()
+	start := func(port int) *server.Server {
+		s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
+		require.NoError(t, err)
+		go s.Start()
+		require.True(t, s.ReadyForConnections(10*time.Second), "NATS did not start")
+		t.Cleanup(s.Shutdown)
+		return s
+	}
+	ns := start(-1)
+	rounds := workload(3, 50, 6)
+	sw, sr := openStore(t, tempDB(t, "w.db")), openStore(t, tempDB(t, "r.db"))
+	defer sw.Close()
+	defer sr.Close()
+	w, r := startNode(t, ns, sw, "w", nil), startNode(t, ns, sr, "r", nil)
+	defer w.Close()
+	defer r.Close()
+	first := publishAll(t, w, rounds[:3])
+	waitApplied(t, r, first)
+	require.Zero(t, r.restarts.Load())
+
+	port := ns.Addr().(*net.TCPAddr).Port
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	start(port)
+	last := publishAll(t, w, rounds[3:]) // sent again until the server is back
+	waitApplied(t, r, last)
+	waitApplied(t, w, last)
+	assert.NotZero(t, r.restarts.Load(), "the replica made a new consumer")
+	assert.Equal(t, last, r.ap.stats.Messages.Load(), "every message once")
+	assert.Zero(t, r.ap.stats.Redelivered.Load())
+	require.NoError(t, sr.Verify(context.Background()))
+	assert.Equal(t, dump(t, sw, false), dump(t, sr, false))
 }
