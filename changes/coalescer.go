@@ -5,7 +5,7 @@ import "github.com/batchql/batchql/storage"
 // coalescer is an ordered set of keys: add appends a key, or moves it to
 // the back when it is already there (its latest change is the newest); take
 // removes keys from the front. Both are O(1) a key; memory is one node per
-// distinct key, recycled.
+// distinct key, recycled. Each key keeps the commit of its latest change.
 type coalescer struct {
 	nodes      map[storage.Key]*node
 	head, tail *node
@@ -13,7 +13,7 @@ type coalescer struct {
 }
 
 type node struct {
-	key        storage.Key
+	Change
 	prev, next *node
 }
 
@@ -24,8 +24,10 @@ func (c *coalescer) init() {
 
 func (c *coalescer) len() int { return len(c.nodes) }
 
-func (c *coalescer) add(k storage.Key) {
+// add adds k, changed by commit seq.
+func (c *coalescer) add(k storage.Key, seq uint64) {
 	if n, ok := c.nodes[k]; ok {
+		n.Seq = seq
 		if n == c.tail {
 			return
 		}
@@ -36,9 +38,9 @@ func (c *coalescer) add(k storage.Key) {
 	n := c.free
 	if n != nil {
 		c.free = n.next
-		*n = node{key: k}
+		*n = node{Change: Change{k, seq}}
 	} else {
-		n = &node{key: k}
+		n = &node{Change: Change{k, seq}}
 	}
 	c.nodes[k] = n
 	c.push(n)
@@ -68,13 +70,13 @@ func (c *coalescer) unlink(n *node) {
 	n.prev, n.next = nil, nil
 }
 
-// take appends up to max keys from the front to dst and removes them.
-func (c *coalescer) take(dst []storage.Key, max int) []storage.Key {
+// take appends up to max changes from the front to dst and removes them.
+func (c *coalescer) take(dst []Change, max int) []Change {
 	for i := 0; i < max && c.head != nil; i++ {
 		n := c.head
 		c.unlink(n)
-		delete(c.nodes, n.key)
-		dst = append(dst, n.key)
+		delete(c.nodes, n.Key)
+		dst = append(dst, n.Change)
 		*n = node{next: c.free}
 		c.free = n
 	}
