@@ -6,11 +6,20 @@ import "github.com/batchql/batchql/storage"
 // the back when it is already there (its latest change is the newest); take
 // removes keys from the front. Both are O(1) a key; memory is one node per
 // distinct key, recycled. Each key keeps the commit of its latest change.
+//
+// A Go map never shrinks, so a subscriber that once had Buffer (4096)
+// records waiting would keep a map and free nodes for all of them (~0.4
+// MiB) for good; take lets both go when it empties a coalescer that held
+// more than keepNodes keys.
 type coalescer struct {
 	nodes      map[storage.Key]*node
 	head, tail *node
 	free       *node
+	peak       int // the most keys held since init
 }
+
+// keepNodes is the most keys whose map and nodes an empty coalescer keeps.
+const keepNodes = 64
 
 type node struct {
 	Change
@@ -20,6 +29,7 @@ type node struct {
 func (c *coalescer) init() {
 	c.nodes = map[storage.Key]*node{}
 	c.head, c.tail, c.free = nil, nil, nil
+	c.peak = 0
 }
 
 func (c *coalescer) len() int { return len(c.nodes) }
@@ -44,6 +54,7 @@ func (c *coalescer) add(k storage.Key, seq uint64) {
 	}
 	c.nodes[k] = n
 	c.push(n)
+	c.peak = max(c.peak, len(c.nodes))
 }
 
 func (c *coalescer) push(n *node) {
@@ -79,6 +90,9 @@ func (c *coalescer) take(dst []Change, max int) []Change {
 		dst = append(dst, n.Change)
 		*n = node{next: c.free}
 		c.free = n
+	}
+	if c.head == nil && c.peak > keepNodes {
+		c.init()
 	}
 	return dst
 }

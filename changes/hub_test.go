@@ -262,3 +262,37 @@ func TestChangesCarryTheirCommit(t *testing.T) {
 	assert.Equal(t, []Change{{item("c"), first[1].Seq + 2}, {item("a"), first[1].Seq + 3}}, next)
 	assert.Equal(t, first[1].Seq+3, h.Seq())
 }
+
+// An emptied coalescer lets go of the map and nodes of a large burst, and
+// keeps those of a small one for reuse.
+func TestCoalescerShrinksWhenEmptied(t *testing.T) {
+	var c coalescer
+	c.init()
+	freeNodes := func() int {
+		n := 0
+		for f := c.free; f != nil; f = f.next {
+			n++
+		}
+		return n
+	}
+	for i := range keepNodes {
+		c.add(item(strconv.Itoa(i)), uint64(i))
+	}
+	assert.Len(t, c.take(nil, 10), 10)
+	assert.Equal(t, 10, freeNodes(), "taken nodes are recycled")
+	assert.Len(t, c.take(nil, keepNodes), keepNodes-10)
+	assert.Equal(t, keepNodes, freeNodes(), "a small burst's nodes are kept")
+
+	for i := range 4096 {
+		c.add(item(strconv.Itoa(i)), uint64(i))
+	}
+	assert.Len(t, c.take(nil, 4000), 4000)
+	assert.Equal(t, 4000, freeNodes(), "not empty yet: nodes recycled")
+	got := c.take(nil, 4096)
+	assert.Len(t, got, 96)
+	assert.Equal(t, "4095", got[95].Item, "order kept")
+	assert.Zero(t, freeNodes(), "emptied after a large burst: nodes let go")
+	assert.Zero(t, c.peak)
+	c.add(item("x"), 1)
+	assert.Equal(t, []Change{{item("x"), 1}}, c.take(nil, 10), "usable after")
+}

@@ -204,8 +204,7 @@ func (d *delivery[R]) respond(ctx context.Context, next graphql.ResponseHandler)
 		if d.ended {
 			return nil
 		}
-		clear(d.queue)
-		d.queue, d.head = d.queue[:0], 0
+		d.queue, d.head = shrink(d.queue), 0
 		var err error
 		d.changes, err = d.sub.Changes(ctx.Done(), d.changes[:0], deliverBatch)
 		if ctx.Err() != nil { // unsubscribed: the Sub is closed by stop's function
@@ -234,7 +233,7 @@ func (d *delivery[R]) respond(ctx context.Context, next graphql.ResponseHandler)
 				d.queue = append(d.queue, sr)
 			}
 		}
-		clear(d.recs)
+		d.changes, d.recs = shrink(d.changes), shrink(d.recs)
 	}
 	sr := d.queue[d.head]
 	d.head++
@@ -250,6 +249,16 @@ func (d *delivery[R]) respond(ctx context.Context, next graphql.ResponseHandler)
 		d.sub.Delivered(1)
 	}
 	return resp
+}
+
+// shrink empties s for reuse, or drops it when a burst has made it large:
+// an idle subscription keeps little.
+func shrink[T any](s []T) []T {
+	if cap(s) > 16 {
+		return nil
+	}
+	clear(s)
+	return s[:0]
 }
 
 func (d *delivery[R]) end() {
