@@ -344,7 +344,7 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		base := ms.HeapInuse
+		base, stacks := ms.HeapInuse, ms.StackInuse
 		stop := make(chan struct{})
 		peak := heapPeak(stop)
 
@@ -382,6 +382,7 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 		b.ReportMetric(float64(items)/writeTime.Seconds(), "item-changes/s")
 		b.ReportMetric(float64(peakHeap)/(1<<20), "heap-peak-MiB")
 		b.ReportMetric(float64(base)/(1<<20), "heap-base-MiB")
+		b.ReportMetric(float64(stacks)/(1<<20), "stacks-base-MiB")
 		// The server process's CPU time (the writer's too) per event: less
 		// sensitive to other load on the machine than the latencies.
 		b.ReportMetric(float64(cpu.Microseconds())/float64(len(evs)), "server-cpu-µs/event")
