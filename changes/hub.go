@@ -19,6 +19,11 @@
 //
 // With no subscriber the hub removes its commit listener, so the store
 // collects nothing.
+//
+// Each key comes with the commit of its latest change (Change.Seq), so
+// that subscribers of the same records can share one read of them (a read
+// from a snapshot begun after the commit shows the change; graph's
+// subscriptions share their reads that way).
 package changes
 
 import (
@@ -76,6 +81,14 @@ type Hub struct {
 	ended chan struct{}    // closed when run returns
 
 	events atomic.Uint64
+	seq    atomic.Uint64 // the last commit fanned out
+}
+
+// Change is a changed record and the commit of its latest change that was
+// offered to the subscriber (storage.Commit.Seq).
+type Change struct {
+	storage.Key
+	Seq uint64
 }
 
 // New returns the hub of store. Close stops it.
@@ -253,11 +266,12 @@ func (h *Hub) run() {
 func (h *Hub) fanOut(c storage.Commit) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	defer h.seq.Store(c.Seq) // offered to everyone
 	var kinds [storage.KindItem + 1]bool
 	for i, k := range c.Keys {
 		kinds[k.Kind] = true
 		for s := range h.subs[k.Kind].byID[k.ID] {
-			s.offer(c.Keys[i : i+1])
+			s.offer(c.Seq, c.Keys[i:i+1])
 		}
 	}
 	for kind, ks := range h.subs {
@@ -265,10 +279,17 @@ func (h *Hub) fanOut(c storage.Commit) {
 			continue
 		}
 		for s := range ks.all {
-			s.offer(c.Keys)
+			s.offer(c.Seq, c.Keys)
 		}
 	}
 }
+
+// Seq is the last commit whose keys the hub has offered to every
+// subscriber (0 before the first). Its commit, like that of every Change
+// taken from a Sub, had completed before: a snapshot begun after Seq
+// returned s, or after a Change of Seq s was taken, shows every change up
+// to s.
+func (h *Hub) Seq() uint64 { return h.seq.Load() }
 
 // Sub is one subscriber. Next and Close may be called from another
 // goroutine than the one that subscribed; Next from one goroutine at a
@@ -287,9 +308,9 @@ type Sub struct {
 	ready chan struct{} // capacity 1: buf has keys or err is set
 }
 
-// offer adds the keys s wants to its buffer, or fails s when that would
-// hold more than the hub's Buffer records.
-func (s *Sub) offer(keys []storage.Key) {
+// offer adds the keys of commit seq that s wants to its buffer, or fails s
+// when that would hold more than the hub's Buffer records.
+func (s *Sub) offer(seq uint64, keys []storage.Key) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -300,7 +321,7 @@ func (s *Sub) offer(keys []storage.Key) {
 		if k.Kind != s.kind || s.want != nil && !s.want(k) {
 			continue
 		}
-		s.buf.add(k)
+		s.buf.add(k, seq)
 		added = true
 		if s.buf.len() > s.h.opts.Buffer {
 			s.failLocked(fmt.Errorf("%w: more than %d changed records waited for it", ErrOverflow, s.h.opts.Buffer))
@@ -337,6 +358,15 @@ func (s *Sub) signal() {
 // until there is one or done is closed (then it returns nil, nil). After
 // an error (ErrOverflow, ErrClosed) s is finished.
 func (s *Sub) Next(done <-chan struct{}, dst []storage.Key, max int) ([]storage.Key, error) {
+	cs, err := s.Changes(done, nil, max)
+	for _, c := range cs {
+		dst = append(dst, c.Key)
+	}
+	return dst, err
+}
+
+// Changes is Next with the commit of each key's latest change.
+func (s *Sub) Changes(done <-chan struct{}, dst []Change, max int) ([]Change, error) {
 	for {
 		s.mu.Lock()
 		if s.err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -38,8 +39,8 @@ func TestCoalescerOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var c coalescer
 			c.init()
-			for _, r := range tc.adds {
-				c.add(item(string(r)))
+			for i, r := range tc.adds {
+				c.add(item(string(r)), uint64(i+1))
 			}
 			var got string
 			for _, k := range c.take(nil, 100) {
@@ -52,14 +53,22 @@ func TestCoalescerOrder(t *testing.T) {
 	// Taken nodes are recycled; taking in pieces keeps the order.
 	var c coalescer
 	c.init()
-	for _, r := range "abcdef" {
-		c.add(item(string(r)))
+	for i, r := range "abcdef" {
+		c.add(item(string(r)), uint64(i+1))
 	}
 	first := c.take(nil, 2)
-	c.add(item("a"))
+	c.add(item("a"), 7)
 	rest := c.take(nil, 100)
-	assert.Equal(t, []storage.Key{item("a"), item("b")}, first)
-	assert.Equal(t, []storage.Key{item("c"), item("d"), item("e"), item("f"), item("a")}, rest)
+	assert.Equal(t, []Change{{item("a"), 1}, {item("b"), 2}}, first)
+	assert.Equal(t, []Change{{item("c"), 3}, {item("d"), 4}, {item("e"), 5}, {item("f"), 6}, {item("a"), 7}}, rest)
+
+	// A key keeps the commit of its latest change, also when it is the
+	// newest key already.
+	c.add(item("x"), 9)
+	c.add(item("y"), 10)
+	c.add(item("x"), 11)
+	c.add(item("x"), 12)
+	assert.Equal(t, []Change{{item("y"), 10}, {item("x"), 12}}, c.take(nil, 100))
 }
 
 func setItem(w *storage.Writer, key string, n int) error {
@@ -216,4 +225,74 @@ func TestSubscribersByID(t *testing.T) {
 	assert.Zero(t, none.buf.len())
 	none.mu.Unlock()
 	assert.Equal(t, map[string]int{"test": 4}, h.Active())
+}
+
+// Every change carries the commit of the record's latest change, and the
+// hub's Seq is at least that of every change handed out.
+func TestChangesCarryTheirCommit(t *testing.T) {
+	s := openStore(t)
+	h := New(s, Options{})
+	defer h.Close()
+	sub, err := h.Subscribe(storage.KindItem, "test", Filter{})
+	require.NoError(t, err)
+	defer sub.Close()
+	take := func(n int) []Change {
+		var got []Change
+		for len(got) < n {
+			got, err = sub.Changes(nil, got, 10)
+			require.NoError(t, err)
+		}
+		return got
+	}
+	ctx := context.Background()
+	require.NoError(t, s.Update(ctx, func(w *storage.Writer) error { return setItem(w, "a", 1) }))
+	require.NoError(t, s.Update(ctx, func(w *storage.Writer) error { return setItem(w, "b", 1) }))
+	first := take(2)
+	require.Equal(t, []storage.Key{item("a"), item("b")}, []storage.Key{first[0].Key, first[1].Key})
+	assert.Equal(t, first[0].Seq+1, first[1].Seq, "consecutive commits")
+	assert.GreaterOrEqual(t, h.Seq(), first[1].Seq)
+
+	require.NoError(t, s.Update(ctx, func(w *storage.Writer) error { return setItem(w, "a", 2) }))
+	require.NoError(t, s.Update(ctx, func(w *storage.Writer) error { return setItem(w, "c", 2) }))
+	require.NoError(t, s.Update(ctx, func(w *storage.Writer) error { return setItem(w, "a", 3) }))
+	for h.Seq() < first[1].Seq+3 { // fanned out (by the hub's goroutine)
+		time.Sleep(time.Millisecond)
+	}
+	next := take(2) // a coalesced: behind c, with its latest commit
+	assert.Equal(t, []Change{{item("c"), first[1].Seq + 2}, {item("a"), first[1].Seq + 3}}, next)
+	assert.Equal(t, first[1].Seq+3, h.Seq())
+}
+
+// An emptied coalescer lets go of the map and nodes of a large burst, and
+// keeps those of a small one for reuse.
+func TestCoalescerShrinksWhenEmptied(t *testing.T) {
+	var c coalescer
+	c.init()
+	freeNodes := func() int {
+		n := 0
+		for f := c.free; f != nil; f = f.next {
+			n++
+		}
+		return n
+	}
+	for i := range keepNodes {
+		c.add(item(strconv.Itoa(i)), uint64(i))
+	}
+	assert.Len(t, c.take(nil, 10), 10)
+	assert.Equal(t, 10, freeNodes(), "taken nodes are recycled")
+	assert.Len(t, c.take(nil, keepNodes), keepNodes-10)
+	assert.Equal(t, keepNodes, freeNodes(), "a small burst's nodes are kept")
+
+	for i := range 4096 {
+		c.add(item(strconv.Itoa(i)), uint64(i))
+	}
+	assert.Len(t, c.take(nil, 4000), 4000)
+	assert.Equal(t, 4000, freeNodes(), "not empty yet: nodes recycled")
+	got := c.take(nil, 4096)
+	assert.Len(t, got, 96)
+	assert.Equal(t, "4095", got[95].Item, "order kept")
+	assert.Zero(t, freeNodes(), "emptied after a large burst: nodes let go")
+	assert.Zero(t, c.peak)
+	c.add(item("x"), 1)
+	assert.Equal(t, []Change{{item("x"), 1}}, c.take(nil, 10), "usable after")
 }

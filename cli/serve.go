@@ -80,7 +80,7 @@ func addServeFlags(fs *flagSet) *serveFlags {
 		gcPercent:       gcPercentFlag(fs, 800),
 		importToken:     fs.String("import-token", "", "enable POST /import for requests that send Authorization: Bearer `token` (off when empty; keep it secret: prefer the environment variable)"),
 		maxImportBody:   fs.intMin("max-import-body", web.DefaultMaxImportBody, 1, "answer POST /import bodies larger than `bytes` with 413 (the body is spooled to a temp file in $TMPDIR)"),
-		memLimit:        fs.intMin("memory-limit-mib", 96, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none)"),
+		memLimit:        fs.intMin("memory-limit-mib", 256, 0, "soft limit of the Go runtime's memory in `MiB`: collect sooner when near it (GOMEMLIMIT, which wins when set; 0 = none); each WebSocket subscriber holds ~60 KiB, and at 96 MiB an import beside 1,000 of them ran at a quarter of its speed: raise it for thousands"),
 		sync:            addSyncFlags(fs),
 		repl:            addReplicationFlags(fs),
 	}

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"log/slog"
+	"sync"
 
 	"github.com/batchql/batchql/storage"
 )
@@ -16,4 +17,14 @@ type Resolver struct {
 	store *storage.Store
 	cfg   Config
 	log   *slog.Logger
+
+	shared     sync.Once
+	sharedRecs *sharedRecords // the subscriptions' (shared.go)
+}
+
+// sharedRecords returns the records read for subscribers, shared by all
+// subscriptions of cfg.Subscriptions.
+func (r *Resolver) sharedRecords() *sharedRecords {
+	r.shared.Do(func() { r.sharedRecs = newSharedRecords(r.store, r.cfg.Subscriptions) })
+	return r.sharedRecs
 }

@@ -1,11 +1,11 @@
 package graph
 
 // Subscription benchmarks (figures in the README). Real WebSocket clients
-// (coder/websocket, graphql-transport-ws) in the same process as the
-// server, a real bbolt file (NoSync).
+// (coder/websocket, graphql-transport-ws) in a process of their own (this
+// test binary again, TestBenchClients), a real bbolt file (NoSync).
 //
-//	go test ./graph/ -run '^$' -bench 'SubscriptionFanOut' -benchtime 1x
-//	go test ./graph/ -run '^$' -bench 'ImportIdleSubscribers' -benchtime 3x
+//	go test ./graph/ -run '^$' -bench 'SubscriptionFanOut' -benchtime 1x -count 2
+//	go test ./graph/ -run '^$' -bench 'ImportIdleSubscribers' -benchtime 5x
 //
 // BATCHQL_BENCH_SUBS (1000), BATCHQL_BENCH_ITEMS (100000) and
 // BATCHQL_BENCH_COMMIT (1000 items a commit) change the sizes.
@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -133,15 +134,23 @@ func dialAll(b testing.TB, n int, fn func(i int) (*coderws.Conn, error)) []*code
 
 // The clients run in a process of their own (this test binary again, in
 // TestBenchClients), so the server's heap and CPU time are measured alone.
+// They keep their events in memory and write them out once every client
+// has the last state, so that reporting adds no work to the measured run
+// (they used to write a line per event under one lock while the server
+// ran; the clients' CPU time stayed about the same, ~25 µs an event,
+// mostly reading: they share the server's two cores).
 
 // startClients starts n clients of url; client i subscribes with
-// fmt.Sprintf(queries[i%len(queries)], i). With report, every event is a
-// line "i unixnano completedCount" on the returned channel.
-func startClients(b *testing.B, url string, n int, report bool, queries ...string) (<-chan string, func()) {
+// fmt.Sprintf(queries[i%len(queries)], i). With last > 0, once every
+// client has had an event with operationsCompletedCount last, the
+// returned channel has a line "finished", then each event as a line "ev i
+// unixnano completedCount", then "end unixnano" (when the last client got
+// the last state).
+func startClients(b *testing.B, url string, n, last int, queries ...string) (<-chan string, func()) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchClients$")
 	cmd.Env = append(os.Environ(), "BATCHQL_BENCH_HELPER=1", "BATCHQL_BENCH_URL="+url,
-		"BATCHQL_BENCH_N="+strconv.Itoa(n), "BATCHQL_BENCH_REPORT="+strconv.FormatBool(report),
+		"BATCHQL_BENCH_N="+strconv.Itoa(n), "BATCHQL_BENCH_LAST="+strconv.Itoa(last),
 		"BATCHQL_BENCH_QUERIES="+strings.Join(queries, "\n"))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -159,8 +168,8 @@ func startClients(b *testing.B, url string, n int, report bool, queries ...strin
 			switch line := sc.Text(); {
 			case line == "ready":
 				close(ready)
-			case strings.HasPrefix(line, "ev "):
-				lines <- line[3:]
+			case line == "finished", strings.HasPrefix(line, "ev "), strings.HasPrefix(line, "end "):
+				lines <- line
 			}
 		}
 	}()
@@ -178,37 +187,46 @@ func TestBenchClients(t *testing.T) {
 	if os.Getenv("BATCHQL_BENCH_HELPER") != "1" {
 		return
 	}
-	url, n, report := os.Getenv("BATCHQL_BENCH_URL"), envInt("BATCHQL_BENCH_N", 1), os.Getenv("BATCHQL_BENCH_REPORT") == "true"
+	url, n, last := os.Getenv("BATCHQL_BENCH_URL"), envInt("BATCHQL_BENCH_N", 1), envInt("BATCHQL_BENCH_LAST", 0)
 	queries := strings.Split(os.Getenv("BATCHQL_BENCH_QUERIES"), "\n")
-	w := bufio.NewWriter(os.Stdout)
-	var mu sync.Mutex
+	type event struct{ at, count int64 }
+	events := make([][]event, n) // by client, each appended by its reader only
+	var done atomic.Int64        // clients that have the last state
+	finished := make(chan struct{})
 	dialAll(t, n, func(i int) (*coderws.Conn, error) {
 		q := queries[i%len(queries)]
 		if strings.Contains(q, "%d") {
 			q = fmt.Sprintf(q, i)
 		}
 		return benchClient(context.Background(), url, q, func(data []byte) {
-			if !report {
-				return
+			if last <= 0 || len(events[i]) > 0 && events[i][len(events[i])-1].count == int64(last) {
+				return // done: a repeat of the last state is not counted
 			}
 			now := time.Now().UnixNano()
 			j := bytes.Index(data, []byte(`"operationsCompletedCount":`)) + 27
-			count := string(data[j : j+bytes.IndexAny(data[j:], "},")])
-			mu.Lock()
-			fmt.Fprintf(w, "ev %d %d %s\n", i, now, count)
-			if w.Buffered() > 32<<10 {
-				w.Flush()
+			count, _ := strconv.ParseInt(string(data[j:j+bytes.IndexAny(data[j:], "},")]), 10, 64)
+			events[i] = append(events[i], event{now, count})
+			if count == int64(last) && done.Add(1) == int64(n) {
+				close(finished)
 			}
-			mu.Unlock()
 		})
 	})
 	fmt.Println("ready")
-	for { // flush until killed
-		time.Sleep(20 * time.Millisecond)
-		mu.Lock()
-		w.Flush()
-		mu.Unlock()
+	<-finished
+	fmt.Println("finished")
+	w := bufio.NewWriter(os.Stdout)
+	end := int64(0)
+	for i, evs := range events {
+		for _, e := range evs {
+			fmt.Fprintf(w, "ev %d %d %d\n", i, e.at, e.count)
+			if e.count == int64(last) {
+				end = max(end, e.at)
+			}
+		}
 	}
+	fmt.Fprintf(w, "end %d\n", end)
+	w.Flush()
+	select {} // until killed
 }
 
 func waitSubscribed(b *testing.B, hub *changes.Hub, n int) {
@@ -287,25 +305,32 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 
 		commitAt := make([]int64, commits+1) // by completed count / per
 		query := fmt.Sprintf(`subscription { batchOperationChanged(filter: {batchOperationKey: {eq: "%s"}}) { batchOperationKey operationsCompletedCount } }`, op)
-		lines, stopClients := startClients(b, s.url, subs, true, query)
+		lines, stopClients := startClients(b, s.url, subs, commits*per, query)
 		type event struct {
 			client, count int
 			at            int64
 		}
 		var evs []event
+		var endAt int64        // when the last client got the last state
+		var cpu1 time.Duration // the server's CPU time then
 		received := make(chan struct{})
-		go func() { // until every client has the last state
+		go func() { // every client has the last state
 			defer close(received)
-			done := map[int]bool{}
 			for line := range lines {
-				var e event
-				fmt.Sscan(line, &e.client, &e.at, &e.count)
-				evs = append(evs, e)
-				if e.count == commits*per {
-					if done[e.client] = true; len(done) == subs {
-						return
-					}
+				f := strings.Fields(line)
+				switch f[0] {
+				case "finished":
+					cpu1 = processCPU()
+					continue
+				case "end":
+					endAt, _ = strconv.ParseInt(f[1], 10, 64)
+					return
 				}
+				var e event
+				e.client, _ = strconv.Atoi(f[1])
+				e.at, _ = strconv.ParseInt(f[2], 10, 64)
+				e.count, _ = strconv.Atoi(f[3])
+				evs = append(evs, e)
 			}
 		}()
 		waitSubscribed(b, s.hub, subs)
@@ -319,12 +344,12 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		base := ms.HeapInuse
+		base, stacks := ms.HeapInuse, ms.StackInuse
 		stop := make(chan struct{})
 		peak := heapPeak(stop)
 
 		b.ResetTimer()
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		for c := 1; c <= commits; c++ {
 			require.NoError(b, s.store.Update(ctx, func(w *storage.Writer) error {
 				return benchErr(setItems(w, (c-1)*per, c*per, "COMPLETED"), setOp(w, c*per))
@@ -337,8 +362,10 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 		case <-time.After(2 * time.Minute):
 			b.Fatalf("not every subscriber got the last state within 2 minutes")
 		}
-		elapsed := time.Since(start)
+		cpu := cpu1 - cpu0
 		b.StopTimer()
+		require.NotZero(b, endAt, "the clients' report ended early")
+		elapsed := time.Duration(endAt - start.UnixNano())
 		close(stop)
 		peakHeap := <-peak
 
@@ -355,21 +382,32 @@ func BenchmarkSubscriptionFanOut(b *testing.B) {
 		b.ReportMetric(float64(items)/writeTime.Seconds(), "item-changes/s")
 		b.ReportMetric(float64(peakHeap)/(1<<20), "heap-peak-MiB")
 		b.ReportMetric(float64(base)/(1<<20), "heap-base-MiB")
+		b.ReportMetric(float64(stacks)/(1<<20), "stacks-base-MiB")
+		// The server process's CPU time (the writer's too) per event: less
+		// sensitive to other load on the machine than the latencies.
+		b.ReportMetric(float64(cpu.Microseconds())/float64(len(evs)), "server-cpu-µs/event")
 		stopClients()
 		s.close()
 	}
 }
 
 // servingGC sets the GC as serve does by default (--gc-percent 800,
-// --memory-limit-mib 96; BATCHQL_BENCH_MEMLIMIT_MIB sets another limit,
+// --memory-limit-mib 256; BATCHQL_BENCH_MEMLIMIT_MIB sets another limit,
 // -1 none) and returns the function that restores it.
 func servingGC() func() {
 	limit := int64(math.MaxInt64)
-	if mib := envInt("BATCHQL_BENCH_MEMLIMIT_MIB", 96); os.Getenv("BATCHQL_BENCH_MEMLIMIT_MIB") != "-1" {
+	if mib := envInt("BATCHQL_BENCH_MEMLIMIT_MIB", 256); os.Getenv("BATCHQL_BENCH_MEMLIMIT_MIB") != "-1" {
 		limit = int64(mib) << 20
 	}
 	gc, lim := debug.SetGCPercent(800), debug.SetMemoryLimit(limit)
 	return func() { debug.SetGCPercent(gc); debug.SetMemoryLimit(lim) }
+}
+
+// processCPU is the CPU time (user and system) this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func benchErr(errs ...error) error {
@@ -387,9 +425,10 @@ func benchErr(errs ...error) error {
 // such operations: the change feed is on and every commit is fanned out).
 // Each round imports once without and once with the subscribers, so
 // machine load hits both alike; it reports the median rates, their ratio
-// and the process CPU time per import (less sensitive to other load). The
-// clients live in the same process: their goroutines and buffers add to
-// the garbage collector's work, which a real deployment does not have.
+// and the process CPU time per import (less sensitive to other load). What
+// the subscribers cost is memory: their connections' heap and stacks are
+// live, so the collector scans them and, near the soft memory limit, runs
+// far more often (the reason for --memory-limit-mib 256).
 func BenchmarkImportIdleSubscribers(b *testing.B) {
 	defer servingGC()()
 	subs, items := envInt("BATCHQL_BENCH_SUBS", 1000), envInt("BATCHQL_BENCH_ITEMS", 100_000)
@@ -399,11 +438,6 @@ func BenchmarkImportIdleSubscribers(b *testing.B) {
 		fmt.Fprintf(&buf, `{"batchOperationKey":"2251799813685001","itemKey":"%d","operationType":"CANCEL_PROCESS_INSTANCE","processInstanceKey":"%d","state":"COMPLETED","processedDate":"2026-08-01T10:00:00.000Z","errorMessage":null}`+"\n", 1_000_000+i, 1_000_000+i)
 	}
 	require.NoError(b, os.WriteFile(file, buf.Bytes(), 0o600))
-	cpu := func() time.Duration {
-		var ru syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
 	var rates, cpus [2][]float64
 	for range b.N {
 		for j, n := range []int{0, subs} {
@@ -411,21 +445,21 @@ func BenchmarkImportIdleSubscribers(b *testing.B) {
 			s := newBenchServer(b)
 			stopClients := func() {}
 			if n > 0 {
-				_, stopClients = startClients(b, s.url, n, false,
+				_, stopClients = startClients(b, s.url, n, 0,
 					`subscription { batchOperationItemChanged(filter: {batchOperationKey: {eq: "%d"}}) { itemKey } }`,
 					`subscription { batchOperationChanged(filter: {batchOperationKey: {eq: "%d"}}) { state } }`)
 			}
 			waitSubscribed(b, s.hub, n)
 			runtime.GC()
 			b.StartTimer()
-			start, c0 := time.Now(), cpu()
+			start, c0 := time.Now(), processCPU()
 			var err error
 			pprof.Do(context.Background(), pprof.Labels("run", []string{"none", "idle"}[j]), func(ctx context.Context) {
 				_, err = importer.File(ctx, s.store, file, importer.Options{})
 			})
 			require.NoError(b, err)
 			rates[j] = append(rates[j], float64(items)/time.Since(start).Seconds())
-			cpus[j] = append(cpus[j], (cpu() - c0).Seconds())
+			cpus[j] = append(cpus[j], (processCPU() - c0).Seconds())
 			b.StopTimer()
 			stopClients()
 			s.close()

@@ -209,6 +209,10 @@ func TestSubscriptionDeliversMatchingChangesInOrder(t *testing.T) {
 				"batchOperationKey": map[string]any{"eq": "7"}, "state": map[string]any{"in": []string{"FAILED", "COMPLETED"}}}})
 			waitActive(t, hub, 1)
 			putItems(t, e.store, mkItem("7", "1", "ACTIVE"), mkItem("8", "2", "FAILED"), mkItem("7", "3", "FAILED"))
+			// Item 1 must be read ACTIVE (no match) before it is COMPLETED
+			// below, else it is sent COMPLETED twice (latest state wins):
+			// wait for the first event (it failed once in 200 runs under load).
+			waitEvents(t, hub, 1)
 			putItems(t, e.store, mkItem("7", "3", "FAILED")) // unchanged: nothing sent
 			putItems(t, e.store, mkItem("7", "1", "COMPLETED"))
 			putItems(t, e.store, mkItem("7", "4", "FAILED"), mkItem("8", "5", "COMPLETED"))
@@ -353,6 +357,15 @@ func waitActive(t *testing.T, hub *changes.Hub, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("not %d active subscriptions: %v", n, hub.Active())
+}
+
+// waitEvents waits until the hub counts n events delivered.
+func waitEvents(t *testing.T, hub *changes.Hub, n uint64) {
+	t.Helper()
+	for i := 0; i < 2000 && hub.Events() < n; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.GreaterOrEqual(t, hub.Events(), n, "events delivered")
 }
 
 // A subscriber with more changed records waiting than its buffer holds is
@@ -512,4 +525,85 @@ func TestBatchSubscriptionSeesOnlyCallersTenants(t *testing.T) {
 		got = append(got, fmt.Sprint(at(t, d, "batchChanged", "batchId"), ":", at(t, d, "batchChanged", "tenantId")))
 	}
 	assert.Equal(t, []string{"b1:A", "b2:<nil>", "b4:A"}, got, "B's batches are never sent")
+}
+
+// Subscribers of one record share its read and, with the same operation
+// and scope, its response (shared.go); what each gets is still its own
+// selection, filter and tenant scope.
+func TestSubscribersShareOnlyWhatIsTheirs(t *testing.T) {
+	init := func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		var ids []string
+		for _, v := range p["tenants"].([]any) {
+			ids = append(ids, v.(string))
+		}
+		return storage.WithTenants(ctx, ids), &p, nil
+	}
+	e, hub := subEnv(t, Config{WebSocketInit: init}, changes.Options{})
+	const batches = `subscription { batchChanged { batchId tenantId } }`
+	a1 := dialWSInit(t, e, map[string]any{"tenants": []string{"A"}})
+	a2 := dialWSInit(t, e, map[string]any{"tenants": []string{"A"}})
+	b := dialWSInit(t, e, map[string]any{"tenants": []string{"B"}})
+	other := dialWSInit(t, e, map[string]any{"tenants": []string{"A"}})
+	for _, c := range []*wsClient{a1, a2, b} {
+		c.subscribe("1", batches, nil)
+	}
+	other.subscribe("1", `subscription { batchChanged(filter: {batchId: {in: ["b1", "b2"]}}) { batchId totalJobs } }`, nil)
+	waitActive(t, hub, 4)
+	for i, tenant := range []string{"A", "B", "A"} {
+		require.NoError(t, e.store.Update(context.Background(), func(w *storage.Writer) error {
+			_, err := w.PutBatch(&storage.Batch{BatchID: fmt.Sprint("b", i), Type: "instance-migration", TotalJobs: i + 1, TenantID: &tenant})
+			return err
+		}))
+	}
+	got := func(c *wsClient, n int, fields ...string) []string {
+		var out []string
+		for range n {
+			m := c.next()
+			var r gqlResponse
+			require.NoError(t, json.Unmarshal(m.Payload, &r))
+			require.Empty(t, r.Errors)
+			ev := r.Data["batchChanged"].(map[string]any)
+			require.Len(t, ev, len(fields), "only the selected fields: %s", m.Payload)
+			s := ""
+			for _, f := range fields {
+				s += fmt.Sprint(ev[f], ";")
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"b0;A;", "b2;A;"}, got(a1, 2, "batchId", "tenantId"))
+	assert.Equal(t, []string{"b0;A;", "b2;A;"}, got(a2, 2, "batchId", "tenantId"))
+	assert.Equal(t, []string{"b1;B;"}, got(b, 1, "batchId", "tenantId"))
+	assert.Equal(t, []string{"b2;3;"}, got(other, 1, "batchId", "totalJobs"), "its own filter and selection")
+}
+
+// An idle subscription holds no goroutine of its own: only gqlgen's for
+// the operation (it used to hold a second one that fed gqlgen's).
+func TestIdleSubscriptionGoroutines(t *testing.T) {
+	e, hub := subEnv(t, Config{}, changes.Options{})
+	c := dialWS(t, e, "graphql-transport-ws")
+	putItems(t, e.store, mkItem("7", "0", "ACTIVE")) // the hub's goroutine runs
+	waitEvents(t, hub, 0)
+	settle := func() int {
+		n := runtime.NumGoroutine()
+		for i := 0; i < 100; i++ {
+			time.Sleep(10 * time.Millisecond)
+			if m := runtime.NumGoroutine(); m != n {
+				n, i = m, 0
+			}
+		}
+		return n
+	}
+	before := settle()
+	const subs = 20
+	for i := range subs {
+		c.subscribe(fmt.Sprint(i), itemsSub, nil)
+	}
+	waitActive(t, hub, subs)
+	assert.LessOrEqual(t, settle()-before, subs, "goroutines for %d idle subscriptions", subs)
+	putItems(t, e.store, mkItem("7", "1", "ACTIVE"))
+	for range subs {
+		assert.Equal(t, "1", at(t, data(t, c.next()), "batchOperationItemChanged", "itemKey"))
+	}
 }
