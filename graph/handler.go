@@ -193,7 +193,7 @@ func newServer(root generated.ResolverRoot, cfg Config, log *slog.Logger) *handl
 		r, _ := root.(*Resolver) // tests substitute roots; they get no items shortcut
 		srv.Use(fastLists{r: r})
 	}
-	srv.Use(subscriptionPull{}) // last: the innermost response interceptor
+	srv.Use(subscriptionPull{}) // its responses come through the observer (pulled)
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc(log))
 	return srv

@@ -64,7 +64,7 @@ func (observer) Validate(graphql.ExecutableSchema) error { return nil }
 func (x observer) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	op := OperationFrom(ctx)
 	if x.tracer == nil && (op == nil || op.Answered) {
-		return next(ctx) // no spans, and no middleware asking (or told already)
+		return pulled(ctx, next) // no spans, and no middleware asking (or told already)
 	}
 	var oc *graphql.OperationContext
 	if graphql.HasOperationContext(ctx) {
@@ -90,7 +90,7 @@ func (x observer) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 		ctx, span = x.tracer.Start(ctx, name, trace.WithAttributes(attrs...))
 		ctx = storage.WithQueryObserver(ctx, storageSpans(x))
 	}
-	resp := next(ctx)
+	resp := pulled(ctx, next)
 	code := ""
 	if resp != nil && len(resp.Errors) > 0 {
 		code, _ = resp.Errors[0].Extensions["code"].(string)

@@ -117,15 +117,16 @@ type pull struct {
 
 type pullKey struct{}
 
-// subscriptionPull is the extension that runs subscription deliveries
-// (see pull). Added last: its response interceptor is the innermost, so
-// that the others (observer) see every event.
+// subscriptionPull is the extension that gives a subscription operation
+// its delivery (see pull). Its response half is pulled, below, by the
+// observer, the one response interceptor: gqlgen allocates a closure per
+// operation for every interceptor, and a second one cost every query
+// (Q6: 336 → 338 allocations).
 type subscriptionPull struct{}
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationInterceptor
-	graphql.ResponseInterceptor
 } = subscriptionPull{}
 
 func (subscriptionPull) ExtensionName() string                   { return "SubscriptionPull" }
@@ -139,7 +140,10 @@ func (subscriptionPull) InterceptOperation(ctx context.Context, next graphql.Ope
 	return next(context.WithValue(ctx, pullKey{}, &pull{}))
 }
 
-func (subscriptionPull) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+// pulled is next's response, or for a subscription its delivery's next
+// event: the innermost step of the observer's response interceptor, so
+// that it sees every event.
+func pulled(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	if p, _ := ctx.Value(pullKey{}).(*pull); p != nil && p.d != nil {
 		return p.d.respond(ctx, next)
 	}
