@@ -291,23 +291,12 @@ func TestSecurityWebSocketThroughRouter(t *testing.T) {
 	down.Close() // an issuer nobody answers for
 	srvDown := secureServer(t, store, &oidcIssuer{url: down.URL}, "", 0)
 
-	// init sends connection_init and returns the first message, or the
-	// close status and reason.
 	init := func(t *testing.T, srv *httptest.Server, payload string) (string, coderws.StatusCode, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		conn, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query",
-			&coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-		require.NoError(t, err)
-		defer conn.CloseNow()
-		require.NoError(t, conn.Write(ctx, coderws.MessageText, []byte(`{"type":"connection_init","payload":`+payload+`}`)))
-		_, msg, err := conn.Read(ctx)
-		if err != nil {
-			var ce coderws.CloseError
-			require.ErrorAs(t, err, &ce)
-			return "", ce.Code, ce.Reason
-		}
-		return string(msg), -1, ""
+		conn, msg, code, reason := wsInit(ctx, t, srv, payload)
+		conn.CloseNow()
+		return msg, code, reason
 	}
 	long := strings.Repeat("x", 300)
 	for _, tc := range []struct {
@@ -343,15 +332,12 @@ func TestSecurityWebSocketThroughRouter(t *testing.T) {
 	// second later.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query",
-		&coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	require.NoError(t, err)
-	defer conn.CloseNow()
 	soon := is.token(t, "ws", map[string]any{"scope": "batchql:read", "exp": time.Now().Add(-auth.Leeway + time.Second).Unix()})
-	require.NoError(t, conn.Write(ctx, coderws.MessageText, []byte(`{"type":"connection_init","payload":{"Authorization":"Bearer `+soon+`"}}`)))
-	_, msg2, err := conn.Read(ctx)
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"type":"connection_ack"}`, string(msg2))
+	conn, msg, code, reason := wsInit(ctx, t, srv, `{"Authorization":"Bearer `+soon+`"}`)
+	defer conn.CloseNow()
+	require.Equal(t, coderws.StatusCode(-1), code, "accepted (%q)", reason)
+	assert.JSONEq(t, `{"type":"connection_ack"}`, msg)
+	var err error
 	for {
 		_, _, err = conn.Read(ctx)
 		if err != nil {
@@ -361,6 +347,24 @@ func TestSecurityWebSocketThroughRouter(t *testing.T) {
 	var ce coderws.CloseError
 	require.ErrorAs(t, err, &ce, "closed by the server, not by the test's timeout")
 	assert.Equal(t, coderws.StatusNormalClosure, ce.Code)
+}
+
+// wsInit opens a graphql-transport-ws connection to srv's /query, sends
+// connection_init with payload and returns the connection (to close) and
+// the first message, or the close status and reason.
+func wsInit(ctx context.Context, t *testing.T, srv *httptest.Server, payload string) (*coderws.Conn, string, coderws.StatusCode, string) {
+	t.Helper()
+	conn, _, err := coderws.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/query",
+		&coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	require.NoError(t, err)
+	require.NoError(t, conn.Write(ctx, coderws.MessageText, []byte(`{"type":"connection_init","payload":`+payload+`}`)))
+	_, msg, err := conn.Read(ctx)
+	if err != nil {
+		var ce coderws.CloseError
+		require.ErrorAs(t, err, &ce)
+		return conn, "", ce.Code, ce.Reason
+	}
+	return conn, string(msg), -1, ""
 }
 
 // POST /import's guard: the import scope or the static token.
