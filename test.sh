@@ -33,7 +33,7 @@ missing_debs=()
 missing_cmds=()
 need_deb() {
 	if ! command -v "$2" >/dev/null; then
-		missing_debs+=("$1")
+		[[ " ${missing_debs[*]} " == *" $1 "* ]] || missing_debs+=("$1")
 		missing_cmds+=("$2")
 	fi
 }
