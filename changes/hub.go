@@ -51,7 +51,7 @@ const (
 	DefaultBuffer           = 4096
 )
 
-// Errors of Subscribe and Sub.Next.
+// Errors of Subscribe and Sub.Changes.
 var (
 	// ErrTooMany: the hub has MaxSubscriptions subscriptions.
 	ErrTooMany = errors.New("too many subscriptions")
@@ -114,7 +114,7 @@ func New(store *storage.Store, opts Options) *Hub {
 	return h
 }
 
-// Close ends every subscription (their Next returns ErrClosed), refuses new
+// Close ends every subscription (their Changes returns ErrClosed), refuses new
 // ones and removes the commit listener. It is idempotent.
 func (h *Hub) Close() {
 	h.mu.Lock()
@@ -291,8 +291,8 @@ func (h *Hub) fanOut(c storage.Commit) {
 // to s.
 func (h *Hub) Seq() uint64 { return h.seq.Load() }
 
-// Sub is one subscriber. Next and Close may be called from another
-// goroutine than the one that subscribed; Next from one goroutine at a
+// Sub is one subscriber. Changes and Close may be called from another
+// goroutine than the one that subscribed; Changes from one goroutine at a
 // time.
 type Sub struct {
 	h         *Hub
@@ -354,18 +354,10 @@ func (s *Sub) signal() {
 	}
 }
 
-// Next appends to dst up to max keys that changed, oldest first, waiting
-// until there is one or done is closed (then it returns nil, nil). After
-// an error (ErrOverflow, ErrClosed) s is finished.
-func (s *Sub) Next(done <-chan struct{}, dst []storage.Key, max int) ([]storage.Key, error) {
-	cs, err := s.Changes(done, nil, max)
-	for _, c := range cs {
-		dst = append(dst, c.Key)
-	}
-	return dst, err
-}
-
-// Changes is Next with the commit of each key's latest change.
+// Changes appends to dst up to max changed records, oldest first, each
+// with the commit of its latest change, waiting until there is one or done
+// is closed (then it returns dst as given, nil). After an error
+// (ErrOverflow, ErrClosed) s is finished.
 func (s *Sub) Changes(done <-chan struct{}, dst []Change, max int) ([]Change, error) {
 	for {
 		s.mu.Lock()

@@ -100,7 +100,7 @@ func TestSlowReaderCoalescesInOrder(t *testing.T) {
 	seen := map[string]int{} // delivered
 	order := []storage.Key{}
 	read := func(max int) {
-		got, err := sub.Next(nil, nil, max)
+		got, err := changedKeys(sub.Changes(nil, nil, max))
 		require.NoError(t, err)
 		require.NoError(t, s.View(ctx, func(r *storage.Reader) error {
 			for _, k := range got {
@@ -143,11 +143,11 @@ func TestOverflowDropsTheSubscriber(t *testing.T) {
 	for i := range 11 {
 		require.NoError(t, s.Update(context.Background(), func(w *storage.Writer) error { return setItem(w, fmt.Sprintf("k%02d", i), 1) }))
 	}
-	keys, err := other.Next(nil, nil, 10)
+	keys, err := changedKeys(other.Changes(nil, nil, 10))
 	require.NoError(t, err)
 	assert.Equal(t, []storage.Key{item("k03")}, keys, "the other subscriber got its record")
 	for {
-		_, err = slow.Next(nil, nil, 0) // max 0: wait without taking
+		_, err = changedKeys(slow.Changes(nil, nil, 0)) // max 0: wait without taking
 		if err != nil {
 			break
 		}
@@ -177,7 +177,7 @@ func TestLimitsAndClose(t *testing.T) {
 	done := make(chan error)
 	b, err := h.Subscribe(storage.KindBatch, "ws", Filter{})
 	require.NoError(t, err)
-	go func() { _, err := b.Next(nil, nil, 10); done <- err }()
+	go func() { _, err := changedKeys(b.Changes(nil, nil, 10)); done <- err }()
 	h.Close()
 	require.ErrorIs(t, <-done, ErrClosed)
 	_, err = h.Subscribe(storage.KindBatch, "ws", Filter{})
@@ -210,7 +210,7 @@ func TestSubscribersByID(t *testing.T) {
 	ops := func(sub *Sub, n int) []string {
 		var got []string
 		for len(got) < n {
-			keys, err := sub.Next(nil, nil, 10)
+			keys, err := changedKeys(sub.Changes(nil, nil, 10))
 			require.NoError(t, err)
 			for _, k := range keys {
 				got = append(got, k.ID)
@@ -295,4 +295,13 @@ func TestCoalescerShrinksWhenEmptied(t *testing.T) {
 	assert.Zero(t, c.peak)
 	c.add(item("x"), 1)
 	assert.Equal(t, []Change{{item("x"), 1}}, c.take(nil, 10), "usable after")
+}
+
+// changedKeys returns the keys of cs, the records a Sub.Changes call took.
+func changedKeys(cs []Change, err error) ([]storage.Key, error) {
+	var ks []storage.Key
+	for _, c := range cs {
+		ks = append(ks, c.Key)
+	}
+	return ks, err
 }

@@ -158,7 +158,7 @@ func subscribe[R any](ctx context.Context, r *Resolver, kind storage.Kind, want 
 	p, _ := ctx.Value(pullKey{}).(*pull)
 	if p == nil || p.d != nil {
 		r.log.Error("subscription without its delivery: the SubscriptionPull extension is missing")
-		return nil, &gqlerror.Error{Message: "internal server error", Extensions: map[string]any{"code": CodeInternal}}
+		return nil, &gqlerror.Error{Message: internalMessage, Extensions: map[string]any{"code": CodeInternal}}
 	}
 	st := streamFrom(ctx)
 	transport := "other"
@@ -228,7 +228,7 @@ func (d *delivery[R]) respond(ctx context.Context, next graphql.ResponseHandler)
 		d.recs, err = d.r.sharedRecords().get(d.changes, d.recs[:0])
 		if err != nil {
 			d.r.log.Error("subscription: reading changed records", "err", err)
-			d.st.drop(CloseTryAgainLater, "internal server error", CodeInternal)
+			d.st.drop(CloseTryAgainLater, internalMessage, CodeInternal)
 			d.end()
 			return nil
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/batchql/batchql/auth"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/metrics"
 )
@@ -153,15 +154,16 @@ func errorCode(body []byte) string {
 	return resp.Errors[0].Extensions.Code
 }
 
-// statusCode is the error code (§6) an HTTP error status implies.
+// statusCode is the error code (§6) an HTTP error status implies: the
+// auth guard's codes for 401, 403 and 429 (auth/verifier.go), graph's else.
 func statusCode(status int) string {
 	switch status {
 	case http.StatusUnauthorized:
-		return "UNAUTHENTICATED"
+		return auth.CodeUnauthenticated
 	case http.StatusForbidden:
-		return "FORBIDDEN"
+		return auth.CodeForbidden
 	case http.StatusTooManyRequests:
-		return "RATE_LIMITED"
+		return auth.CodeRateLimited
 	case http.StatusServiceUnavailable:
 		return graph.CodeComplexityLimitExceeded
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -27,13 +26,11 @@ func TestRouter(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := NewRouter(store, graph.Config{MaxPageSize: 10, Introspection: true}, cdnPlayground(t), log, Options{})
 	serve := func(method, target, body string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		ct := ""
 		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+			ct = "application/json"
 		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
+		return serveReq(h, method, target, ct, body)
 	}
 
 	rec := serve(http.MethodGet, "/healthz", "")
