@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/batchql/batchql/importer"
+	"github.com/batchql/batchql/replication/natstest"
 	"github.com/batchql/batchql/storage"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
@@ -20,14 +21,7 @@ import (
 // runNATS starts an embedded NATS server with JetStream in a temp dir.
 func runNATS(t *testing.T) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	require.NoError(t, err)
-	go s.Start()
-	require.True(t, s.ReadyForConnections(10*time.Second), "NATS did not start")
-	t.Cleanup(s.Shutdown)
-	return s
+	return natstest.Run(t, t.TempDir(), -1)
 }
 
 func openStore(t *testing.T, path string) *storage.Store {

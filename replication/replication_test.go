@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/batchql/batchql/importer"
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/batchql/batchql/replication/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -361,15 +361,7 @@ func TestPurgedStreamIsRefused(t *testing.T) {
 // with backoff) and applies every message once, in order.
 func TestConsumerRestartsAfterNATSRestart(t *testing.T) {
 	dir := t.TempDir()
-	start := func(port int) *server.Server {
-		s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
-		require.NoError(t, err)
-		go s.Start()
-		require.True(t, s.ReadyForConnections(10*time.Second), "NATS did not start")
-		t.Cleanup(s.Shutdown)
-		return s
-	}
-	ns := start(-1)
+	ns := natstest.Run(t, dir, -1)
 	rounds := workload(3, 50, 6)
 	sw, sr := openStore(t, tempDB(t, "w.db")), openStore(t, tempDB(t, "r.db"))
 	defer sw.Close()
@@ -384,7 +376,7 @@ func TestConsumerRestartsAfterNATSRestart(t *testing.T) {
 	port := ns.Addr().(*net.TCPAddr).Port
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	start(port)
+	natstest.Run(t, dir, port)
 	last := publishAll(t, w, rounds[3:]) // sent again until the server is back
 	waitApplied(t, r, last)
 	waitApplied(t, w, last)
