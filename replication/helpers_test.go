@@ -50,6 +50,17 @@ func startNode(t *testing.T, ns *server.Server, store *storage.Store, id string,
 	return n
 }
 
+// newNode opens a fresh store named id.db and starts a Node on it; the
+// test's end closes the node, then the store.
+func newNode(t *testing.T, ns *server.Server, id string, tune func(*Config)) (*Node, *storage.Store) {
+	t.Helper()
+	s := openStore(t, tempDB(t, id+".db"))
+	t.Cleanup(func() { s.Close() })
+	n := startNode(t, ns, s, id, tune)
+	t.Cleanup(n.Close)
+	return n, s
+}
+
 func opJSON(key, state string, completed int) string {
 	return fmt.Sprintf(`{"batchOperationKey":%q,"batchOperationType":"CANCEL_PROCESS_INSTANCE","state":%q,"startDate":"2024-05-14T09:12:03.417Z","operationsTotalCount":100,"operationsCompletedCount":%d,"operationsFailedCount":0}`, key, state, completed)
 }
