@@ -19,7 +19,7 @@ import (
 )
 
 // runNATS starts an embedded NATS server with JetStream in a temp dir.
-func runNATS(t *testing.T) *server.Server {
+func runNATS(t testing.TB) *server.Server {
 	t.Helper()
 	return natstest.Run(t, t.TempDir(), -1)
 }
