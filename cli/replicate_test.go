@@ -19,6 +19,7 @@ import (
 	"github.com/batchql/batchql/enginefake"
 	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/replication"
+	"github.com/batchql/batchql/replication/natstest"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -26,12 +27,7 @@ import (
 // loopback port; the test's end stops it.
 func runNATS(t *testing.T) *natsserver.Server {
 	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	require.NoError(t, err)
-	go ns.Start()
-	require.True(t, ns.ReadyForConnections(10*time.Second))
-	t.Cleanup(ns.Shutdown)
-	return ns
+	return natstest.Run(t, t.TempDir(), -1)
 }
 
 // Two servers with --nats apply what a third party publishes to the stream

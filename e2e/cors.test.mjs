@@ -9,14 +9,11 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startBatchql } from './lib/batchql.mjs';
+import { startBatchql, e2eFixture } from './lib/batchql.mjs';
 import { startIssuer } from './lib/oidc.mjs';
 import { launchChromium } from './lib/chromium.mjs';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
-const tenantBatches = path.join(fixtures, 'tenant-batches.json');
+const tenantBatches = e2eFixture('tenant-batches.json');
 
 /** A web app: one HTML page, served on 127.0.0.1 and localhost alike. */
 async function startApp(t) {

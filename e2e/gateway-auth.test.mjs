@@ -7,22 +7,19 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
-import { startBatchql } from './lib/batchql.mjs';
+import { startBatchql, e2eFixture } from './lib/batchql.mjs';
 import { startIssuer } from './lib/oidc.mjs';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
-const tenantBatches = path.join(fixtures, 'tenant-batches.json');
+const tenantBatches = e2eFixture('tenant-batches.json');
 const allBatches = JSON.parse(readFileSync(tenantBatches, 'utf8'));
 
 test('the gateway forwards the caller\'s token: tenant A sees only A\'s batches', async (t) => {
   const idp = await startIssuer(t);
   const batchql = await startBatchql(t, {
-    imports: [tenantBatches, path.join(fixtures, 'federation-operations.json')],
+    imports: [tenantBatches, e2eFixture('federation-operations.json')],
     flags: idp.flags({ tenantClaim: 'tenants', readScope: 'batchql:read' }),
   });
   const serviceToken = await idp.clientCredentials({ sub: 'gateway' }, 'batchql:read');

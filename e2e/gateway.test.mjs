@@ -7,17 +7,14 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { startBatchql, gql } from './lib/batchql.mjs';
+import { startBatchql, gql, e2eFixture } from './lib/batchql.mjs';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
 // The process instances the second subgraph owns. 2251799813690999 has no
 // batch operation items.
@@ -85,7 +82,7 @@ async function query(url, q, variables) {
 test('Apollo Gateway composes batchql with a process-instance subgraph', async (t) => {
   // batchql with introspection off: the gateway needs only _service { sdl }.
   const batchql = await startBatchql(t, {
-    imports: [path.join(fixtures, 'federation-operations.json'), path.join(fixtures, 'federation-items.json')],
+    imports: [e2eFixture('federation-operations.json'), e2eFixture('federation-items.json')],
     flags: ['--introspection=false'],
   });
   const processes = await startProcesses();

@@ -9,15 +9,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startBatchql } from './lib/batchql.mjs';
+import { startBatchql, e2eFixture } from './lib/batchql.mjs';
 import {
   startIssuer, forgeNone, forgeHS256, forgeForeignKey, tamperSignature, tamperPayload,
 } from './lib/oidc.mjs';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
-const tenantBatches = path.join(fixtures, 'tenant-batches.json');
+const tenantBatches = e2eFixture('tenant-batches.json');
 const allBatches = JSON.parse(readFileSync(tenantBatches, 'utf8'));
 
 /** POSTs a query with an optional bearer token; returns status, headers, body. */
@@ -34,7 +31,7 @@ const visibleTo = (tenants) => allBatches.filter((b) => b.tenantId === null || t
 test('OIDC: good and bad tokens, rotation', async (t) => {
   const idp = await startIssuer(t);
   const srv = await startBatchql(t, {
-    imports: [tenantBatches, path.join(fixtures, 'federation-operations.json')],
+    imports: [tenantBatches, e2eFixture('federation-operations.json')],
     flags: idp.flags(),
   });
   const q = '{ batches { totalCount } }';
@@ -114,7 +111,7 @@ test('OIDC: good and bad tokens, rotation', async (t) => {
 test('tenants: every read sees exactly the caller\'s batches', async (t) => {
   const idp = await startIssuer(t);
   const srv = await startBatchql(t, {
-    imports: [tenantBatches, path.join(fixtures, 'federation-operations.json')],
+    imports: [tenantBatches, e2eFixture('federation-operations.json')],
     flags: idp.flags({ tenantClaim: 'tenants' }),
   });
   // Every batch's global id, read by a caller who sees them all.

@@ -35,8 +35,7 @@ func benchPatches(b *testing.B, ops, items int) []*importer.Patch {
 // patches (about 100 messages of ~900 KiB) into a bbolt file with fsync,
 // from an embedded NATS server; records/s is the catch-up rate.
 func BenchmarkCatchUp(b *testing.B) {
-	ns := runNATS(&testing.T{})
-	defer ns.Shutdown()
+	ns := runNATS(b)
 	ctx := context.Background()
 	src, err := storage.Open(filepath.Join(b.TempDir(), "src.db"), storage.Options{NoSync: true})
 	require.NoError(b, err)
@@ -72,8 +71,7 @@ func BenchmarkCatchUp(b *testing.B) {
 // the lag is the time from the start of each publish to its apply on the
 // replica (fsync on).
 func BenchmarkLagAt5000ItemsPerSecond(b *testing.B) {
-	ns := runNATS(&testing.T{})
-	defer ns.Shutdown()
+	ns := runNATS(b)
 	ctx := context.Background()
 	open := func(name string) *storage.Store {
 		s, err := storage.Open(filepath.Join(b.TempDir(), name), storage.Options{})

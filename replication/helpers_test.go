@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/batchql/batchql/importer"
+	"github.com/batchql/batchql/replication/natstest"
 	"github.com/batchql/batchql/storage"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
@@ -18,16 +19,9 @@ import (
 )
 
 // runNATS starts an embedded NATS server with JetStream in a temp dir.
-func runNATS(t *testing.T) *server.Server {
+func runNATS(t testing.TB) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	require.NoError(t, err)
-	go s.Start()
-	require.True(t, s.ReadyForConnections(10*time.Second), "NATS did not start")
-	t.Cleanup(s.Shutdown)
-	return s
+	return natstest.Run(t, t.TempDir(), -1)
 }
 
 func openStore(t *testing.T, path string) *storage.Store {
@@ -54,6 +48,17 @@ func startNode(t *testing.T, ns *server.Server, store *storage.Store, id string,
 	n, err := Start(context.Background(), store, cfg)
 	require.NoError(t, err)
 	return n
+}
+
+// newNode opens a fresh store named id.db and starts a Node on it; the
+// test's end closes the node, then the store.
+func newNode(t *testing.T, ns *server.Server, id string, tune func(*Config)) (*Node, *storage.Store) {
+	t.Helper()
+	s := openStore(t, tempDB(t, id+".db"))
+	t.Cleanup(func() { s.Close() })
+	n := startNode(t, ns, s, id, tune)
+	t.Cleanup(n.Close)
+	return n, s
 }
 
 func opJSON(key, state string, completed int) string {

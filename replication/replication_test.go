@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/batchql/batchql/importer"
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/batchql/batchql/replication/natstest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -49,10 +49,7 @@ func TestReplayEqualsSourceByteForByte(t *testing.T) {
 	ctx := context.Background()
 	rounds := workload(4, 300, 3)
 
-	a := openStore(t, tempDB(t, "a.db"))
-	defer a.Close()
-	na := startNode(t, ns, a, "a", nil)
-	defer na.Close()
+	na, a := newNode(t, ns, "a", nil)
 	na.pub.limit = 16 << 10 // many messages, several a transaction
 	last := publishAll(t, na, rounds)
 	waitApplied(t, na, last)
@@ -61,10 +58,7 @@ func TestReplayEqualsSourceByteForByte(t *testing.T) {
 	assert.Equal(t, 600, n)
 	assert.Equal(t, last, appliedOf(t, a).Seq)
 
-	b := openStore(t, tempDB(t, "b.db"))
-	defer b.Close()
-	nb := startNode(t, ns, b, "b", nil)
-	defer nb.Close()
+	nb, b := newNode(t, ns, "b", nil)
 	waitApplied(t, nb, last)
 	require.NoError(t, a.Verify(ctx))
 	require.NoError(t, b.Verify(ctx))
@@ -95,10 +89,7 @@ func TestReplayEqualsSourceByteForByte(t *testing.T) {
 func TestDuplicatePublishIsStoredOnce(t *testing.T) {
 	ns := runNATS(t)
 	ctx := context.Background()
-	s := openStore(t, tempDB(t, "a.db"))
-	defer s.Close()
-	n := startNode(t, ns, s, "a", nil)
-	defer n.Close()
+	n, s := newNode(t, ns, "a", nil)
 
 	msg := nats.NewMsg(subject("batchql"))
 	msg.Data = body(t, opJSON("1", "ACTIVE", 1))
@@ -156,10 +147,7 @@ func TestCrashBetweenPublishAndApply(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	// Publishes go on while the server is down.
-	other := openStore(t, tempDB(t, "o.db"))
-	defer other.Close()
-	no := startNode(t, ns, other, "o", nil)
-	defer no.Close()
+	no, other := newNode(t, ns, "o", nil)
 	last := publishAll(t, no, rounds[2:])
 	require.Greater(t, last, second)
 
@@ -280,10 +268,7 @@ func TestLeaseFailoverAndFencing(t *testing.T) {
 func TestApplyReportsTheLocalOutcome(t *testing.T) {
 	ns := runNATS(t)
 	ctx := context.Background()
-	s := openStore(t, tempDB(t, "a.db"))
-	defer s.Close()
-	n := startNode(t, ns, s, "a", nil)
-	defer n.Close()
+	n, s := newNode(t, ns, "a", nil)
 	n.pub.limit = 300 // one message a patch or so
 
 	orphan := `{"batchOperationKey":"9","itemKey":"1","state":"ACTIVE"}`
@@ -320,18 +305,12 @@ func TestApplyReportsTheLocalOutcome(t *testing.T) {
 func TestPurgedStreamIsRefused(t *testing.T) {
 	ns := runNATS(t)
 	ctx := context.Background()
-	a := openStore(t, tempDB(t, "a.db"))
-	defer a.Close()
-	na := startNode(t, ns, a, "a", nil)
-	defer na.Close()
+	na, a := newNode(t, ns, "a", nil)
 	last := publishAll(t, na, workload(1, 10, 3))
 	waitApplied(t, na, last)
 	require.NoError(t, na.stream.Purge(ctx, jetstream.WithPurgeSequence(last)))
 
-	b := openStore(t, tempDB(t, "b.db"))
-	defer b.Close()
-	nb := startNode(t, ns, b, "b", nil)
-	defer nb.Close()
+	nb, b := newNode(t, ns, "b", nil)
 	require.Eventually(t, func() bool {
 		return strings.Contains(nb.Status().Reason, fmt.Sprintf("starts at sequence %d but this database needs 1", last))
 	}, waitFor, 20*time.Millisecond, "%+v", nb.Status())
@@ -361,22 +340,10 @@ func TestPurgedStreamIsRefused(t *testing.T) {
 // with backoff) and applies every message once, in order.
 func TestConsumerRestartsAfterNATSRestart(t *testing.T) {
 	dir := t.TempDir()
-	start := func(port int) *server.Server {
-		s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
-		require.NoError(t, err)
-		go s.Start()
-		require.True(t, s.ReadyForConnections(10*time.Second), "NATS did not start")
-		t.Cleanup(s.Shutdown)
-		return s
-	}
-	ns := start(-1)
+	ns := natstest.Run(t, dir, -1)
 	rounds := workload(3, 50, 6)
-	sw, sr := openStore(t, tempDB(t, "w.db")), openStore(t, tempDB(t, "r.db"))
-	defer sw.Close()
-	defer sr.Close()
-	w, r := startNode(t, ns, sw, "w", nil), startNode(t, ns, sr, "r", nil)
-	defer w.Close()
-	defer r.Close()
+	w, sw := newNode(t, ns, "w", nil)
+	r, sr := newNode(t, ns, "r", nil)
 	first := publishAll(t, w, rounds[:3])
 	waitApplied(t, r, first)
 	require.Zero(t, r.restarts.Load())
@@ -384,7 +351,7 @@ func TestConsumerRestartsAfterNATSRestart(t *testing.T) {
 	port := ns.Addr().(*net.TCPAddr).Port
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	start(port)
+	natstest.Run(t, dir, port)
 	last := publishAll(t, w, rounds[3:]) // sent again until the server is back
 	waitApplied(t, r, last)
 	waitApplied(t, w, last)

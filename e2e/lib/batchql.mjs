@@ -27,6 +27,11 @@ export function fixture(name) {
   return path.join(repoRoot, 'importer', 'testdata', 'import', name);
 }
 
+/** The path of a file under e2e/fixtures (tenants, federation records). */
+export function e2eFixture(name) {
+  return path.join(repoRoot, 'e2e', 'fixtures', name);
+}
+
 /**
  * Returns the path of the batchql binary: $BATCHQL_BIN when set, else one
  * built once per process with `go build` into a temporary directory.
