@@ -548,22 +548,22 @@ func (c *Camunda8) search(w http.ResponseWriter, r *http.Request, kind searchKin
 		c.problem(w, r, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error())
 		return
 	}
-	var docs []doc
+	var (
+		out  []any
+		page pageResult
+		ok   bool
+	)
 	if slices.Equal(kind.tieBreak, itemSearch.tieBreak) {
-		if out, page, ok := c.indexedItems(req); ok {
-			writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
-			return
+		if out, page, ok = c.indexedItems(req); !ok {
+			out, page, ok = c.indexedByDate(req)
 		}
-		if out, page, ok := c.indexedByDate(req); ok {
-			writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
-			return
+		if !ok {
+			_, items := c.snapshot()
+			out, page = run(req, c.itemDocs(items), c.cfg.totalCap)
 		}
-		_, items := c.snapshot()
-		docs = c.itemDocs(items)
 	} else {
-		docs = kind.docs(c.operations(), nil) // an operation search copies no item
+		out, page = run(req, kind.docs(c.operations(), nil), c.cfg.totalCap) // an operation search copies no item
 	}
-	out, page := run(req, docs, c.cfg.totalCap)
 	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
 }
 
