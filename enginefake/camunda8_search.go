@@ -608,14 +608,13 @@ func (c *Camunda8) matchItem(it *Item, conds []cond) bool {
 	return true
 }
 
-// itemDocs is itemSearch.docs with WithBug33720's stored states.
+// itemDocs is itemSearch.docs with WithBug33720's stored states, as
+// itemString (the one place of that rule) serves them.
 func (c *Camunda8) itemDocs(items []Item) []doc {
 	docs := itemSearch.docs(nil, items)
 	if c.cfg.bug33720 {
-		for _, d := range docs {
-			if d.vals["state"] == "ACTIVE" {
-				d.vals["state"] = "SCHEDULED"
-			}
+		for i := range docs {
+			docs[i].vals["state"], _ = c.itemString(&items[i], "state")
 		}
 	}
 	return docs
