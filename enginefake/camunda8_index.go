@@ -122,7 +122,7 @@ walk:
 }
 
 // operations returns copies of all operations: an operation search with
-// 1,000,000 items stored copied them all under the lock (snapshot), which
+// 1,000,000 items stored copied them all, items too, under one lock, which
 // held the state API and the item searches for seconds.
 func (c *Camunda8) operations() []Operation {
 	c.mu.Lock()

@@ -558,8 +558,7 @@ func (c *Camunda8) search(w http.ResponseWriter, r *http.Request, kind searchKin
 			out, page, ok = c.indexedByDate(req)
 		}
 		if !ok {
-			_, items := c.snapshot()
-			out, page = run(req, c.itemDocs(items), c.cfg.totalCap)
+			out, page = run(req, c.itemDocs(c.servedItems()), c.cfg.totalCap)
 		}
 	} else {
 		out, page = run(req, kind.docs(c.operations(), nil), c.cfg.totalCap) // an operation search copies no item
