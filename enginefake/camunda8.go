@@ -418,19 +418,16 @@ func (c *Camunda8) settle(key string) {
 	delete(c.pending, key)
 }
 
-// snapshot returns copies of all operations and items, as served.
-func (c *Camunda8) snapshot() ([]Operation, []Item) {
+// servedItems returns copies of all items, as served (the operations are
+// operations()).
+func (c *Camunda8) servedItems() []Item {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ops := make([]Operation, 0, len(c.ops))
-	for _, op := range c.ops {
-		ops = append(ops, *op)
-	}
 	var items []Item
 	for _, m := range c.items {
 		for _, it := range m {
 			items = append(items, c.served(*it))
 		}
 	}
-	return ops, items
+	return items
 }

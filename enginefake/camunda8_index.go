@@ -58,12 +58,11 @@ func (c *Camunda8) indexedItems(req searchReq) (items []any, page pageResult, ok
 		}
 		slices.Sort(ops)
 	}
-	match := func(it *Item) (doc, bool) {
+	// match returns the served item when it meets the conditions; the
+	// count below needs only the yes, the page builds its docs.
+	match := func(it *Item) (Item, bool) {
 		s := c.served(*it)
-		if !c.matchItem(&s, req.conds) {
-			return doc{}, false
-		}
-		return c.itemDocs([]Item{s})[0], true
+		return s, c.matchItem(&s, req.conds)
 	}
 	// totalItems, counted up to the cap
 	var total int
@@ -100,10 +99,11 @@ walk:
 			}
 		}
 		for _, k := range keys {
-			d, m := match(c.items[op][k])
+			s, m := match(c.items[op][k])
 			if !m {
 				continue
 			}
+			d := c.itemDocs([]Item{s})[0]
 			if len(items) == 0 {
 				first = d
 			}
@@ -122,7 +122,7 @@ walk:
 }
 
 // operations returns copies of all operations: an operation search with
-// 1,000,000 items stored copied them all under the lock (snapshot), which
+// 1,000,000 items stored copied them all, items too, under one lock, which
 // held the state API and the item searches for seconds.
 func (c *Camunda8) operations() []Operation {
 	c.mu.Lock()

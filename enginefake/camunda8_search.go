@@ -548,22 +548,21 @@ func (c *Camunda8) search(w http.ResponseWriter, r *http.Request, kind searchKin
 		c.problem(w, r, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error())
 		return
 	}
-	var docs []doc
+	var (
+		out  []any
+		page pageResult
+		ok   bool
+	)
 	if slices.Equal(kind.tieBreak, itemSearch.tieBreak) {
-		if out, page, ok := c.indexedItems(req); ok {
-			writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
-			return
+		if out, page, ok = c.indexedItems(req); !ok {
+			out, page, ok = c.indexedByDate(req)
 		}
-		if out, page, ok := c.indexedByDate(req); ok {
-			writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
-			return
+		if !ok {
+			out, page = run(req, c.itemDocs(c.servedItems()), c.cfg.totalCap)
 		}
-		_, items := c.snapshot()
-		docs = c.itemDocs(items)
 	} else {
-		docs = kind.docs(c.operations(), nil) // an operation search copies no item
+		out, page = run(req, kind.docs(c.operations(), nil), c.cfg.totalCap) // an operation search copies no item
 	}
-	out, page := run(req, docs, c.cfg.totalCap)
 	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
 }
 
@@ -608,14 +607,13 @@ func (c *Camunda8) matchItem(it *Item, conds []cond) bool {
 	return true
 }
 
-// itemDocs is itemSearch.docs with WithBug33720's stored states.
+// itemDocs is itemSearch.docs with WithBug33720's stored states, as
+// itemString (the one place of that rule) serves them.
 func (c *Camunda8) itemDocs(items []Item) []doc {
 	docs := itemSearch.docs(nil, items)
 	if c.cfg.bug33720 {
-		for _, d := range docs {
-			if d.vals["state"] == "ACTIVE" {
-				d.vals["state"] = "SCHEDULED"
-			}
+		for i := range docs {
+			docs[i].vals["state"], _ = c.itemString(&items[i], "state")
 		}
 	}
 	return docs

@@ -59,6 +59,13 @@ func (c *KindCounts) add(o storage.Outcome) {
 	}
 }
 
+// plus adds n's counts to c.
+func (c *KindCounts) plus(n KindCounts) {
+	c.New += n.New
+	c.Updated += n.Updated
+	c.Unchanged += n.Unchanged
+}
+
 // Counts counts applied patches by kind (Patch.Kind) and outcome.
 type Counts map[string]KindCounts
 
@@ -73,9 +80,7 @@ func (c Counts) Add(p *Patch, o storage.Outcome) {
 func (c Counts) Merge(o Counts) {
 	for kind, n := range o {
 		k := c[kind]
-		k.New += n.New
-		k.Updated += n.Updated
-		k.Unchanged += n.Unchanged
+		k.plus(n)
 		c[kind] = k
 	}
 }

@@ -74,22 +74,19 @@ func (p *Patch) detach() {
 		return
 	}
 	it := &p.it
-	if it.ProcessInstanceKey != nil {
-		v := *it.ProcessInstanceKey
-		it.ProcessInstanceKey = &v
+	it.ProcessInstanceKey = own(it.ProcessInstanceKey)
+	it.RootProcessInstanceKey = own(it.RootProcessInstanceKey)
+	it.ErrorMessage = own(it.ErrorMessage)
+	it.ProcessedDate = own(it.ProcessedDate)
+}
+
+// own returns a copy of *v in a variable of its own (nil for nil).
+func own[T any](v *T) *T {
+	if v == nil {
+		return nil
 	}
-	if it.RootProcessInstanceKey != nil {
-		v := *it.RootProcessInstanceKey
-		it.RootProcessInstanceKey = &v
-	}
-	if it.ErrorMessage != nil {
-		v := *it.ErrorMessage
-		it.ErrorMessage = &v
-	}
-	if it.ProcessedDate != nil {
-		v := *it.ProcessedDate
-		it.ProcessedDate = &v
-	}
+	c := *v
+	return &c
 }
 
 func (p *Patch) appendValue(b []byte, f int) []byte {

@@ -114,9 +114,7 @@ func (im *run) writeVia(sc *jsonScanner) error {
 		}
 		for kind, c := range counts {
 			if k := im.stats.Kinds[kind]; k != nil {
-				k.New += c.New
-				k.Updated += c.Updated
-				k.Unchanged += c.Unchanged
+				k.plus(c)
 			}
 		}
 		patches = patches[:0]

@@ -68,7 +68,7 @@ func countFromCounters[R any](r *Reader, k *kind[R], terms []term[R]) (int, bool
 			prefixes = crossPrefixes(prefixes, vs)
 		}
 		if ok {
-			return counterSum(r, k, set, prefixes)
+			return sumCounters(r, k, set, prefixes), true
 		}
 	}
 	return 0, false
@@ -79,14 +79,19 @@ func countFromCounters[R any](r *Reader, k *kind[R], terms []term[R]) (int, bool
 // set equals fields.
 func counterSum[R any](r *Reader, k *kind[R], fields []string, prefixes [][]byte) (int, bool) {
 	for _, set := range k.counterSets {
-		if !slices.Equal(set, fields) {
-			continue
+		if slices.Equal(set, fields) {
+			return sumCounters(r, k, set, prefixes), true
 		}
-		total := 0
-		for _, pre := range prefixes {
-			total += r.counter(counterName(k.tag, set, [][]byte{pre}))
-		}
-		return total, true
 	}
 	return 0, false
+}
+
+// sumCounters sums the counters of set, one of k.counterSets, for each
+// prefix.
+func sumCounters[R any](r *Reader, k *kind[R], set []string, prefixes [][]byte) int {
+	total := 0
+	for _, pre := range prefixes {
+		total += r.counter(counterName(k.tag, set, [][]byte{pre}))
+	}
+	return total
 }

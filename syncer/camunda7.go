@@ -55,7 +55,7 @@ func (s *c7) list(ctx context.Context, path string, q url.Values, size int, more
 		if err := json.Unmarshal(body, &rows); err != nil {
 			return &BadResponseError{"GET", join(s.src.t.st.URL, path), "not a JSON array: " + shorten(err.Error(), 200)}
 		}
-		if _, err := s.src.store(ctx, body, "GET"); err != nil {
+		if err := s.src.store(ctx, body, "GET"); err != nil {
 			return err
 		}
 		if len(rows) < size || (more != nil && !more(body)) {

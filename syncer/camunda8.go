@@ -147,7 +147,7 @@ func (s *c8) operations(ctx context.Context, req searchRequest, seen map[string]
 				s.newest = *op.StartDate
 			}
 		}
-		if _, err := s.src.store(ctx, body, "POST"); err != nil {
+		if err := s.src.store(ctx, body, "POST"); err != nil {
 			return false, err
 		}
 		return more == nil || more(page), nil

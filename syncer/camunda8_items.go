@@ -165,7 +165,7 @@ func (s *c8) items(ctx context.Context, key string) (map[string]*opItems, error)
 			}
 			o.add(it.State, it.processed())
 		}
-		_, err := s.src.store(ctx, body, "POST")
+		err := s.src.store(ctx, body, "POST")
 		return true, err
 	})
 	return out, err
@@ -238,7 +238,7 @@ func (s *c8) changed(ctx context.Context, key string, w *itemWatch) (opItems, er
 				body = append(body, raw...)
 			}
 			body = append(body, ']')
-			if _, err := s.src.store(ctx, body, "POST"); err != nil {
+			if err := s.src.store(ctx, body, "POST"); err != nil {
 				return false, err
 			}
 		}

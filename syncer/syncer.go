@@ -266,12 +266,11 @@ func pollBackoff(interval time.Duration, n int) time.Duration {
 }
 
 // store decodes a response body's records and applies them: bad records
-// are quarantined, the others applied in order. It returns the patches
-// that were decoded.
-func (src *source) store(ctx context.Context, body []byte, what string) ([]*importer.Patch, error) {
+// are quarantined, the others applied in order.
+func (src *source) store(ctx context.Context, body []byte, what string) error {
 	patches, bad, err := importer.DecodeRecords(body)
 	if err != nil {
-		return nil, &BadResponseError{Method: what, URL: src.t.st.URL, Reason: shorten(err.Error(), 200)}
+		return &BadResponseError{Method: what, URL: src.t.st.URL, Reason: shorten(err.Error(), 200)}
 	}
 	now := src.now()
 	for _, r := range bad {
@@ -287,10 +286,7 @@ func (src *source) store(ctx context.Context, body []byte, what string) ([]*impo
 		}
 		src.log.Warn("sync: record quarantined", "kind", r.Kind, "key", r.Key, "field", r.Err.Field, "value", r.Err.Value, "reason", r.Err.Reason)
 	}
-	if err := src.applyPatches(ctx, patches); err != nil {
-		return nil, err
-	}
-	return patches, nil
+	return src.applyPatches(ctx, patches)
 }
 
 func (src *source) applyPatches(ctx context.Context, patches []*importer.Patch) error {
