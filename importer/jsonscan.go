@@ -633,6 +633,7 @@ func (s *jsonScanner) envelopeMember(name string) error {
 	case '[':
 		s.pos++
 		s.state, s.first = stItems, true
+		s.env.list = true
 		return nil
 	case 'n':
 		return s.scanLiteral("null")
@@ -721,6 +722,7 @@ type envelope struct {
 	line  int64  // its first line
 	items int64  // records in its items so far
 	page  []byte // the JSON text of its page member; empty when absent
+	list  bool   // its items member is an array
 }
 
 // endEnvelope runs when a search response ends: one that holds fewer items

@@ -11,11 +11,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
+		"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -36,7 +37,19 @@ var (
 	syncLoadClients  = flag.Int("syncload.clients", 4, "TestLoadWhileSyncing: concurrent GraphQL clients")
 	syncLoadCatchUp  = flag.Duration("syncload.catchup", 15*time.Minute, "TestLoadWhileSyncing: how long the sync may take to catch up after a phase")
 	syncLoadRounds   = flag.Int("syncload.rounds", 2, "TestLoadWhileSyncing: rounds of (without sync, with sync)")
+	syncLoadProfile  = flag.String("syncload.cpuprofile", "", "TestLoadWhileSyncing: write a CPU profile of the with-sync phases (not the full passes) to this file; "+
+		"samples carry the label part=sync|fake|advancer|queries|clients|probes")
 )
+
+// labelled runs h's requests with the pprof label part=name on the
+// connection's goroutine (it keeps it for the connection's later requests).
+func labelled(name string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pprof.SetGoroutineLabels(pprof.WithLabels(r.Context(), pprof.Labels("part", name)))
+		h.ServeHTTP(w, r)
+	})
+}
+
 
 const syncLoadOp = "2251799813999001"
 
@@ -181,7 +194,8 @@ type phaseResult struct {
 	requests int64
 	errs     int64
 	failures []string
-	load     [2]string // load average at start and end
+	load     [2]string     // load average at start and end
+	cpu      time.Duration // the process's CPU time in the phase
 }
 
 // runClients sends the queries round robin from n clients for d and
@@ -211,6 +225,7 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "clients")))
 			for i := c; time.Now().Before(deadline); i++ {
 				q := qs[i%len(qs)]
 				vars := q.vars[(i/len(qs))%len(q.vars)]
@@ -326,6 +341,7 @@ type syncStats struct {
 	probes              []time.Duration // change in the fake → item COMPLETED in the store
 	probesMissed        int
 	lagAtEnd, movedEnd  int
+	movedPhase          int // items the fake completed during the phase
 	catchUp             time.Duration
 	syncErrs            int
 	fakeTime            time.Duration // in the fake's item searches during the phase
@@ -386,7 +402,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 	require.NoError(t, c8.Progress(syncLoadOp, 0, 0)) // CREATED → ACTIVE with a startDate
 	t.Logf("fake: one Progress call over %d items takes %s (it sorts every item), so the advancer writes the moved items with PutItems", n, time.Since(began).Round(time.Millisecond))
 	var fakeTime, fakeItemReqs, fakeBytes atomic.Int64 // the fake's own cost: server time in item searches
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fake := httptest.NewServer(labelled("fake", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/batch-operation-items/search") {
 			c8.ServeHTTP(w, r)
 			return
@@ -397,7 +413,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		fakeTime.Add(int64(time.Since(start)))
 		fakeItemReqs.Add(1)
 		fakeBytes.Add(cw.n)
-	}))
+	})))
 	defer fake.Close()
 
 	var current atomic.Pointer[syncer.Syncer]
@@ -407,7 +423,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		}
 		return nil
 	}
-	srv := httptest.NewServer(NewRouter(store, graph.Config{SyncStatus: status}, nil, slog.New(slog.DiscardHandler), Options{}))
+	srv := httptest.NewServer(labelled("queries", NewRouter(store, graph.Config{SyncStatus: status}, nil, slog.New(slog.DiscardHandler), Options{})))
 	defer srv.Close()
 
 	// startSync starts serve's syncer and waits for its first (full) pass.
@@ -418,7 +434,10 @@ func TestLoadWhileSyncing(t *testing.T) {
 		current.Store(sy)
 		sctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
-		go func() { defer close(done); sy.Run(sctx) }()
+		go func() {
+			defer close(done)
+			pprof.Do(sctx, pprof.Labels("part", "sync"), sy.Run)
+		}()
 		start := time.Now()
 		for sy.Status()[0].LastFullAt == nil {
 			require.Less(t, time.Since(start), 30*time.Minute, "first full pass")
@@ -450,9 +469,9 @@ func TestLoadWhileSyncing(t *testing.T) {
 	var stats []*syncStats
 	for round := 1; round <= *syncLoadRounds; round++ {
 		// without sync
-		l0 := loadAvg()
+		l0, c0 := loadAvg(), cpuTime()
 		res := runClients(srv.URL, qs, *syncLoadClients, d)
-		res.name, res.load = fmt.Sprintf("r%d without sync", round), [2]string{l0, loadAvg()}
+		res.name, res.load, res.cpu = fmt.Sprintf("r%d without sync", round), [2]string{l0, loadAvg()}, cpuTime()-c0
 		results = append(results, res)
 
 		// with sync
@@ -463,12 +482,16 @@ func TestLoadWhileSyncing(t *testing.T) {
 		var wg sync.WaitGroup
 		var advErr error
 		wg.Add(2)
-		go func() { defer wg.Done(); advErr = adv.run(actx, rate) }()
+		go func() {
+			defer wg.Done()
+			pprof.Do(actx, pprof.Labels("part", "advancer"), func(ctx context.Context) { advErr = adv.run(ctx, rate) })
+		}()
 		wctx, wcancel := context.WithCancel(ctx)
 		var phaseOver atomic.Bool
 		watched := make(chan struct{})
 		go func() { // poll watcher, through the phase and the catch-up
 			defer close(watched)
+			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "probes")))
 			var last time.Time
 			for wctx.Err() == nil {
 				s := sy.Status()[0]
@@ -488,6 +511,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		}()
 		go func() { // freshness probes: the newest completed item, until the store has it
 			defer wg.Done()
+			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "probes")))
 			for actx.Err() == nil {
 				time.Sleep(time.Second)
 				i := int(adv.moved.Load()) - 1
@@ -513,9 +537,25 @@ func TestLoadWhileSyncing(t *testing.T) {
 				}
 			}
 		}()
-		l0 = loadAvg()
+		var prof *os.File
+		if *syncLoadProfile != "" {
+			path := *syncLoadProfile
+			if round > 1 {
+				path += fmt.Sprintf(".r%d", round)
+			}
+			prof, err = os.Create(path)
+			require.NoError(t, err)
+			require.NoError(t, pprof.StartCPUProfile(prof))
+		}
+		l0, c0 = loadAvg(), cpuTime()
+		moved0 := adv.moved.Load()
 		res = runClients(srv.URL, qs, *syncLoadClients, d)
-		res.name, res.load = fmt.Sprintf("r%d with sync", round), [2]string{l0, loadAvg()}
+		res.name, res.load, res.cpu = fmt.Sprintf("r%d with sync", round), [2]string{l0, loadAvg()}, cpuTime()-c0
+		ss.movedPhase = int(adv.moved.Load() - moved0)
+		if prof != nil {
+			pprof.StopCPUProfile()
+			require.NoError(t, prof.Close())
+		}
 		acancel()
 		phaseOver.Store(true)
 		wg.Wait()
@@ -552,13 +592,13 @@ func TestLoadWhileSyncing(t *testing.T) {
 	// report
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%d items, %d items/s, %d clients, %s a phase, GOMAXPROCS %s\n", n, rate, *syncLoadClients, d, os.Getenv("GOMAXPROCS"))
-	fmt.Fprintf(&b, "%-18s %8s %6s %11s", "phase", "requests", "errors", "load")
+	fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s", "phase", "requests", "errors", "load", "CPU s")
 	for _, q := range qs {
 		fmt.Fprintf(&b, " %15s", q.name+" p50/p99")
 	}
 	b.WriteString("\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "%-18s %8d %6d %5s→%-5s", r.name, r.requests, r.errs, r.load[0], r.load[1])
+		fmt.Fprintf(&b, "%-18s %8d %6d %5s→%-5s %7.1f", r.name, r.requests, r.errs, r.load[0], r.load[1], r.cpu.Seconds())
 		for _, q := range qs {
 			_, p50, p99, _ := r.lat[q.name].summary()
 			fmt.Fprintf(&b, " %15s", fmt.Sprintf("%s/%s", ms(p50), ms(p99)))
@@ -566,7 +606,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		b.WriteString("\n")
 	}
 	for i := 0; i+1 < len(results); i += 2 {
-		fmt.Fprintf(&b, "%-18s %8s %6s %11s", fmt.Sprintf("r%d p99 ratio", i/2+1), "", "", "")
+		fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s", fmt.Sprintf("r%d p99 ratio", i/2+1), "", "", "", "")
 		for _, q := range qs {
 			_, _, without, _ := results[i].lat[q.name].summary()
 			_, _, with, _ := results[i+1].lat[q.name].summary()
@@ -584,9 +624,9 @@ func TestLoadWhileSyncing(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "r%d sync: full pass %s (%s requests) before the phase; %d polls finished in the phase, requests %v, times %v (max %s); "+
 			"item searches in the phase %d (%.1f MB), the fake's time in them %s; "+
-			"freshness probes %v (max %s, %d unanswered at the end); fake completed %d, store lagged %d items at the end, store and a finished poll caught up in %s (polls finished meanwhile: %v); sync errors %d\n",
+			"freshness probes %v (max %s, %d unanswered at the end); fake completed %d in the phase, %d in all, store lagged %d items at the end, store and a finished poll caught up in %s (polls finished meanwhile: %v); sync errors %d\n",
 			i+1, s.fullPass, s.fullReqs, s.polls, s.pollReqs, roundAll(s.pollTimes), ms(maxPoll), s.fakeReqs, float64(s.fakeBytes)/1e6, ms(s.fakeTime), roundAll(s.probes), ms(maxProbe), s.probesMissed,
-			s.movedEnd, s.lagAtEnd, ms(s.catchUp), roundAll(s.catchPolls), s.syncErrs)
+			s.movedPhase, s.movedEnd, s.lagAtEnd, ms(s.catchUp), roundAll(s.catchPolls), s.syncErrs)
 	}
 	t.Log(b.String())
 	for _, r := range results {
