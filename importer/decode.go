@@ -1,7 +1,6 @@
 package importer
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -56,7 +55,7 @@ type Response struct {
 // nil; a valid record for which keep returns false is left out of
 // Patches. The sync leaves out records it has stored before, unchanged.
 func DecodeResponse(body []byte, keep func(p *Patch, raw []byte) bool) (Response, error) {
-	sc := newJSONScanner(bytes.NewReader(body))
+	sc := newJSONScannerBytes(body)
 	var r Response
 	for {
 		rec, err := sc.next()

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -96,6 +97,7 @@ func TestDecodeResponse(t *testing.T) {
 	 {"batchOperationKey":"3","itemKey":"31","state":"ACTIVE","processedDate":"yesterday"},
 	 {"batchOperationKey":"3","itemKey":"32","state":"SCHEDULED"}
 	],"page":{"totalItems":3,"hasMoreTotalItems":false,"startCursor":"a","endCursor":"b"}}`)
+	orig := slices.Clone(body)
 	var seen []string
 	r, err := DecodeResponse(body, func(p *Patch, raw []byte) bool {
 		if p == nil {
@@ -117,6 +119,12 @@ func TestDecodeResponse(t *testing.T) {
 	assert.True(t, r.Search)
 	require.NotNil(t, r.EndCursor)
 	assert.Equal(t, "b", *r.EndCursor)
+	assert.Equal(t, orig, body, "the body is scanned in place, not changed")
+
+	r, err = DecodeResponse([]byte("\xEF\xBB\xBF"+`[{"id":"b1","type":"t","totalJobs":1}]`), nil)
+	require.NoError(t, err, "a byte order mark is skipped")
+	assert.Equal(t, 1, r.Records)
+	assert.False(t, r.Search)
 
 	r, err = DecodeResponse([]byte(`{"items":[],"page":{"totalItems":0,"endCursor":null}}`), nil)
 	require.NoError(t, err)

@@ -265,18 +265,9 @@ func pollBackoff(interval time.Duration, n int) time.Duration {
 	return ceil/2 + time.Duration(rand.Int64N(int64(ceil/2)+1))
 }
 
-// store decodes a response body's records and applies them: bad records
-// are quarantined, the others applied in order.
-func (src *source) store(ctx context.Context, body []byte, what string) error {
-	patches, bad, err := importer.DecodeRecords(body)
-	if err != nil {
-		return &BadResponseError{Method: what, URL: src.t.st.URL, Reason: shorten(err.Error(), 200)}
-	}
-	return src.storeResponse(ctx, importer.Response{Patches: patches, Bad: bad})
-}
-
-// storeResponse quarantines a decoded response's bad records and applies its
-// patches in order.
+// storeResponse quarantines a decoded response's bad records and applies
+// its patches in order (the sources decode each body once, with
+// importer.DecodeResponse).
 func (src *source) storeResponse(ctx context.Context, resp importer.Response) error {
 	now := src.now()
 	for _, r := range resp.Bad {
