@@ -196,5 +196,6 @@ func TestWriteSearchAsEncodingJSON(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, string(want), rec.Body.String())
 		require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+		require.Equal(t, strconv.Itoa(len(want)), rec.Header().Get("Content-Length"))
 	}
 }
