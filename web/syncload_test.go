@@ -396,6 +396,10 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 //
 //	go test ./web/ -run TestLoadWhileSyncing -syncload -timeout 60m -v
 //	go test ./web/ -run TestLoadWhileSyncing -syncload -syncload.items 50000 -v
+//
+// Each phase reports the process's CPU time; -syncload.cpuprofile FILE
+// profiles the with-sync phases, each sample labelled with the part that
+// spent it (go tool pprof -tags FILE; -tagfocus=part=sync for the sync's).
 func TestLoadWhileSyncing(t *testing.T) {
 	if !*syncLoad {
 		t.Skip("a benchmark: run with -syncload")
