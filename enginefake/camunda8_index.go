@@ -141,11 +141,13 @@ func (c *Camunda8) operations() []Operation {
 // 1,000,000 items. sorted holds (processedDate millis, itemKey) of the
 // items with a processedDate, ascending; it can hold stale entries (the
 // item's date changed since), which the walk skips. tail holds the
-// entries added since the last sort. undated counts the items without a
-// processedDate by state.
+// entries added since the last sort. undated and dated count the items
+// without and with a processedDate by state: the search's totalItems comes
+// from them (its filter is on the operation and state only), not from a
+// walk of up to the 10,000 cap over the items at every request.
 type dateIndex struct {
-	sorted, tail []dateEntry
-	undated      map[string]int
+	sorted, tail   []dateEntry
+	undated, dated map[string]int
 }
 
 type dateEntry struct {
@@ -171,18 +173,23 @@ func (c *Camunda8) setItem(it Item) {
 	}
 	idx := c.dates[op]
 	if idx == nil {
-		idx = &dateIndex{undated: map[string]int{}}
+		idx = &dateIndex{undated: map[string]int{}, dated: map[string]int{}}
 		c.dates[op] = idx
 	}
 	old, ok := m[it.ItemKey]
-	if ok && old.ProcessedDate == nil {
-		if idx.undated[old.State]--; idx.undated[old.State] == 0 {
-			delete(idx.undated, old.State)
+	if ok {
+		counts := idx.undated
+		if old.ProcessedDate != nil {
+			counts = idx.dated
+		}
+		if counts[old.State]--; counts[old.State] == 0 {
+			delete(counts, old.State)
 		}
 	}
 	if it.ProcessedDate == nil {
 		idx.undated[it.State]++
 	} else {
+		idx.dated[it.State]++
 		idx.tail = append(idx.tail, dateEntry{it.ProcessedDate.UnixMilli(), it.ItemKey})
 	}
 	if ok {
@@ -277,16 +284,15 @@ func (c *Camunda8) indexedByDate(req searchReq) (items []any, page pageResult, o
 		return c.matchItem(&s, req.conds)
 	}
 	// totalItems
-	undated := 0
+	undated, total := 0, 0
 	for state, n := range idx.undated {
 		if c.matchItem(&Item{OperationKey: op, State: state}, req.conds) {
 			undated += n
 		}
 	}
-	total := 0
-	for i := len(idx.sorted) - 1; i >= 0 && total <= c.cfg.totalCap; i-- {
-		if it := c.dated(op, idx.sorted[i]); it != nil && match(it) {
-			total++
+	for state, n := range idx.dated {
+		if c.matchItem(&Item{OperationKey: op, State: state}, req.conds) {
+			total += n
 		}
 	}
 	total += undated

@@ -3,6 +3,7 @@ package enginefake
 import (
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
@@ -166,5 +167,35 @@ func TestIndexedByDateAgreesWithRun(t *testing.T) {
 		require.NoError(t, err)
 		_, _, ok := c.indexedByDate(req)
 		require.False(t, ok, body)
+	}
+}
+
+// writeSearch writes the bytes encoding/json writes for the response map,
+// with the items written by hand: escapes, nulls, dates and operations.
+func TestWriteSearchAsEncodingJSON(t *testing.T) {
+	when := time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.FixedZone("x", 3600))
+	msg, root := "a \"quoted\" <tag> & ünïcode\n\tline", "42"
+	items := []any{
+		Item{OperationType: "MIGRATE_PROCESS_INSTANCE", OperationKey: "1", ItemKey: "2", ProcessInstanceKey: "2", State: "COMPLETED", ProcessedDate: &when},
+		Item{OperationType: "DELETE_DECISION_INSTANCE", OperationKey: "1", ItemKey: "3", State: "FAILED", ProcessedDate: &when,
+			RootProcessInstanceKey: &root, ErrorMessage: &msg},
+		Item{OperationKey: "1", ItemKey: "4", State: "ACTIVE"},
+		Operation{Key: "1", State: "ACTIVE", Type: "MIGRATE_PROCESS_INSTANCE", StartDate: &when, TotalCount: 3},
+	}
+	end := "WzEsIjQiXQ=="
+	for _, tc := range []struct {
+		items []any
+		page  pageResult
+	}{
+		{items, pageResult{TotalItems: 3, StartCursor: &end, EndCursor: &end}},
+		{[]any{}, pageResult{}},
+	} {
+		rec := httptest.NewRecorder()
+		writeSearch(rec, tc.items, tc.page)
+		want, err := json.Marshal(map[string]any{"items": tc.items, "page": tc.page})
+		require.NoError(t, err)
+		require.Equal(t, string(want), rec.Body.String())
+		require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+		require.Equal(t, strconv.Itoa(len(want)), rec.Header().Get("Content-Length"))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -563,7 +564,41 @@ func (c *Camunda8) search(w http.ResponseWriter, r *http.Request, kind searchKin
 	} else {
 		out, page = run(req, kind.docs(c.operations(), nil), c.cfg.totalCap) // an operation search copies no item
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out, "page": page})
+	writeSearch(w, out, page)
+}
+
+// writeSearch writes a search response, {"items": [...], "page": {...}}
+// as encoding/json writes that map, with the items written by hand.
+func writeSearch(w http.ResponseWriter, items []any, page pageResult) {
+	pj, err := json.Marshal(page)
+	if err != nil {
+		http.Error(w, "encoding response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	b := make([]byte, 0, 320*len(items)+len(pj)+32)
+	b = append(b, `{"items":[`...)
+	for i, v := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if it, ok := v.(Item); ok {
+			b = it.appendJSON(b)
+			continue
+		}
+		j, err := json.Marshal(v)
+		if err != nil {
+			http.Error(w, "encoding response: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		b = append(b, j...)
+	}
+	b = append(b, `],"page":`...)
+	b = append(b, pj...)
+	b = append(b, '}')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 // itemKind is the item search as this fake's version has it.

@@ -1,9 +1,11 @@
 package importer
 
 import (
-	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
+
+	"github.com/batchql/batchql/storage"
 )
 
 // This file is the importer's API for live sync (package syncer): the same
@@ -27,17 +29,43 @@ type Rejected struct {
 // Malformed JSON, an element that is not an object, or an empty body is an
 // error: nothing of such a body is usable.
 func DecodeRecords(body []byte) ([]*Patch, []Rejected, error) {
-	sc := newJSONScanner(bytes.NewReader(body))
-	var patches []*Patch
-	var bad []Rejected
+	r, err := DecodeResponse(body, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.Patches, r.Bad, nil
+}
+
+// Response is an engine response body decoded by DecodeResponse.
+type Response struct {
+	Patches []*Patch // the valid records keep kept, in order
+	Bad     []Rejected
+	Records int // records read: valid (kept or not) and bad
+	// Search is set when the body is a search response whose items member
+	// is an array; EndCursor is then its page.endCursor (nil when absent
+	// or null).
+	Search    bool
+	EndCursor *string
+}
+
+// DecodeResponse is DecodeRecords for a reader that also looks at the
+// records (the live sync), so that a body is scanned once: keep, when not
+// nil, is shown each record in order with its JSON text (valid only during
+// the call), a valid one with its Patch and a bad one (also in Bad) with p
+// nil; a valid record for which keep returns false is left out of
+// Patches. The sync leaves out records it has stored before, unchanged.
+func DecodeResponse(body []byte, keep func(p *Patch, raw []byte) bool) (Response, error) {
+	sc := newJSONScannerBytes(body)
+	var r Response
 	for {
 		rec, err := sc.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return Response{}, err
 		}
+		r.Records++
 		p := new(Patch)
 		if err := p.parse(rec); err != nil {
 			var ie *Error
@@ -46,16 +74,41 @@ func DecodeRecords(body []byte) ([]*Patch, []Rejected, error) {
 			}
 			ie.Record, ie.Line = rec.num, 0
 			kind, key := rec.identity()
-			bad = append(bad, Rejected{Kind: kind, Key: key, Err: ie})
+			r.Bad = append(r.Bad, Rejected{Kind: kind, Key: key, Err: ie})
+			if keep != nil {
+				keep(nil, rec.body)
+			}
 			continue
 		}
-		p.detach()
-		patches = append(patches, p)
+		// p is fresh: its pointers into itself (Patch's backing fields)
+		// need no detach
+		if keep == nil || keep(p, rec.body) {
+			r.Patches = append(r.Patches, p)
+		}
 	}
 	if sc.values == 0 {
-		return nil, nil, errors.New(errEmpty)
+		return Response{}, errors.New(errEmpty)
 	}
-	return patches, bad, nil
+	if sc.env.num > 0 && sc.env.list {
+		r.Search = true
+		var page struct {
+			EndCursor *string `json:"endCursor"`
+		}
+		if len(sc.env.page) > 0 && json.Unmarshal(sc.env.page, &page) == nil {
+			r.EndCursor = page.EndCursor
+		}
+	}
+	return r, nil
+}
+
+// Item is an item patch's record: its operation and item keys, state and
+// processedDate as they are stored (a field the record lacks is zero);
+// ok is false for a patch of another kind.
+func (p *Patch) Item() (it storage.BatchOperationItem, ok bool) {
+	if p.kind != kindItem {
+		return storage.BatchOperationItem{}, false
+	}
+	return p.it, true
 }
 
 // identity reads a bad record's kind and natural key from its fields,

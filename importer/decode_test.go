@@ -2,6 +2,7 @@ package importer
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -85,4 +86,60 @@ func TestDecodeRecordsEmpty(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, patches)
 	assert.Empty(t, bad)
+}
+
+// DecodeResponse shows every record to keep once (a bad one with a nil
+// patch), leaves out what keep refuses, and reads the search response's
+// page: its records and endCursor.
+func TestDecodeResponse(t *testing.T) {
+	body := []byte(`{"items":[
+	 {"batchOperationKey":"3","itemKey":"30","state":"COMPLETED","processedDate":"2024-05-14T09:12:03.417Z"},
+	 {"batchOperationKey":"3","itemKey":"31","state":"ACTIVE","processedDate":"yesterday"},
+	 {"batchOperationKey":"3","itemKey":"32","state":"SCHEDULED"}
+	],"page":{"totalItems":3,"hasMoreTotalItems":false,"startCursor":"a","endCursor":"b"}}`)
+	orig := slices.Clone(body)
+	var seen []string
+	r, err := DecodeResponse(body, func(p *Patch, raw []byte) bool {
+		if p == nil {
+			seen = append(seen, "bad "+string(raw[len(raw)-28:]))
+			return true
+		}
+		it, ok := p.Item()
+		require.True(t, ok)
+		seen = append(seen, it.ItemKey+" "+string(it.State))
+		return it.ItemKey != "30"
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"30 COMPLETED", `bad "processedDate":"yesterday"}`, "32 ACTIVE"}, seen)
+	require.Len(t, r.Patches, 1)
+	assert.Equal(t, "3/32", r.Patches[0].Key())
+	require.Len(t, r.Bad, 1)
+	assert.Equal(t, "3/31", r.Bad[0].Key)
+	assert.Equal(t, 3, r.Records)
+	assert.True(t, r.Search)
+	require.NotNil(t, r.EndCursor)
+	assert.Equal(t, "b", *r.EndCursor)
+	assert.Equal(t, orig, body, "the body is scanned in place, not changed")
+
+	r, err = DecodeResponse([]byte("\xEF\xBB\xBF"+`[{"id":"b1","type":"t","totalJobs":1}]`), nil)
+	require.NoError(t, err, "a byte order mark is skipped")
+	assert.Equal(t, 1, r.Records)
+	assert.False(t, r.Search)
+
+	r, err = DecodeResponse([]byte(`{"items":[],"page":{"totalItems":0,"endCursor":null}}`), nil)
+	require.NoError(t, err)
+	assert.True(t, r.Search)
+	assert.Nil(t, r.EndCursor)
+	assert.Zero(t, r.Records)
+
+	for _, notSearch := range []string{`[{"id":"b1","type":"t","totalJobs":1}]`, `{"items":null,"page":{}}`, `{"page":{"endCursor":"x"}}`} {
+		r, err := DecodeResponse([]byte(notSearch), nil)
+		require.NoError(t, err, notSearch)
+		assert.False(t, r.Search, notSearch)
+	}
+
+	p := new(Patch)
+	require.NoError(t, p.UnmarshalJSON([]byte(`{"batchOperationKey":"1","state":"ACTIVE","batchOperationType":"CANCEL_PROCESS_INSTANCE"}`)))
+	_, ok := p.Item()
+	assert.False(t, ok, "an operation's patch is not an item")
 }

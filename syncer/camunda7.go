@@ -1,12 +1,14 @@
 package syncer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
 )
 
@@ -42,8 +44,20 @@ type c7 struct {
 const c7Page = 1000
 
 // list reads a list endpoint page by page (offset paging), storing each
-// page; more decides after each page whether to read on.
-func (s *c7) list(ctx context.Context, path string, q url.Values, size int, more func(body []byte) bool) error {
+// page; more, when not nil, gets each page's rows (id and endTime, read
+// as the page is decoded, once) after it is stored and decides whether
+// to read on.
+func (s *c7) list(ctx context.Context, path string, q url.Values, size int, more func(rows []endRow) bool) error {
+	var rows []endRow
+	var keep func(*importer.Patch, []byte) bool
+	if more != nil {
+		keep = func(_ *importer.Patch, raw []byte) bool {
+			var r endRow
+			_ = json.Unmarshal(raw, &r)
+			rows = append(rows, r)
+			return true
+		}
+	}
 	for first := 0; ; first += size {
 		q.Set("firstResult", strconv.Itoa(first))
 		q.Set("maxResults", strconv.Itoa(size))
@@ -51,28 +65,33 @@ func (s *c7) list(ctx context.Context, path string, q url.Values, size int, more
 		if err != nil {
 			return err
 		}
-		var rows []json.RawMessage
-		if err := json.Unmarshal(body, &rows); err != nil {
-			return &BadResponseError{"GET", join(s.src.t.st.URL, path), "not a JSON array: " + shorten(err.Error(), 200)}
+		if b := bytes.TrimLeft(body, " \t\r\n"); len(b) == 0 || b[0] != '[' {
+			return &BadResponseError{"GET", join(s.src.t.st.URL, path), "not a JSON array: " + shorten(string(body), 200)}
 		}
-		if err := s.src.store(ctx, body, "GET"); err != nil {
+		rows = rows[:0]
+		page, err := importer.DecodeResponse(body, keep)
+		if err != nil {
+			return &BadResponseError{Method: "GET", URL: s.src.t.st.URL, Reason: shorten(err.Error(), 200)}
+		}
+		if err := s.src.storeResponse(ctx, page); err != nil {
 			return err
 		}
-		if len(rows) < size || (more != nil && !more(body)) {
+		if page.Records < size || (more != nil && !more(rows)) {
 			return nil
 		}
 	}
 }
 
+// endRow is what the history walk reads of a batch.
+type endRow struct {
+	ID      string  `json:"id"`
+	EndTime *string `json:"endTime"`
+}
+
 // noteEnded notes the ended batches of a history page and returns the
 // oldest endTime on it and whether any batch on it was not known ended
 // with that endTime.
-func (s *c7) noteEnded(body []byte) (oldest *time.Time, news bool) {
-	var rows []struct {
-		ID      string  `json:"id"`
-		EndTime *string `json:"endTime"`
-	}
-	_ = json.Unmarshal(body, &rows)
+func (s *c7) noteEnded(rows []endRow) (oldest *time.Time, news bool) {
 	if s.ended == nil {
 		s.ended = map[string]time.Time{}
 	}
@@ -118,16 +137,16 @@ func (s *c7) poll(ctx context.Context, full bool) error {
 	defer s.prune()
 	if full {
 		return s.list(ctx, "/history/batch", url.Values{"sortBy": {"batchId"}, "sortOrder": {"asc"}}, c7Page,
-			func(body []byte) bool { s.noteEnded(body); return true })
+			func(rows []endRow) bool { s.noteEnded(rows); return true })
 	}
 	known := !s.newest.IsZero()
 	cutoff := s.newest.Add(-s.overlap())
 	q := url.Values{"completed": {"true"}, "sortBy": {"endTime"}, "sortOrder": {"desc"}}
-	return s.list(ctx, "/history/batch", q, recentPage, func(body []byte) bool {
+	return s.list(ctx, "/history/batch", q, recentPage, func(rows []endRow) bool {
 		// History is written in the engine's own transaction, so a batch
 		// that ended later sorts first: a page of nothing new ends the walk
 		// (the overlap window only covers clock differences between nodes).
-		oldest, news := s.noteEnded(body)
+		oldest, news := s.noteEnded(rows)
 		return known && news && oldest != nil && !oldest.Before(cutoff)
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/batchql/batchql/importer"
 )
 
 // c8 reads a Camunda 8 Orchestration Cluster REST API (base .../v2): the
@@ -101,56 +103,57 @@ type searchRequest struct {
 	Page   searchPage     `json:"page"`
 }
 
-// search pages through a search. fn gets each page's body and its items
-// (decoded once here) and reports whether to read on; paging ends at a
-// short page or a null endCursor.
-func (s *c8) search(ctx context.Context, path string, req searchRequest, fn func(body []byte, items []json.RawMessage) (bool, error)) error {
+// search pages through a search. Each page is decoded once
+// (importer.DecodeResponse): keep sees every record of it (nil: all are
+// kept) and fn gets the page, whose kept patches it stores, and reports
+// whether to read on; paging ends at a short page or a null endCursor.
+func (s *c8) search(ctx context.Context, path string, req searchRequest, keep func(p *importer.Patch, raw []byte) bool,
+	fn func(page importer.Response) (bool, error)) error {
 	for {
 		body, err := s.src.c.post(ctx, path, req)
 		if err != nil {
 			return err
 		}
-		var env struct {
-			Items []json.RawMessage `json:"items"`
-			Page  struct {
-				EndCursor *string `json:"endCursor"`
-			} `json:"page"`
-		}
-		if err := json.Unmarshal(body, &env); err != nil || env.Items == nil {
+		page, err := importer.DecodeResponse(body, keep)
+		if err != nil || !page.Search {
 			reason := "not a search response {items, page}"
 			if err != nil {
 				reason = shorten(err.Error(), 200)
 			}
 			return &BadResponseError{"POST", join(s.src.t.st.URL, path), reason}
 		}
-		more, err := fn(body, env.Items)
-		if err != nil || !more || len(env.Items) < req.Page.Limit || env.Page.EndCursor == nil {
+		more, err := fn(page)
+		if err != nil || !more || page.Records < req.Page.Limit || page.EndCursor == nil {
 			return err
 		}
-		req.Page.After = env.Page.EndCursor
+		req.Page.After = page.EndCursor
 	}
 }
 
 // operations runs an operations search and stores every page; seen gets
 // each operation's key, state and startDate; more decides after each page.
 func (s *c8) operations(ctx context.Context, req searchRequest, seen map[string]opLite, more func(page []opLite) bool) error {
-	return s.search(ctx, "/batch-operations/search", req, func(body []byte, items []json.RawMessage) (bool, error) {
-		page := make([]opLite, 0, len(items))
-		for _, raw := range items {
-			var op opLite
-			if json.Unmarshal(raw, &op) != nil || op.Key == "" {
-				continue // quarantined by store
-			}
-			page = append(page, op)
+	var ops []opLite
+	keep := func(_ *importer.Patch, raw []byte) bool {
+		var op opLite
+		if json.Unmarshal(raw, &op) == nil && op.Key != "" { // else quarantined by store
+			ops = append(ops, op)
+		}
+		return true
+	}
+	return s.search(ctx, "/batch-operations/search", req, keep, func(page importer.Response) (bool, error) {
+		for _, op := range ops {
 			seen[op.Key] = op
 			if op.StartDate != nil && op.StartDate.After(s.newest) {
 				s.newest = *op.StartDate
 			}
 		}
-		if err := s.src.store(ctx, body, "POST"); err != nil {
+		if err := s.src.storeResponse(ctx, page); err != nil {
 			return false, err
 		}
-		return more == nil || more(page), nil
+		ok := more == nil || more(ops)
+		ops = nil
+		return ok, nil
 	})
 }
 

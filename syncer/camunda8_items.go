@@ -7,8 +7,11 @@ import (
 	"hash/fnv"
 	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/batchql/batchql/importer"
 )
 
 // Reading the items of Camunda 8 operations.
@@ -131,16 +134,30 @@ func (s *c8) itemOverlap() time.Duration { return max(s.src.cfg.Interval, 2*time
 // (a bad item is quarantined there).
 type itemRow struct {
 	Key       string          `json:"batchOperationKey"`
+	ItemKey   string          `json:"itemKey"`
 	State     string          `json:"state"`
 	Processed json.RawMessage `json:"processedDate"`
 }
 
-func (r itemRow) processed() *time.Time {
-	var t *time.Time
-	if json.Unmarshal(r.Processed, &t) != nil {
-		return nil
+// look is what the reads need of an item record: the valid ones from
+// their patch, the bad ones (p nil, quarantined) read leniently from raw.
+// dated says whether the record has a processedDate (processed is nil
+// for a bad one).
+func look(p *importer.Patch, raw []byte) (r itemRow, processed *time.Time, dated bool) {
+	if p == nil {
+		_ = json.Unmarshal(raw, &r)
+		dated = len(r.Processed) > 0 && string(r.Processed) != "null"
+		if dated && json.Unmarshal(r.Processed, &processed) != nil {
+			processed = nil
+		}
+		return r, processed, dated
 	}
-	return t
+	it, ok := p.Item()
+	if !ok {
+		return r, nil, false
+	}
+	r = itemRow{Key: it.BatchOperationKey, ItemKey: it.ItemKey, State: string(it.State)}
+	return r, it.ProcessedDate, it.ProcessedDate != nil
 }
 
 // items reads and stores all items of one operation (of all operations
@@ -154,25 +171,29 @@ func (s *c8) items(ctx context.Context, key string) (map[string]*opItems, error)
 		req.Filter = map[string]any{"batchOperationKey": key}
 	}
 	out := map[string]*opItems{}
-	err := s.search(ctx, "/batch-operation-items/search", req, func(body []byte, items []json.RawMessage) (bool, error) {
-		for _, raw := range items {
-			var it itemRow
-			_ = json.Unmarshal(raw, &it)
-			o := out[it.Key]
-			if o == nil {
-				o = &opItems{}
-				out[it.Key] = o
-			}
-			o.add(it.State, it.processed())
+	keep := func(p *importer.Patch, raw []byte) bool {
+		it, processed, _ := look(p, raw)
+		o := out[it.Key]
+		if o == nil {
+			o = &opItems{}
+			out[it.Key] = o
 		}
-		err := s.src.store(ctx, body, "POST")
-		return true, err
+		o.add(it.State, processed)
+		return true
+	}
+	err := s.search(ctx, "/batch-operation-items/search", req, keep, func(page importer.Response) (bool, error) {
+		return true, s.src.storeResponse(ctx, page)
 	})
 	return out, err
 }
 
 // changed reads the items of operation key processed since w.newest
-// minus itemOverlap (see above) and stores those not stored before.
+// minus itemOverlap (see above) and stores those not stored before. It
+// stores each page oldest first: the walk reads newest first, and a
+// write transaction that inserts keys in descending order into a bbolt
+// node copies the node's tail at every insert (items get their final
+// state in about key and date order, so their new index entries, e.g.
+// operation/COMPLETED/itemKey, land side by side).
 func (s *c8) changed(ctx context.Context, key string, w *itemWatch) (opItems, error) {
 	req := searchRequest{
 		Filter: map[string]any{"batchOperationKey": key, "state": map[string]any{"$neq": "ACTIVE"}},
@@ -192,57 +213,41 @@ func (s *c8) changed(ctx context.Context, key string, w *itemWatch) (opItems, er
 		}
 	}
 	var got opItems
-	dated := false
-	err := s.search(ctx, "/batch-operation-items/search", req, func(body []byte, items []json.RawMessage) (bool, error) {
-		more := true
-		fresh := make([]json.RawMessage, 0, len(items))
-		stored := make(map[string]storedItem, len(items))
-		for _, raw := range items {
-			var it struct {
-				itemRow
-				ItemKey string `json:"itemKey"`
+	dated, more := false, true
+	stored := map[string]storedItem{} // this page's
+	keep := func(p *importer.Patch, raw []byte) bool {
+		it, processed, hasDate := look(p, raw)
+		got.add(it.State, processed)
+		switch {
+		case !hasDate:
+			if dated {
+				more = false // nulls last: nothing processed follows
 			}
-			_ = json.Unmarshal(raw, &it)
-			processed := it.processed()
-			got.add(it.State, processed)
-			switch {
-			case len(it.Processed) == 0 || string(it.Processed) == "null":
-				if dated {
-					more = false // nulls last: nothing processed follows
-				}
-			case processed == nil: // a bad date: quarantined by store
-			case processed.Before(cutoff):
-				more = false
-			default:
-				dated = true
-			}
-			if processed == nil || it.ItemKey == "" {
-				fresh = append(fresh, raw)
-				continue
-			}
-			h := fnv.New64a()
-			h.Write(raw)
-			st := storedItem{processed.UnixMilli(), h.Sum64()}
-			if w.stored[it.ItemKey] != st {
-				fresh = append(fresh, raw)
-				stored[it.ItemKey] = st
-			}
+		case processed == nil: // a bad date: quarantined by storeResponse
+		case processed.Before(cutoff):
+			more = false
+		default:
+			dated = true
 		}
-		if len(fresh) > 0 {
-			body = body[:0:0]
-			body = append(body, '[')
-			for i, raw := range fresh {
-				if i > 0 {
-					body = append(body, ',')
-				}
-				body = append(body, raw...)
-			}
-			body = append(body, ']')
-			if err := s.src.store(ctx, body, "POST"); err != nil {
-				return false, err
-			}
+		if processed == nil || it.ItemKey == "" {
+			return true
+		}
+		h := fnv.New64a()
+		h.Write(raw)
+		st := storedItem{processed.UnixMilli(), h.Sum64()}
+		if w.stored[it.ItemKey] == st {
+			return false // stored before, byte for byte the same
+		}
+		stored[it.ItemKey] = st
+		return true
+	}
+	err := s.search(ctx, "/batch-operation-items/search", req, keep, func(page importer.Response) (bool, error) {
+		slices.Reverse(page.Patches)
+		if err := s.src.storeResponse(ctx, page); err != nil {
+			return false, err
 		}
 		maps.Copy(w.stored, stored) // stored now
+		clear(stored)
 		return more, nil
 	})
 	return got, err
@@ -311,14 +316,13 @@ func (s *c8) newestProcessed(ctx context.Context, key string) (time.Time, error)
 		Page:   searchPage{Limit: 1},
 	}
 	var newest time.Time
-	err := s.search(ctx, "/batch-operation-items/search", req, func(_ []byte, items []json.RawMessage) (bool, error) {
-		if len(items) > 0 {
-			var it itemRow
-			_ = json.Unmarshal(items[0], &it)
-			if t := it.processed(); t != nil {
-				newest = *t
-			}
+	keep := func(p *importer.Patch, raw []byte) bool {
+		if _, processed, _ := look(p, raw); processed != nil && newest.IsZero() {
+			newest = *processed
 		}
+		return false
+	}
+	err := s.search(ctx, "/batch-operation-items/search", req, keep, func(importer.Response) (bool, error) {
 		return false, nil
 	})
 	return newest, err

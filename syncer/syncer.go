@@ -265,15 +265,12 @@ func pollBackoff(interval time.Duration, n int) time.Duration {
 	return ceil/2 + time.Duration(rand.Int64N(int64(ceil/2)+1))
 }
 
-// store decodes a response body's records and applies them: bad records
-// are quarantined, the others applied in order.
-func (src *source) store(ctx context.Context, body []byte, what string) error {
-	patches, bad, err := importer.DecodeRecords(body)
-	if err != nil {
-		return &BadResponseError{Method: what, URL: src.t.st.URL, Reason: shorten(err.Error(), 200)}
-	}
+// storeResponse quarantines a decoded response's bad records and applies
+// its patches in order (the sources decode each body once, with
+// importer.DecodeResponse).
+func (src *source) storeResponse(ctx context.Context, resp importer.Response) error {
 	now := src.now()
-	for _, r := range bad {
+	for _, r := range resp.Bad {
 		var field, value *string
 		if r.Err.Field != "" {
 			field = &r.Err.Field
@@ -286,7 +283,7 @@ func (src *source) store(ctx context.Context, body []byte, what string) error {
 		}
 		src.log.Warn("sync: record quarantined", "kind", r.Kind, "key", r.Key, "field", r.Err.Field, "value", r.Err.Value, "reason", r.Err.Reason)
 	}
-	return src.applyPatches(ctx, patches)
+	return src.applyPatches(ctx, resp.Patches)
 }
 
 func (src *source) applyPatches(ctx context.Context, patches []*importer.Patch) error {

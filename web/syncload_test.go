@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +37,20 @@ var (
 	syncLoadClients  = flag.Int("syncload.clients", 4, "TestLoadWhileSyncing: concurrent GraphQL clients")
 	syncLoadCatchUp  = flag.Duration("syncload.catchup", 15*time.Minute, "TestLoadWhileSyncing: how long the sync may take to catch up after a phase")
 	syncLoadRounds   = flag.Int("syncload.rounds", 2, "TestLoadWhileSyncing: rounds of (without sync, with sync)")
+	syncLoadFrame    = flag.Bool("syncload.frame", false, "TestLoadWhileSyncing: check each answer by its frame ({\"data\":{…}, errors decoded when it is not) instead of decoding it whole: "+
+		"the clients run in the test's process, and decoding cost them a third of a phase's CPU")
+	syncLoadProfile = flag.String("syncload.cpuprofile", "", "TestLoadWhileSyncing: write a CPU profile of the with-sync phases (not the full passes) to this file; "+
+		"samples carry the label part=sync|fake|advancer|queries|clients|probes")
 )
+
+// labelled runs h's requests with the pprof label part=name on the
+// connection's goroutine (it keeps it for the connection's later requests).
+func labelled(name string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pprof.SetGoroutineLabels(pprof.WithLabels(r.Context(), pprof.Labels("part", name)))
+		h.ServeHTTP(w, r)
+	})
+}
 
 const syncLoadOp = "2251799813999001"
 
@@ -181,7 +195,8 @@ type phaseResult struct {
 	requests int64
 	errs     int64
 	failures []string
-	load     [2]string // load average at start and end
+	load     [2]string     // load average at start and end
+	cpu      time.Duration // the process's CPU time in the phase
 }
 
 // runClients sends the queries round robin from n clients for d and
@@ -206,11 +221,29 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 		}
 		mu.Unlock()
 	}
+	// ok is an answer without errors and with data. With -syncload.frame
+	// it is checked by its frame, as the server writes it
+	// (graph/transport.go: "errors" first when there are any), else
+	// decoded whole (it takes CPU from the queries: the clients run in this
+	// process). An answer that fails the check is decoded to say what was
+	// wrong.
+	ok := func(b []byte) bool {
+		if *syncLoadFrame {
+			return bytes.HasPrefix(b, []byte(`{"data":{`)) && bytes.HasSuffix(bytes.TrimRight(b, "\n"), []byte("}"))
+		}
+		var r struct {
+			Data   map[string]any
+			Errors []struct{ Message string }
+		}
+		return json.Unmarshal(b, &r) == nil && len(r.Errors) == 0 && r.Data != nil
+	}
 	deadline := time.Now().Add(d)
 	for c := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "clients")))
+			var buf bytes.Buffer
 			for i := c; time.Now().Before(deadline); i++ {
 				q := qs[i%len(qs)]
 				vars := q.vars[(i/len(qs))%len(q.vars)]
@@ -222,22 +255,28 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 					fail("%s: %v", q.name, err)
 					continue
 				}
-				var r struct {
-					Data   map[string]any
-					Errors []struct{ Message string }
-				}
-				derr := json.NewDecoder(resp.Body).Decode(&r)
+				buf.Reset()
+				_, rerr := buf.ReadFrom(resp.Body)
 				resp.Body.Close()
 				res.lat[q.name].add(time.Since(start))
 				switch {
 				case resp.StatusCode != http.StatusOK:
 					fail("%s: HTTP %d", q.name, resp.StatusCode)
-				case derr != nil:
-					fail("%s: body: %v", q.name, derr)
-				case len(r.Errors) > 0:
-					fail("%s: %s", q.name, r.Errors[0].Message)
-				case r.Data == nil:
-					fail("%s: no data", q.name)
+				case rerr != nil:
+					fail("%s: body: %v", q.name, rerr)
+				case !ok(buf.Bytes()):
+					var r struct {
+						Data   json.RawMessage
+						Errors []struct{ Message string }
+					}
+					switch err := json.Unmarshal(buf.Bytes(), &r); {
+					case err != nil:
+						fail("%s: body: %v", q.name, err)
+					case len(r.Errors) > 0:
+						fail("%s: %s", q.name, r.Errors[0].Message)
+					default:
+						fail("%s: no data: %.200s", q.name, buf.Bytes())
+					}
 				}
 			}
 		}()
@@ -326,6 +365,7 @@ type syncStats struct {
 	probes              []time.Duration // change in the fake → item COMPLETED in the store
 	probesMissed        int
 	lagAtEnd, movedEnd  int
+	movedPhase          int // items the fake completed during the phase
 	catchUp             time.Duration
 	syncErrs            int
 	fakeTime            time.Duration // in the fake's item searches during the phase
@@ -356,6 +396,10 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 //
 //	go test ./web/ -run TestLoadWhileSyncing -syncload -timeout 60m -v
 //	go test ./web/ -run TestLoadWhileSyncing -syncload -syncload.items 50000 -v
+//
+// Each phase reports the process's CPU time; -syncload.cpuprofile FILE
+// profiles the with-sync phases, each sample labelled with the part that
+// spent it (go tool pprof -tags FILE; -tagfocus=part=sync for the sync's).
 func TestLoadWhileSyncing(t *testing.T) {
 	if !*syncLoad {
 		t.Skip("a benchmark: run with -syncload")
@@ -386,7 +430,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 	require.NoError(t, c8.Progress(syncLoadOp, 0, 0)) // CREATED → ACTIVE with a startDate
 	t.Logf("fake: one Progress call over %d items takes %s (it sorts every item), so the advancer writes the moved items with PutItems", n, time.Since(began).Round(time.Millisecond))
 	var fakeTime, fakeItemReqs, fakeBytes atomic.Int64 // the fake's own cost: server time in item searches
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fake := httptest.NewServer(labelled("fake", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/batch-operation-items/search") {
 			c8.ServeHTTP(w, r)
 			return
@@ -397,7 +441,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		fakeTime.Add(int64(time.Since(start)))
 		fakeItemReqs.Add(1)
 		fakeBytes.Add(cw.n)
-	}))
+	})))
 	defer fake.Close()
 
 	var current atomic.Pointer[syncer.Syncer]
@@ -407,7 +451,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		}
 		return nil
 	}
-	srv := httptest.NewServer(NewRouter(store, graph.Config{SyncStatus: status}, nil, slog.New(slog.DiscardHandler), Options{}))
+	srv := httptest.NewServer(labelled("queries", NewRouter(store, graph.Config{SyncStatus: status}, nil, slog.New(slog.DiscardHandler), Options{})))
 	defer srv.Close()
 
 	// startSync starts serve's syncer and waits for its first (full) pass.
@@ -418,7 +462,10 @@ func TestLoadWhileSyncing(t *testing.T) {
 		current.Store(sy)
 		sctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
-		go func() { defer close(done); sy.Run(sctx) }()
+		go func() {
+			defer close(done)
+			pprof.Do(sctx, pprof.Labels("part", "sync"), sy.Run)
+		}()
 		start := time.Now()
 		for sy.Status()[0].LastFullAt == nil {
 			require.Less(t, time.Since(start), 30*time.Minute, "first full pass")
@@ -450,9 +497,9 @@ func TestLoadWhileSyncing(t *testing.T) {
 	var stats []*syncStats
 	for round := 1; round <= *syncLoadRounds; round++ {
 		// without sync
-		l0 := loadAvg()
+		l0, c0 := loadAvg(), cpuTime()
 		res := runClients(srv.URL, qs, *syncLoadClients, d)
-		res.name, res.load = fmt.Sprintf("r%d without sync", round), [2]string{l0, loadAvg()}
+		res.name, res.load, res.cpu = fmt.Sprintf("r%d without sync", round), [2]string{l0, loadAvg()}, cpuTime()-c0
 		results = append(results, res)
 
 		// with sync
@@ -463,12 +510,16 @@ func TestLoadWhileSyncing(t *testing.T) {
 		var wg sync.WaitGroup
 		var advErr error
 		wg.Add(2)
-		go func() { defer wg.Done(); advErr = adv.run(actx, rate) }()
+		go func() {
+			defer wg.Done()
+			pprof.Do(actx, pprof.Labels("part", "advancer"), func(ctx context.Context) { advErr = adv.run(ctx, rate) })
+		}()
 		wctx, wcancel := context.WithCancel(ctx)
 		var phaseOver atomic.Bool
 		watched := make(chan struct{})
 		go func() { // poll watcher, through the phase and the catch-up
 			defer close(watched)
+			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "probes")))
 			var last time.Time
 			for wctx.Err() == nil {
 				s := sy.Status()[0]
@@ -488,6 +539,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		}()
 		go func() { // freshness probes: the newest completed item, until the store has it
 			defer wg.Done()
+			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "probes")))
 			for actx.Err() == nil {
 				time.Sleep(time.Second)
 				i := int(adv.moved.Load()) - 1
@@ -513,9 +565,25 @@ func TestLoadWhileSyncing(t *testing.T) {
 				}
 			}
 		}()
-		l0 = loadAvg()
+		var prof *os.File
+		if *syncLoadProfile != "" {
+			path := *syncLoadProfile
+			if round > 1 {
+				path += fmt.Sprintf(".r%d", round)
+			}
+			prof, err = os.Create(path)
+			require.NoError(t, err)
+			require.NoError(t, pprof.StartCPUProfile(prof))
+		}
+		l0, c0 = loadAvg(), cpuTime()
+		moved0 := adv.moved.Load()
 		res = runClients(srv.URL, qs, *syncLoadClients, d)
-		res.name, res.load = fmt.Sprintf("r%d with sync", round), [2]string{l0, loadAvg()}
+		res.name, res.load, res.cpu = fmt.Sprintf("r%d with sync", round), [2]string{l0, loadAvg()}, cpuTime()-c0
+		ss.movedPhase = int(adv.moved.Load() - moved0)
+		if prof != nil {
+			pprof.StopCPUProfile()
+			require.NoError(t, prof.Close())
+		}
 		acancel()
 		phaseOver.Store(true)
 		wg.Wait()
@@ -552,13 +620,13 @@ func TestLoadWhileSyncing(t *testing.T) {
 	// report
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%d items, %d items/s, %d clients, %s a phase, GOMAXPROCS %s\n", n, rate, *syncLoadClients, d, os.Getenv("GOMAXPROCS"))
-	fmt.Fprintf(&b, "%-18s %8s %6s %11s", "phase", "requests", "errors", "load")
+	fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s", "phase", "requests", "errors", "load", "CPU s")
 	for _, q := range qs {
 		fmt.Fprintf(&b, " %15s", q.name+" p50/p99")
 	}
 	b.WriteString("\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "%-18s %8d %6d %5s→%-5s", r.name, r.requests, r.errs, r.load[0], r.load[1])
+		fmt.Fprintf(&b, "%-18s %8d %6d %5s→%-5s %7.1f", r.name, r.requests, r.errs, r.load[0], r.load[1], r.cpu.Seconds())
 		for _, q := range qs {
 			_, p50, p99, _ := r.lat[q.name].summary()
 			fmt.Fprintf(&b, " %15s", fmt.Sprintf("%s/%s", ms(p50), ms(p99)))
@@ -566,7 +634,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		b.WriteString("\n")
 	}
 	for i := 0; i+1 < len(results); i += 2 {
-		fmt.Fprintf(&b, "%-18s %8s %6s %11s", fmt.Sprintf("r%d p99 ratio", i/2+1), "", "", "")
+		fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s", fmt.Sprintf("r%d p99 ratio", i/2+1), "", "", "", "")
 		for _, q := range qs {
 			_, _, without, _ := results[i].lat[q.name].summary()
 			_, _, with, _ := results[i+1].lat[q.name].summary()
@@ -584,9 +652,9 @@ func TestLoadWhileSyncing(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "r%d sync: full pass %s (%s requests) before the phase; %d polls finished in the phase, requests %v, times %v (max %s); "+
 			"item searches in the phase %d (%.1f MB), the fake's time in them %s; "+
-			"freshness probes %v (max %s, %d unanswered at the end); fake completed %d, store lagged %d items at the end, store and a finished poll caught up in %s (polls finished meanwhile: %v); sync errors %d\n",
+			"freshness probes %v (max %s, %d unanswered at the end); fake completed %d in the phase, %d in all, store lagged %d items at the end, store and a finished poll caught up in %s (polls finished meanwhile: %v); sync errors %d\n",
 			i+1, s.fullPass, s.fullReqs, s.polls, s.pollReqs, roundAll(s.pollTimes), ms(maxPoll), s.fakeReqs, float64(s.fakeBytes)/1e6, ms(s.fakeTime), roundAll(s.probes), ms(maxProbe), s.probesMissed,
-			s.movedEnd, s.lagAtEnd, ms(s.catchUp), roundAll(s.catchPolls), s.syncErrs)
+			s.movedPhase, s.movedEnd, s.lagAtEnd, ms(s.catchUp), roundAll(s.catchPolls), s.syncErrs)
 	}
 	t.Log(b.String())
 	for _, r := range results {
