@@ -208,6 +208,9 @@ func choosePlan[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]
 	// smallest range.
 	matches := -1.0
 	for _, ix := range k.indexes {
+		if !r.has(ix) {
+			continue
+		}
 		p := buildPlan(r, k, ix, terms, conds, order)
 		if p.ordered && len(p.residual) == 0 && len(p.prefixes) == 1 {
 			// It reads exactly the page's rows from one range: no plan
