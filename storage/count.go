@@ -106,7 +106,11 @@ func counterSum[R any](r *Reader, k *kind[R], fields []string, prefixes [][]byte
 func sumCounters[R any](r *Reader, k *kind[R], set []string, prefixes [][]byte) int {
 	total := 0
 	for _, pre := range prefixes {
-		total += r.counter(counterName(k.tag, set, [][]byte{pre}))
+		if len(set) == 0 {
+			total += r.totalOf(k.tag)
+		} else {
+			total += r.counterSet(k.tag, set, pre)
+		}
 	}
 	return total
 }

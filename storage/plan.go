@@ -33,6 +33,11 @@ type plan[R any] struct {
 	desc     bool     // scan the index backward
 	residual []func(*R) bool
 	est      float64
+	// Room for the usual plan, so that weighing every index allocates
+	// little: a tenant-scoped list weighs them all, twice with its count.
+	onePrefix [1][]byte
+	fixedRoom [4]string
+	residRoom [4]func(*R) bool
 }
 
 // condsOf collects the conditions of the terms by field, merging those of
@@ -55,7 +60,8 @@ func condsOf[R any](m map[string]*cond, terms []term[R]) map[string]*cond {
 
 // buildPlan fits index ix to the filter and the order.
 func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds map[string]*cond, order []Order) *plan[R] {
-	p := &plan[R]{ix: ix, prefixes: [][]byte{nil}, single: true}
+	p := &plan[R]{ix: ix, single: true}
+	p.prefixes, p.fixed, p.residual = p.onePrefix[:], p.fixedRoom[:0], p.residRoom[:0]
 	used := map[string]bool{}
 	for i, f := range ix.fields {
 		c := conds[f]
@@ -103,6 +109,11 @@ func crossPrefixes(prefixes, vals [][]byte) [][]byte {
 	next := make([][]byte, 0, len(prefixes)*len(vals))
 	for _, pre := range prefixes {
 		for _, v := range vals {
+			if len(pre) == 0 {
+				// The value itself, clipped: appending to a prefix copies it.
+				next = append(next, slices.Clip(v))
+				continue
+			}
 			next = append(next, append(slices.Clip(pre), v...))
 		}
 	}
@@ -173,7 +184,7 @@ func followsKeys[R any](k *kind[R], need, fields []string) bool {
 // estimate guesses how many keys the plan's ranges hold, exactly where a
 // counter covers the prefix fields.
 func estimate[R any](r *Reader, k *kind[R], p *plan[R]) float64 {
-	n := float64(r.counter(k.tag))
+	n := float64(r.totalOf(k.tag))
 	if len(p.fixed) > 0 {
 		if exact, ok := counterSum(r, k, p.fixed, p.prefixes); ok {
 			n = float64(exact)

@@ -183,6 +183,12 @@ type Reader struct {
 	counters *bolt.Bucket    // looked up once: read transactions don't cache buckets
 	tenants  *TenantScope    // batches this reader may see (tenant.go); nil: all
 	lacks    map[string]bool // the Store's: what a read-only file lacks
+	// A query's planner reads the kind's total once per index it weighs
+	// and sums per-value counters: the total is read once (totalTag,
+	// total) and counter names are built in key.
+	totalTag string
+	total    int
+	key      []byte
 }
 
 // View runs fn in a read transaction (one snapshot). The Reader's batch
@@ -369,7 +375,11 @@ func (w *Writer) flushCounters() error {
 }
 
 func counterValue(b *bolt.Bucket, name string) int64 {
-	v := b.Get([]byte(name))
+	return counterAt(b, []byte(name))
+}
+
+func counterAt(b *bolt.Bucket, name []byte) int64 {
+	v := b.Get(name)
 	if len(v) != 8 {
 		return 0
 	}
@@ -381,6 +391,31 @@ func (r *Reader) counter(name string) int {
 		r.counters = r.tx.Bucket(bucketCounters)
 	}
 	return int(counterValue(r.counters, name))
+}
+
+// totalOf is the total counter of the kind tagged tag, read once a Reader.
+func (r *Reader) totalOf(tag string) int {
+	if r.totalTag != tag {
+		r.total, r.totalTag = r.counter(tag), tag
+	}
+	return r.total
+}
+
+// counterSet is the counter of set (not empty) for the encoded values
+// pre, concatenated in the set's order.
+func (r *Reader) counterSet(tag string, set []string, pre []byte) int {
+	if r.counters == nil {
+		r.counters = r.tx.Bucket(bucketCounters)
+	}
+	b := append(r.key[:0], tag...) // counterName's name, without allocating
+	sep := byte('/')
+	for _, f := range set {
+		b = append(append(b, sep), f...)
+		sep = ','
+	}
+	b = append(append(b, '/'), pre...)
+	r.key = b
+	return int(counterAt(r.counters, b))
 }
 
 // counted reports whether the file keeps the counters of k's set (tag is
