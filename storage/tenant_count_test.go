@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -173,13 +174,22 @@ func TestTenantScopeFailingPlans(t *testing.T) {
 	assert.InDelta(t, before, after, 5, "allocations of a count of %d and of %d records", n, m)
 }
 
-// oldCounters makes s's file look written before the tenant counter sets:
-// their counters and the record of counted sets are removed.
-func oldCounters(t *testing.T, s *Store) {
+// tenantIndexes are the index buckets added with the tenant counter sets.
+var tenantIndexes = []string{"ix batches [FAILING TYPE TENANT_ID START_TIME]", "ix batches [FAILING TENANT_ID START_TIME]"}
+
+// oldFile makes s's file look written before the tenant counter sets and
+// the FAILING indexes with TENANT_ID: their counters and buckets and the
+// record of counted sets are removed.
+func oldFile(t *testing.T, s *Store) {
 	t.Helper()
 	require.NoError(t, s.DB().Update(func(tx *bolt.Tx) error {
 		for _, id := range []string{"b/TENANT_ID/", "b/TENANT_ID,TYPE/"} {
 			if err := dropCounters(tx.Bucket(bucketCounters), id); err != nil {
+				return err
+			}
+		}
+		for _, name := range tenantIndexes {
+			if err := tx.DeleteBucket([]byte(name)); err != nil {
 				return err
 			}
 		}
@@ -197,21 +207,35 @@ func TestOpenCountsNewCounterSets(t *testing.T) {
 	require.NoError(t, err)
 	d := randomData(33, 300, 20, 100)
 	d.load(t, s)
-	oldCounters(t, s)
+	oldFile(t, s)
 	require.NoError(t, s.DB().View(func(tx *bolt.Tx) error {
-		assert.Equal(t, []string{"b/TENANT_ID,TYPE/", "b/TENANT_ID/"}, slices.Sorted(func(yield func(string) bool) {
-			for id := range lacking(tx) {
-				yield(id)
-			}
-		}))
+		assert.Equal(t, []string{"b/TENANT_ID,TYPE/", "b/TENANT_ID/", tenantIndexes[1], tenantIndexes[0]}, slices.Sorted(maps.Keys(lacking(tx))))
 		return nil
 	}))
 	require.NoError(t, s.Close())
 
-	// Read only: the counts walk indexes instead of the missing counters.
+	// Read only: the counts walk indexes instead of the missing counters,
+	// and the planner does without the missing indexes.
 	s, err = Open(path, Options{ReadOnly: true})
 	require.NoError(t, err)
 	checkScopedTotals(t, s, d.batches)
+	q5 := BatchFilter{Type: &StringFilter{Eq: sp("instance-migration")}, FailedJobs: &IntFilter{Gt: ip(0)}}
+	tenants := []string{"tenant-a"}
+	want := 0
+	for _, b := range d.batches {
+		if refVisible(tenants, b) && refBatchMatch(&q5, b) {
+			want++
+		}
+	}
+	require.Greater(t, want, 3)
+	first := 3
+	p, err := s.Batches(WithTenants(context.Background(), tenants), BatchQuery{Filter: q5, Order: []Order{{Field: "START_TIME", Desc: true}}, Page: PageRequest{First: &first}, Count: true})
+	require.NoError(t, err)
+	assert.Equal(t, want, p.TotalCount)
+	require.Len(t, p.Edges, 3)
+	for _, e := range p.Edges {
+		assert.True(t, refVisible(tenants, e.Node) && refBatchMatch(&q5, e.Node), "%s", e.Node.BatchID)
+	}
 	require.NoError(t, s.View(context.Background(), func(r *Reader) error {
 		ts := []term[Batch]{tenantTerm(&TenantScope{IDs: []string{"tenant-a"}})}
 		_, ok := countFromCounters(r, batchKind, ts, condsOf(map[string]*cond{}, ts))
@@ -222,7 +246,7 @@ func TestOpenCountsNewCounterSets(t *testing.T) {
 
 	s, err = Open(path, Options{})
 	require.NoError(t, err)
-	require.NoError(t, s.Verify(context.Background()), "the new counters were counted")
+	require.NoError(t, s.Verify(context.Background()), "the new counters were counted, the new indexes built")
 	checkTenantCounts(t, s, d.batches)
 	var counted string
 	require.NoError(t, s.DB().View(func(tx *bolt.Tx) error {
