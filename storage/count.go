@@ -30,7 +30,7 @@ func countMatches[R any](ctx context.Context, r *Reader, k *kind[R], terms []ter
 }
 
 // countPlan picks the plan a count walks: the first that decides the
-// filter in one range, else the cheapest by estimate (a plan with residual
+// filter in the fewest ranges, else the cheapest by estimate (a plan with residual
 // checks decodes every record of its ranges).
 func countPlan[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]*cond) *plan[R] {
 	var best *plan[R]
@@ -40,9 +40,10 @@ func countPlan[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]*
 			continue
 		}
 		p := buildPlan(r, k, ix, terms, conds, nil)
-		if len(p.residual) == 0 && len(p.prefixes) == 1 {
-			// It walks exactly the matching keys in one range: no plan
-			// reads fewer, so the rest need not be built (nor allocate).
+		if len(p.residual) == 0 && (len(p.prefixes) == 1 || !p.expanded) {
+			// It walks exactly the matching keys, in as few ranges as a
+			// plan that decides the filter can (see choosePlan): the rest
+			// need not be built (nor allocate).
 			return p
 		}
 		p.est = estimate(r, k, p)

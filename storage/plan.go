@@ -27,6 +27,7 @@ type plan[R any] struct {
 	prefixes [][]byte
 	fixed    []string // prefix fields, in index order
 	single   bool     // every prefix field has exactly one value
+	expanded bool     // a prefix field is an unfiltered enum's values
 	lo, hi   []byte   // bounds on the component after the prefix
 	ordered  bool     // the scan yields the requested order
 	whole    bool     // ranges merge by whole keys, not by the part after the prefix
@@ -81,7 +82,9 @@ func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds m
 		p.prefixes = crossPrefixes(p.prefixes, vals)
 		p.fixed = append(p.fixed, f)
 		p.single = p.single && len(vals) == 1
-		if !expand {
+		if expand {
+			p.expanded = true
+		} else {
 			used[f] = c.exact
 		}
 	}
@@ -223,11 +226,15 @@ func choosePlan[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]
 			continue
 		}
 		p := buildPlan(r, k, ix, terms, conds, order)
-		if p.ordered && len(p.residual) == 0 && len(p.prefixes) == 1 {
-			// It reads exactly the page's rows from one range: no plan
-			// reads fewer, so the rest need not be weighed (the counter
-			// reads of an estimate were a tenth of a list of operations
-			// with their items, one plan per operation).
+		if p.ordered && len(p.residual) == 0 && (len(p.prefixes) == 1 || !p.expanded) {
+			// It reads exactly the page's rows: no plan reads fewer, so
+			// the rest need not be weighed (the counter reads of an
+			// estimate were a tenth of a list of operations with their
+			// items, one plan per operation). Nor does one use fewer
+			// ranges: a plan that decides the filter has a range per
+			// combination of its equalities' values at least, and this
+			// one has no more (it expands no enum). A tenant-scoped list
+			// is one such plan, a range per visible tenant.
 			return p
 		}
 		p.est = estimate(r, k, p)
