@@ -16,22 +16,10 @@ import (
 // (matchesNothing is false).
 func countMatches[R any](ctx context.Context, r *Reader, k *kind[R], terms []term[R], conds map[string]*cond) (int, error) {
 	tx := r.tx
-	if n, ok := countFromCounters(r, k, terms); ok {
+	if n, ok := countFromCounters(r, k, terms, conds); ok {
 		return n, nil
 	}
-	var best *plan[R]
-	bestCost := 0.0
-	for _, ix := range k.indexes {
-		p := buildPlan(r, k, ix, terms, conds, nil)
-		p.est = estimate(r, k, p)
-		cost := p.est
-		if len(p.residual) > 0 {
-			cost *= 4 // decoding and checking each record
-		}
-		if best == nil || cost < bestCost {
-			best, bestCost = p, cost
-		}
-	}
+	best := countPlan(r, k, terms, conds)
 	n := 0
 	if len(best.residual) == 0 {
 		err := walkKeys(ctx, tx, best.ix, best.spans(), func() { n++ })
@@ -41,31 +29,59 @@ func countMatches[R any](ctx context.Context, r *Reader, k *kind[R], terms []ter
 	return n, err
 }
 
+// countPlan picks the plan a count walks: the first that decides the
+// filter in the fewest ranges, else the cheapest by estimate (a plan with residual
+// checks decodes every record of its ranges).
+func countPlan[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]*cond) *plan[R] {
+	var best *plan[R]
+	bestCost := 0.0
+	for _, ix := range k.indexes {
+		if !r.has(ix) {
+			continue
+		}
+		p := buildPlan(r, k, ix, terms, conds, nil)
+		if len(p.residual) == 0 && (len(p.prefixes) == 1 || !p.expanded) {
+			// It walks exactly the matching keys, in as few ranges as a
+			// plan that decides the filter can (see choosePlan): the rest
+			// need not be built (nor allocate).
+			return p
+		}
+		p.est = estimate(r, k, p)
+		cost := p.est
+		if len(p.residual) > 0 {
+			cost *= 4 // decoding and checking each record
+		}
+		if best == nil || cost < bestCost {
+			best, bestCost = p, cost
+		}
+	}
+	return best
+}
+
 // countFromCounters answers filters made only of exact equalities whose
-// fields form a counter set.
-func countFromCounters[R any](r *Reader, k *kind[R], terms []term[R]) (int, bool) {
-	var fields []string
-	vals := map[string][][]byte{}
+// fields form a counter set. Equalities on one field (a tenantId filter and
+// the tenant scope) count as their merged cond (conds, condsOf): the
+// tenant scope alone is the TENANT_ID set, the scope and a type equality
+// the (TENANT_ID, TYPE) set.
+func countFromCounters[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]*cond) (int, bool) {
 	for _, t := range terms {
 		if t.field == "" || t.cond == nil || !t.cond.exact || t.cond.eq == nil {
 			return 0, false
 		}
-		fields = append(fields, t.field)
-		vals[t.field] = t.cond.eq
 	}
 	for _, set := range k.counterSets {
-		if len(set) != len(fields) {
+		if len(set) != len(conds) || !r.counted(k.tag, set) {
 			continue
 		}
 		prefixes := [][]byte{nil}
 		ok := true
 		for _, f := range set {
-			vs, has := vals[f]
-			if !has {
+			c := conds[f]
+			if c == nil || c.eq == nil || !c.exact {
 				ok = false
 				break
 			}
-			prefixes = crossPrefixes(prefixes, vs)
+			prefixes = crossPrefixes(prefixes, c.eq)
 		}
 		if ok {
 			return sumCounters(r, k, set, prefixes), true
@@ -79,7 +95,7 @@ func countFromCounters[R any](r *Reader, k *kind[R], terms []term[R]) (int, bool
 // set equals fields.
 func counterSum[R any](r *Reader, k *kind[R], fields []string, prefixes [][]byte) (int, bool) {
 	for _, set := range k.counterSets {
-		if slices.Equal(set, fields) {
+		if slices.Equal(set, fields) && r.counted(k.tag, set) {
 			return sumCounters(r, k, set, prefixes), true
 		}
 	}
@@ -91,7 +107,11 @@ func counterSum[R any](r *Reader, k *kind[R], fields []string, prefixes [][]byte
 func sumCounters[R any](r *Reader, k *kind[R], set []string, prefixes [][]byte) int {
 	total := 0
 	for _, pre := range prefixes {
-		total += r.counter(counterName(k.tag, set, [][]byte{pre}))
+		if len(set) == 0 {
+			total += r.totalOf(k.tag)
+		} else {
+			total += r.counterSet(k.tag, set, pre)
+		}
 	}
 	return total
 }

@@ -6,7 +6,11 @@
 // # Buckets
 //
 //   - "meta": the schema version ("schema" → 1). Open refuses a file of
-//     another version. A replica (package replication) also keeps
+//     another version. "counted" lists the counter sets the file keeps
+//     (upgrade.go), one a line, each named by its counters' name prefix
+//     ("b", "b/TYPE/", "b/TENANT_ID/", "b/TENANT_ID,TYPE/", ...); a file
+//     without it keeps the first schema's sets (all but the two TENANT_ID
+//     ones). A replica (package replication) also keeps
 //     "applied/<stream>" → 16 bytes: the stream sequence of the last applied
 //     message and the highest fencing token seen, both 8-byte big-endian
 //     (meta.go), written in the same transaction as that message's records.
@@ -20,16 +24,37 @@
 //     fields plus an orderBy on the next one is a range scan.
 //     Batches have TENANT_ID-first indexes (TENANT_ID alone, then with
 //     TYPE, START_TIME and END_TIME), so a tenant-scoped list is one range
-//     per visible tenant under every orderBy. Open builds an index bucket a
+//     per visible tenant under every orderBy, and FAILING (failedJobs > 0,
+//     Camunda 7's withFailures) indexes [FAILING START_TIME] and [FAILING
+//     TYPE START_TIME] with, for a tenant scope, TENANT_ID before
+//     START_TIME ([FAILING TENANT_ID START_TIME], [FAILING TYPE TENANT_ID
+//     START_TIME]): withFailures by start time, with or without a type, is
+//     ranges merged by START_TIME with nothing checked per record, scoped
+//     or not. Open builds an index bucket a
 //     file lacks from its records (in its one write transaction), so a file
 //     made before an index existed is upgraded in place, and drops the
 //     buckets of indexes the schema no longer has; Verify checks every
 //     index entry against the records.
-//   - "counters": record totals and per-value counts (items per operation,
-//     per operation and state, ...), 8-byte big-endian integers named
-//     "<tag>" or "<tag>/<FIELDS>/<encoded values>". They answer totalCount
-//     for filters that match a counter exactly and help the planner estimate
-//     selectivity. A counter that reaches zero is deleted.
+//   - "counters": record totals and per-value counts, 8-byte big-endian
+//     integers named "<tag>" or "<tag>/<FIELDS>/<encoded values>" (the
+//     values' key encodings concatenated in the FIELDS' order), one per
+//     value combination of a counter set (schema.go): batches ("b") by
+//     TYPE, TENANT_ID and (TENANT_ID, TYPE); operations ("o") by STATE and
+//     OPERATION_TYPE; items ("i") by STATE, BATCH_OPERATION_KEY and
+//     (BATCH_OPERATION_KEY, STATE). They answer totalCount for filters of
+//     exact equalities on a set's fields (equalities on one field merged
+//     first: a tenant scope and a tenantId filter are one TENANT_ID
+//     equality), so a tenant-scoped totalCount, alone or with a type, is a
+//     counter read per visible tenant; and they help the planner estimate
+//     selectivity. A counter that reaches zero is deleted. Open counts a
+//     set that "counted" lacks from the records, in its one write
+//     transaction, records it and drops the counters of sets the schema no
+//     longer has: a file made before a set existed is upgraded once, in
+//     place. A read-only Open of such a file does without the index
+//     buckets and counter sets it lacks (the planner skips them, counts
+//     walk an index instead). Verify recounts every counter of every set.
+//     (A file written by an older batchql after a newer one counted it
+//     keeps stale tenant counters; Verify reports them.)
 //
 // # Encodings
 //

@@ -27,12 +27,18 @@ type plan[R any] struct {
 	prefixes [][]byte
 	fixed    []string // prefix fields, in index order
 	single   bool     // every prefix field has exactly one value
+	expanded bool     // a prefix field is an unfiltered enum's values
 	lo, hi   []byte   // bounds on the component after the prefix
 	ordered  bool     // the scan yields the requested order
 	whole    bool     // ranges merge by whole keys, not by the part after the prefix
 	desc     bool     // scan the index backward
 	residual []func(*R) bool
 	est      float64
+	// Room for the usual plan, so that weighing every index allocates
+	// little: a tenant-scoped list weighs them all, twice with its count.
+	onePrefix [1][]byte
+	fixedRoom [4]string
+	residRoom [4]func(*R) bool
 }
 
 // condsOf collects the conditions of the terms by field, merging those of
@@ -55,7 +61,8 @@ func condsOf[R any](m map[string]*cond, terms []term[R]) map[string]*cond {
 
 // buildPlan fits index ix to the filter and the order.
 func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds map[string]*cond, order []Order) *plan[R] {
-	p := &plan[R]{ix: ix, prefixes: [][]byte{nil}, single: true}
+	p := &plan[R]{ix: ix, single: true}
+	p.prefixes, p.fixed, p.residual = p.onePrefix[:], p.fixedRoom[:0], p.residRoom[:0]
 	used := map[string]bool{}
 	for i, f := range ix.fields {
 		c := conds[f]
@@ -75,7 +82,9 @@ func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds m
 		p.prefixes = crossPrefixes(p.prefixes, vals)
 		p.fixed = append(p.fixed, f)
 		p.single = p.single && len(vals) == 1
-		if !expand {
+		if expand {
+			p.expanded = true
+		} else {
 			used[f] = c.exact
 		}
 	}
@@ -103,6 +112,11 @@ func crossPrefixes(prefixes, vals [][]byte) [][]byte {
 	next := make([][]byte, 0, len(prefixes)*len(vals))
 	for _, pre := range prefixes {
 		for _, v := range vals {
+			if len(pre) == 0 {
+				// The value itself, clipped: appending to a prefix copies it.
+				next = append(next, slices.Clip(v))
+				continue
+			}
 			next = append(next, append(slices.Clip(pre), v...))
 		}
 	}
@@ -173,7 +187,7 @@ func followsKeys[R any](k *kind[R], need, fields []string) bool {
 // estimate guesses how many keys the plan's ranges hold, exactly where a
 // counter covers the prefix fields.
 func estimate[R any](r *Reader, k *kind[R], p *plan[R]) float64 {
-	n := float64(r.counter(k.tag))
+	n := float64(r.totalOf(k.tag))
 	if len(p.fixed) > 0 {
 		if exact, ok := counterSum(r, k, p.fixed, p.prefixes); ok {
 			n = float64(exact)
@@ -208,12 +222,19 @@ func choosePlan[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]
 	// smallest range.
 	matches := -1.0
 	for _, ix := range k.indexes {
+		if !r.has(ix) {
+			continue
+		}
 		p := buildPlan(r, k, ix, terms, conds, order)
-		if p.ordered && len(p.residual) == 0 && len(p.prefixes) == 1 {
-			// It reads exactly the page's rows from one range: no plan
-			// reads fewer, so the rest need not be weighed (the counter
-			// reads of an estimate were a tenth of a list of operations
-			// with their items, one plan per operation).
+		if p.ordered && len(p.residual) == 0 && (len(p.prefixes) == 1 || !p.expanded) {
+			// It reads exactly the page's rows: no plan reads fewer, so
+			// the rest need not be weighed (the counter reads of an
+			// estimate were a tenth of a list of operations with their
+			// items, one plan per operation). Nor does one use fewer
+			// ranges: a plan that decides the filter has a range per
+			// combination of its equalities' values at least, and this
+			// one has no more (it expands no enum). A tenant-scoped list
+			// is one such plan, a range per visible tenant.
 			return p
 		}
 		p.est = estimate(r, k, p)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // StringFilter filters an ID or String field. Every given operator must hold
@@ -221,7 +219,7 @@ func (r *Reader) Batches(ctx context.Context, q BatchQuery) (*Page[Batch], error
 	if r.tenants != nil {
 		ts = append(ts, tenantTerm(r.tenants))
 	}
-	return runQuery(ctx, r.tx, batchKind, ts, q.Order, q.Page, q.Count)
+	return runQuery(ctx, r, batchKind, ts, q.Order, q.Page, q.Count)
 }
 
 // BatchOperations answers the batchOperations connection.
@@ -230,7 +228,7 @@ func (r *Reader) BatchOperations(ctx context.Context, q BatchOperationQuery) (*P
 	if err != nil {
 		return nil, err
 	}
-	return runQuery(ctx, r.tx, operationKind, ts, q.Order, q.Page, q.Count)
+	return runQuery(ctx, r, operationKind, ts, q.Order, q.Page, q.Count)
 }
 
 // Items answers the item connections (global and within one operation).
@@ -239,7 +237,7 @@ func (r *Reader) Items(ctx context.Context, q ItemQuery) (*Page[BatchOperationIt
 	if err != nil {
 		return nil, err
 	}
-	return runQuery(ctx, r.tx, itemKind, ts, q.Order, q.Page, q.Count)
+	return runQuery(ctx, r, itemKind, ts, q.Order, q.Page, q.Count)
 }
 
 // Batches answers the batches connection in one read transaction.
@@ -260,7 +258,7 @@ func (s *Store) Items(ctx context.Context, q ItemQuery) (p *Page[BatchOperationI
 	return p, err
 }
 
-func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[R], order []Order, page PageRequest, count bool) (_ *Page[R], err error) {
+func runQuery[R any](ctx context.Context, r *Reader, k *kind[R], terms []term[R], order []Order, page PageRequest, count bool) (_ *Page[R], err error) {
 	ctx, stats, end := observeQuery(ctx, k.name) // observe.go: tracing
 	if end != nil {
 		stats.Counted = count
@@ -276,7 +274,8 @@ func runQuery[R any](ctx context.Context, tx *bolt.Tx, k *kind[R], terms []term[
 		}
 	}
 	sig := orderSig(order)
-	rd := &Reader{tx: tx}
+	tx := r.tx
+	rd := &Reader{tx: tx, lacks: r.lacks}
 	var after, before *position
 	if page.After != "" {
 		if after, err = decodeCursor("after", page.After, k.conn, sig, len(order), len(k.pkFields)); err != nil {

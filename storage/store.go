@@ -38,6 +38,11 @@ type Store struct {
 	db   *bolt.DB
 	path string
 	feed feed // the change feed of commits (feed.go)
+	// lacks names the index buckets and counter sets (setID) a read-only
+	// file lacks, written before they existed and not opened for writing
+	// since (upgrade.go): the planner and the counts do without them. nil
+	// when the file has them all (always after a read-write Open).
+	lacks map[string]bool
 }
 
 var (
@@ -69,6 +74,10 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, path: path}
 	if opts.ReadOnly {
+		if err := db.View(func(tx *bolt.Tx) error { s.lacks = lacking(tx); return nil }); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 		return s, nil
 	}
 	if err := db.Update(s.init); err != nil {
@@ -96,6 +105,9 @@ func (s *Store) init(tx *bolt.Tx) error {
 		if err != nil {
 			return err
 		}
+	}
+	if err := upgradeCounters(tx); err != nil { // upgrade.go
+		return err
 	}
 	// Index buckets the schema no longer has are dropped, so a file made
 	// by an older batchql does not keep stale entries.
@@ -168,8 +180,15 @@ func (s *Store) DB() *bolt.DB { return s.db }
 // transaction ends.
 type Reader struct {
 	tx       *bolt.Tx
-	counters *bolt.Bucket // looked up once: read transactions don't cache buckets
-	tenants  *TenantScope // batches this reader may see (tenant.go); nil: all
+	counters *bolt.Bucket    // looked up once: read transactions don't cache buckets
+	tenants  *TenantScope    // batches this reader may see (tenant.go); nil: all
+	lacks    map[string]bool // the Store's: what a read-only file lacks
+	// A query's planner reads the kind's total once per index it weighs
+	// and sums per-value counters: the total is read once (totalTag,
+	// total) and counter names are built in key.
+	totalTag string
+	total    int
+	key      []byte
 }
 
 // View runs fn in a read transaction (one snapshot). The Reader's batch
@@ -179,7 +198,7 @@ func (s *Store) View(ctx context.Context, fn func(*Reader) error) error {
 		return err
 	}
 	tenants := TenantsOf(ctx)
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, tenants: tenants}) })
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Reader{tx: tx, tenants: tenants, lacks: s.lacks}) })
 }
 
 // Writer writes within one bbolt read-write transaction. Counter changes are
@@ -356,7 +375,11 @@ func (w *Writer) flushCounters() error {
 }
 
 func counterValue(b *bolt.Bucket, name string) int64 {
-	v := b.Get([]byte(name))
+	return counterAt(b, []byte(name))
+}
+
+func counterAt(b *bolt.Bucket, name []byte) int64 {
+	v := b.Get(name)
 	if len(v) != 8 {
 		return 0
 	}
@@ -368,6 +391,42 @@ func (r *Reader) counter(name string) int {
 		r.counters = r.tx.Bucket(bucketCounters)
 	}
 	return int(counterValue(r.counters, name))
+}
+
+// totalOf is the total counter of the kind tagged tag, read once a Reader.
+func (r *Reader) totalOf(tag string) int {
+	if r.totalTag != tag {
+		r.total, r.totalTag = r.counter(tag), tag
+	}
+	return r.total
+}
+
+// counterSet is the counter of set (not empty) for the encoded values
+// pre, concatenated in the set's order.
+func (r *Reader) counterSet(tag string, set []string, pre []byte) int {
+	if r.counters == nil {
+		r.counters = r.tx.Bucket(bucketCounters)
+	}
+	b := append(r.key[:0], tag...) // counterName's name, without allocating
+	sep := byte('/')
+	for _, f := range set {
+		b = append(append(b, sep), f...)
+		sep = ','
+	}
+	b = append(append(b, '/'), pre...)
+	r.key = b
+	return int(counterAt(r.counters, b))
+}
+
+// counted reports whether the file keeps the counters of k's set (tag is
+// k.tag): a read-only file written before the set existed does not.
+func (r *Reader) counted(tag string, set []string) bool {
+	return r.lacks == nil || !r.lacks[setID(tag, set)]
+}
+
+// has reports whether the file has index ix's bucket (see Store.lacks).
+func (r *Reader) has(ix *index) bool {
+	return r.lacks == nil || !r.lacks[string(ix.bucket)]
 }
 
 // Counters returns every stored counter, for checks that recount.

@@ -323,7 +323,7 @@ func TestCountsFromCountersMatchScans(t *testing.T) {
 		require.NoError(t, s.View(context.Background(), func(r *Reader) error {
 			ts, err := itemTerms(&f)
 			require.NoError(t, err)
-			n, ok := countFromCounters(r, itemKind, ts)
+			n, ok := countFromCounters(r, itemKind, ts, condsOf(map[string]*cond{}, ts))
 			assert.True(t, ok, "filter %d is answered from counters", i)
 			assert.Equal(t, want, n, "filter %d", i)
 			return nil

@@ -116,8 +116,14 @@ func verifyKind[R any](k *kind[R]) func(context.Context, *bolt.Tx, map[string]in
 		for i, ix := range k.indexes[1:] {
 			w := want[i+1]
 			slices.SortFunc(w, bytes.Compare)
+			b := tx.Bucket(ix.bucket)
+			if b == nil {
+				// A read-only look at a file made before the index existed.
+				add("index %s of %s: bucket is missing (a read-write open builds it)", ix.name, k.name)
+				continue
+			}
 			j := 0
-			err := tx.Bucket(ix.bucket).ForEach(func(key, _ []byte) error {
+			err := b.ForEach(func(key, _ []byte) error {
 				for j < len(w) && bytes.Compare(w[j], key) < 0 {
 					add("index %s of %s: entry %x is missing", ix.name, k.name, w[j])
 					j++

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"testing"
 	"time"
@@ -158,10 +159,12 @@ func BenchmarkQueriesAuth(b *testing.B) {
 // the process's CPU time (all threads, the garbage collector's too: the
 // throughput of a CPU-bound server; it leaves out the time other processes
 // hold the cores, not their toll on caches: at load average 11 on 2 cores
-// its rounds spread about as widely as the wall clock's). The metrics are the medians over the rounds with their quartiles
-// (and the CPU ratio's extremes), and the median CPU µs per request of each
-// mode. A half takes about 25 ms (calibrated per question on auth off);
-// -benchtime sets the number of rounds:
+// its rounds spread about as widely as the wall clock's). The metrics are
+// the medians over the rounds with their quartiles (and the CPU ratio's
+// extremes), the median CPU µs per request of each mode, and the heap
+// objects a request of each mode allocates (the mean over the rounds: the
+// one figure the load does not move). A half takes about 25 ms (calibrated
+// per question on auth off); -benchtime sets the number of rounds:
 //
 //	go test ./web/ -run XXX -bench QueriesAuthRatio -benchtime 41x
 func BenchmarkQueriesAuthRatio(b *testing.B) {
@@ -170,34 +173,39 @@ func BenchmarkQueriesAuthRatio(b *testing.B) {
 	for _, c := range qa.cases {
 		off, _ := qa.request(b, offH, c, false)
 		on, _ := qa.request(b, onH, c, true)
-		// run serves n requests; it returns their wall-clock and CPU time.
-		run := func(serve func() int, n int) (wall, cpu time.Duration) {
+		// run serves n requests; it returns their wall-clock and CPU time
+		// and the heap objects they allocated (the load does not move it).
+		run := func(serve func() int, n int) (wall, cpu time.Duration, allocs uint64) {
 			start := time.Now()
-			cpu0 := cpuTime()
+			cpu0, a0 := cpuTime(), heapObjects()
 			for range n {
 				if code := serve(); code != http.StatusOK {
 					b.Fatalf("status %d", code)
 				}
 			}
-			cpu1 := cpuTime()
-			return time.Since(start), cpu1 - cpu0
+			cpu1, a1 := cpuTime(), heapObjects()
+			return time.Since(start), cpu1 - cpu0, a1 - a0
 		}
 		// Requests per half: ~25 ms of auth off, after a warm-up of both.
 		run(on, 100)
 		run(off, 100)
-		warm, _ := run(off, 100)
+		warm, _, _ := run(off, 100)
 		n := max(1, int(25*time.Millisecond/max(warm/100, time.Microsecond)))
 		b.Run(c.name, func(b *testing.B) {
 			var wall, cpu, offCPU, onCPU []float64
+			var offAllocs, onAllocs uint64
 			for b.Loop() {
 				var wOff, wOn, cOff, cOn time.Duration
+				var aOff, aOn uint64
 				if len(wall)%2 == 0 {
-					wOff, cOff = run(off, n)
-					wOn, cOn = run(on, n)
+					wOff, cOff, aOff = run(off, n)
+					wOn, cOn, aOn = run(on, n)
 				} else {
-					wOn, cOn = run(on, n)
-					wOff, cOff = run(off, n)
+					wOn, cOn, aOn = run(on, n)
+					wOff, cOff, aOff = run(off, n)
 				}
+				offAllocs += aOff
+				onAllocs += aOn
 				wall = append(wall, float64(wOff)/float64(wOn))
 				cpu = append(cpu, float64(cOff)/float64(max(cOn, time.Microsecond)))
 				offCPU = append(offCPU, float64(cOff)/float64(time.Microsecond)/float64(n))
@@ -213,9 +221,19 @@ func BenchmarkQueriesAuthRatio(b *testing.B) {
 			b.ReportMetric(quantile(cpu, 1), "on/off-cpu-max")
 			b.ReportMetric(quantile(offCPU, 0.5), "off-cpu-µs/req")
 			b.ReportMetric(quantile(onCPU, 0.5), "on-cpu-µs/req")
+			b.ReportMetric(float64(offAllocs)/float64(n*len(wall)), "off-allocs/req")
+			b.ReportMetric(float64(onAllocs)/float64(n*len(wall)), "on-allocs/req")
 			b.ReportMetric(float64(n), "req/half")
 		})
 	}
+}
+
+// heapObjects is the number of heap objects the process allocated so far
+// (runtime/metrics: no stop of the world, unlike runtime.ReadMemStats).
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // quantile is the q-quantile of xs (0: the least, 1: the greatest), the
