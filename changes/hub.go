@@ -18,7 +18,8 @@
 //     more and the subscriber fails with ErrOverflow (it must start over).
 //
 // With no subscriber the hub removes its commit listener, so the store
-// collects nothing.
+// collects nothing; with subscribers, it collects only the records of the
+// kinds and ids they follow (storage.Interest).
 //
 // Each key comes with the commit of its latest change (Change.Seq), so
 // that subscribers of the same records can share one read of them (a read
@@ -68,11 +69,12 @@ type Hub struct {
 	store *storage.Store
 	opts  Options
 
-	mu     sync.Mutex
-	subs   [storage.KindItem + 1]kindSubs // by kind
-	n      int
-	active map[string]int // by transport
-	closed bool
+	mu       sync.Mutex
+	subs     [storage.KindItem + 1]kindSubs // by kind
+	interest storage.Interest               // what subs follow: the records the store collects
+	n        int
+	active   map[string]int // by transport
+	closed   bool
 
 	qmu   sync.Mutex
 	queue []storage.Commit // commits not yet fanned out
@@ -123,7 +125,7 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
-	h.store.SetCommitListener(nil)
+	h.store.SetCommitListener(nil, nil)
 	h.mu.Unlock()
 	close(h.done)
 	<-h.ended
@@ -164,17 +166,35 @@ type Filter struct {
 
 // Subscribe adds a subscriber to the changes of records of kind that f
 // wants. transport labels it in Active. The subscriber must be closed.
+//
+// It gets the changes of every commit that completes after Subscribe
+// returns: the store collects the changed records someone follows (f's
+// kind, or f's IDs of it, in the hub's storage.Interest), so when f names
+// records nobody followed before, Subscribe waits for the write
+// transaction under way, which began without collecting them
+// (Store.AwaitWrites). It must not be called inside Store.Update.
 func (h *Hub) Subscribe(kind storage.Kind, transport string, f Filter) (*Sub, error) {
 	if kind < storage.KindBatch || kind > storage.KindItem {
 		return nil, fmt.Errorf("subscribe: unknown kind %d", kind)
 	}
+	s, grew, err := h.add(kind, transport, f)
+	if err != nil {
+		return nil, err
+	}
+	if grew {
+		h.store.AwaitWrites()
+	}
+	return s, nil
+}
+
+func (h *Hub) add(kind storage.Kind, transport string, f Filter) (*Sub, bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
 	if h.n >= h.opts.MaxSubscriptions {
-		return nil, fmt.Errorf("%w: the server's limit is %d", ErrTooMany, h.opts.MaxSubscriptions)
+		return nil, false, fmt.Errorf("%w: the server's limit is %d", ErrTooMany, h.opts.MaxSubscriptions)
 	}
 	s := &Sub{h: h, kind: kind, transport: transport, ids: f.IDs, want: f.Want, ready: make(chan struct{}, 1)}
 	s.buf.init()
@@ -188,12 +208,14 @@ func (h *Hub) Subscribe(kind storage.Kind, transport string, f Filter) (*Sub, er
 		}
 		ks.byID[id][s] = struct{}{}
 	}
+	grew := h.interest.Add(kind, f.IDs)
 	h.n++
 	h.active[transport]++
 	if h.n == 1 {
-		h.store.SetCommitListener(h.publish)
+		h.store.SetCommitListener(h.publish, &h.interest)
+		grew = true // transactions under way collect nothing
 	}
-	return s, nil
+	return s, grew, nil
 }
 
 func (h *Hub) remove(s *Sub) {
@@ -210,12 +232,13 @@ func (h *Hub) remove(s *Sub) {
 			delete(ks.byID, id)
 		}
 	}
+	h.interest.Remove(s.kind, s.ids)
 	h.n--
 	if h.active[s.transport]--; h.active[s.transport] == 0 {
 		delete(h.active, s.transport)
 	}
 	if h.n == 0 && !h.closed {
-		h.store.SetCommitListener(nil)
+		h.store.SetCommitListener(nil, nil)
 	}
 }
 

@@ -305,3 +305,126 @@ func changedKeys(cs []Change, err error) ([]storage.Key, error) {
 	}
 	return ks, err
 }
+
+// The store collects only what subscribers follow: while only an
+// operation is followed, item writes collect nothing, and a subscriber of
+// items that comes later gets their changes from then on.
+func TestUnfollowedRecordsAreNotCollected(t *testing.T) {
+	s := openStore(t)
+	h := New(s, Options{})
+	defer h.Close()
+	ctx := context.Background()
+	ops, err := h.Subscribe(storage.KindBatchOperation, "test", Filter{IDs: []string{"7"}})
+	require.NoError(t, err)
+	defer ops.Close()
+	write := func(keys ...string) {
+		require.NoError(t, s.Update(ctx, func(w *storage.Writer) error {
+			for _, k := range keys {
+				if err := setItem(w, k, 1); err != nil {
+					return err
+				}
+			}
+			_, err := w.UpsertBatchOperation("7", func(o *storage.BatchOperation) (*storage.BatchOperation, error) {
+				if o == nil {
+					o = &storage.BatchOperation{BatchOperationKey: "7", BatchOperationType: "CANCEL_PROCESS_INSTANCE", State: "ACTIVE", Errors: []storage.BatchOperationError{}}
+				}
+				o.OperationsCompletedCount++
+				return o, err
+			})
+			return err
+		}))
+	}
+	assert.True(t, h.interest.Names(storage.KindBatchOperation, "7"))
+	assert.False(t, h.interest.Names(storage.KindBatchOperation, "8"))
+	assert.False(t, h.interest.Names(storage.KindItem, "7"), "no item followed: none collected")
+	write("a", "b")
+	got, err := changedKeys(ops.Changes(nil, nil, 10))
+	require.NoError(t, err)
+	assert.Equal(t, []storage.Key{{Kind: storage.KindBatchOperation, ID: "7"}}, got)
+
+	items, err := h.Subscribe(storage.KindItem, "test", Filter{IDs: []string{"7"}})
+	require.NoError(t, err)
+	defer items.Close()
+	assert.True(t, h.interest.Names(storage.KindItem, "7"))
+	assert.False(t, h.interest.Names(storage.KindItem, "8"))
+	write("c")
+	got, err = changedKeys(items.Changes(nil, nil, 10))
+	require.NoError(t, err)
+	assert.Equal(t, []storage.Key{item("c")}, got, "items a and b were written before anyone followed them")
+	_, err = changedKeys(ops.Changes(nil, nil, 10))
+	require.NoError(t, err)
+
+	// Items of another operation stay uncollected; the hub's Seq still
+	// passes their commit once a later commit is fanned out.
+	require.NoError(t, s.Update(ctx, func(w *storage.Writer) error {
+		_, err := w.UpsertItem("8", "z", func(*storage.BatchOperationItem) (*storage.BatchOperationItem, error) {
+			return &storage.BatchOperationItem{BatchOperationKey: "8", ItemKey: "z", OperationType: "CANCEL_PROCESS_INSTANCE", State: "ACTIVE"}, nil
+		})
+		return err
+	}))
+	write("d")
+	got, err = changedKeys(items.Changes(nil, nil, 10))
+	require.NoError(t, err)
+	assert.Equal(t, []storage.Key{item("d")}, got)
+
+	// Every item, then none once the subscribers are gone.
+	all, err := h.Subscribe(storage.KindItem, "test", Filter{})
+	require.NoError(t, err)
+	assert.True(t, h.interest.Names(storage.KindItem, "8"))
+	all.Close()
+	assert.False(t, h.interest.Names(storage.KindItem, "8"))
+	items.Close()
+	assert.False(t, h.interest.Names(storage.KindItem, "7"))
+	assert.True(t, h.interest.Names(storage.KindBatchOperation, "7"))
+}
+
+// Subscribe waits for the write transaction under way when it follows
+// records nobody followed (that transaction collects nothing of them):
+// every commit that completes after Subscribe returns is reported.
+func TestSubscribeWaitsForTheWriterUnderWay(t *testing.T) {
+	s := openStore(t)
+	h := New(s, Options{})
+	defer h.Close()
+	ctx := context.Background()
+	wrote, release, committed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(committed)
+		assert.NoError(t, s.Update(ctx, func(w *storage.Writer) error {
+			err := setItem(w, "x", 1)
+			close(wrote)
+			<-release
+			return err
+		}))
+	}()
+	<-wrote
+	type result struct {
+		sub *Sub
+		err error
+	}
+	subscribed := make(chan result, 1)
+	go func() {
+		sub, err := h.Subscribe(storage.KindItem, "test", Filter{IDs: []string{"7"}})
+		subscribed <- result{sub, err}
+	}()
+	// Not a timing assertion: Subscribe must not return while the writer
+	// holds on, however long it waits; 50 ms lets a broken one show.
+	select {
+	case r := <-subscribed:
+		close(release)
+		<-committed
+		if r.sub != nil {
+			r.sub.Close()
+		}
+		t.Fatal("Subscribe returned while a write transaction that collected nothing ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	r := <-subscribed
+	require.NoError(t, r.err)
+	defer r.sub.Close()
+	<-committed
+	require.NoError(t, s.Update(ctx, func(w *storage.Writer) error { return setItem(w, "y", 1) }))
+	got, err := changedKeys(r.sub.Changes(nil, nil, 10))
+	require.NoError(t, err)
+	assert.Equal(t, []storage.Key{item("y")}, got)
+}

@@ -615,3 +615,36 @@ func TestIdleSubscriptionGoroutines(t *testing.T) {
 		assert.Equal(t, "1", at(t, data(t, c.next()), "batchOperationItemChanged", "itemKey"))
 	}
 }
+
+// A client that stops reading is disconnected once a write to it has
+// waited StreamWriteTimeout (its socket buffers full), before its
+// subscription's buffer overflows.
+func TestStalledReaderIsDisconnected(t *testing.T) {
+	e, hub := subEnv(t, Config{StreamWriteTimeout: 200 * time.Millisecond}, changes.Options{})
+	ctx := context.Background()
+	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/query"
+	conn, _, err := coderws.Dial(ctx, url, &coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	require.NoError(t, err)
+	defer conn.CloseNow()
+	require.NoError(t, conn.Write(ctx, coderws.MessageText, []byte(`{"type":"connection_init"}`)))
+	_, ack, err := conn.Read(ctx)
+	require.NoError(t, err)
+	require.Contains(t, string(ack), "connection_ack")
+	require.NoError(t, conn.Write(ctx, coderws.MessageText,
+		[]byte(`{"type":"subscribe","id":"1","payload":{"query":"subscription { batchOperationItemChanged { itemKey errorMessage } }"}}`)))
+	waitActive(t, hub, 1)
+	// The client reads nothing more: ~40 MB of events fill the sockets'
+	// buffers, and the server's write waits.
+	msg := strings.Repeat("x", 64<<10)
+	for c := range 20 {
+		var items []*storage.BatchOperationItem
+		for i := range 32 {
+			it := mkItem("7", fmt.Sprintf("k%d-%d", c, i), "FAILED")
+			it.ErrorMessage = &msg
+			items = append(items, it)
+		}
+		putItems(t, e.store, items...)
+	}
+	waitActive(t, hub, 0)
+	assert.NotContains(t, e.logs.String(), "subscription dropped", "disconnected by the write timeout, not by its buffer")
+}

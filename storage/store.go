@@ -208,8 +208,10 @@ type Writer struct {
 	deltas  map[string]int64
 	scratch []byte // reused by upsert for the merged record's key
 	// changed collects the keys of the records this transaction changed
-	// while a commit listener is set (feed.go); nil otherwise.
-	changed *[]Key
+	// while a commit listener is set (feed.go), those interest names; nil
+	// otherwise.
+	changed  *[]Key
+	interest *Interest
 }
 
 // Update runs fn in one read-write transaction; nothing is written when fn
@@ -221,8 +223,8 @@ func (s *Store) Update(ctx context.Context, fn func(*Writer) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		setFill(tx)
 		w := &Writer{Reader: Reader{tx: tx}, deltas: map[string]int64{}}
-		if s.feed.listening() {
-			w.changed = new([]Key)
+		if l := s.feed.listener.Load(); l != nil {
+			w.changed, w.interest = new([]Key), l.in
 		}
 		if err := fn(w); err != nil {
 			return err
