@@ -207,6 +207,54 @@ func readKey(b []byte) (string, []byte, error) {
 	return "", nil, errBadComponent
 }
 
+// appendKeyText appends the text of the component written by appendKey at
+// the start of b to dst and returns it and the rest of b: readKey without
+// a string allocation per key.
+func appendKeyText(dst, b []byte) ([]byte, []byte, error) {
+	if len(b) == 0 {
+		return dst, nil, errBadComponent
+	}
+	switch b[0] {
+	case tagKeyNum:
+		n, err := skipComponent(b)
+		if err != nil {
+			return dst, nil, err
+		}
+		if b[9] == 1 {
+			dst, _, err = appendUnescaped(dst, b[10:n])
+			return dst, b[n:], err
+		}
+		v := int64(binary.BigEndian.Uint64(b[1:9]) ^ (1 << 63))
+		return strconv.AppendInt(dst, v, 10), b[n:], nil
+	case tagKeyStr:
+		return appendUnescaped(dst, b[1:])
+	}
+	return dst, nil, errBadComponent
+}
+
+// appendUnescaped is readEscaped appending to dst.
+func appendUnescaped(dst, b []byte) ([]byte, []byte, error) {
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0 {
+			continue
+		}
+		if i+1 >= len(b) {
+			return dst, nil, errBadComponent
+		}
+		switch b[i+1] {
+		case 1:
+			return append(dst, b[:i]...), b[i+2:], nil
+		case 0xFF:
+			dst = append(append(dst, b[:i]...), 0)
+			b = b[i+2:]
+			i = -1
+		default:
+			return dst, nil, errBadComponent
+		}
+	}
+	return dst, nil, errBadComponent
+}
+
 // prefixEnd returns the smallest key greater than every key starting with p,
 // or nil when there is none (p is all 0xFF).
 func prefixEnd(p []byte) []byte {

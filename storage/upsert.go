@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Upserts are the write seam for everything that merges partial records
@@ -72,7 +74,11 @@ func (w *Writer) UpsertItem(opKey, itemKey string, merge func(old *BatchOperatio
 }
 
 func upsert[R any](w *Writer, k *kind[R], pk []byte, merge func(*R) (*R, error)) (Outcome, error) {
-	stored := w.tx.Bucket(k.primary.bucket).Get(pk)
+	c := w.up.cursor(w.tx, k.primary)
+	key, stored := c.Seek(pk)
+	if !bytes.Equal(key, pk) {
+		stored = nil
+	}
 	var old *R
 	if stored != nil {
 		var err error
@@ -87,8 +93,8 @@ func upsert[R any](w *Writer, k *kind[R], pk []byte, merge func(*R) (*R, error))
 	if rec == nil {
 		return Unchanged, fmt.Errorf("%s: %w", k.name, errNoRecord)
 	}
-	w.scratch = k.pk(w.scratch[:0], rec)
-	if !bytes.Equal(w.scratch, pk) {
+	w.up.pk = k.pk(w.up.pk[:0], rec)
+	if !bytes.Equal(w.up.pk, pk) {
 		return Unchanged, fmt.Errorf("%s %s: merge changed the key", k.name, k.describe(rec))
 	}
 	if err := k.validate(rec); err != nil {
@@ -112,6 +118,104 @@ func upsert[R any](w *Writer, k *kind[R], pk []byte, merge func(*R) (*R, error))
 		return Unchanged, err
 	}
 	return Updated, storeRecord(w, k, pk, val, old, rec)
+}
+
+// upsertState is what a Writer's upserts reuse from one record to the
+// next: key buffers, one cursor per bucket and the counter names met. Live
+// sync stores ~100,000 changed items a phase, each moving four index
+// entries and two counters; BenchmarkUpsertItemsProgress measured 102
+// allocations and ~24 µs of CPU an item before these were reused (with
+// GC, half of it bbolt's cursor stacks and the counter names).
+type upsertState struct {
+	pk, ix, oldIx, name []byte
+	// cursors are reused by seeks (Cursor.Seek keeps its stack; a
+	// Bucket.Get or Delete makes a cursor whose stack grows anew).
+	// Every use seeks first, so writes in between do not matter.
+	cursors map[*index]*bolt.Cursor
+	// names interns the counter names of this transaction, so adding to
+	// a counter already in Writer.deltas allocates nothing.
+	names map[string]string
+}
+
+func (u *upsertState) cursor(tx *bolt.Tx, ix *index) *bolt.Cursor {
+	c := u.cursors[ix]
+	if c == nil {
+		if u.cursors == nil {
+			u.cursors = map[*index]*bolt.Cursor{}
+		}
+		c = tx.Bucket(ix.bucket).Cursor()
+		u.cursors[ix] = c
+	}
+	return c
+}
+
+// storeRecord writes rec (encoded val, primary key pk) over old (nil when
+// new) and moves its index entries and counters from old's values to rec's.
+func storeRecord[R any](w *Writer, k *kind[R], pk, val []byte, old, rec *R) error {
+	u := &w.up
+	if err := u.cursor(w.tx, k.primary).Bucket().Put(pk, val); err != nil {
+		return err
+	}
+	for _, ix := range k.indexes[1:] {
+		u.ix = indexKey(u.ix[:0], k, ix, rec, pk)
+		c := u.cursor(w.tx, ix)
+		if old != nil {
+			u.oldIx = indexKey(u.oldIx[:0], k, ix, old, pk)
+			if bytes.Equal(u.oldIx, u.ix) {
+				continue
+			}
+			if key, _ := c.Seek(u.oldIx); bytes.Equal(key, u.oldIx) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := c.Bucket().Put(u.ix, nil); err != nil {
+			return err
+		}
+	}
+	for _, set := range k.counterSets {
+		name := counterOf(u, k, set, rec)
+		if old != nil {
+			if was := counterOf(u, k, set, old); was != name {
+				w.deltas[was]--
+			} else {
+				continue
+			}
+		}
+		w.deltas[name]++
+	}
+	return nil
+}
+
+// counterOf returns the name of rec's counter of set, one of
+// k.counterSets: counterName of its encoded values, interned in u.
+func counterOf[R any](u *upsertState, k *kind[R], set []string, rec *R) string {
+	if len(set) == 0 {
+		return k.tag
+	}
+	b := append(u.name[:0], k.tag...)
+	b = append(b, '/')
+	for i, f := range set {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f...)
+	}
+	b = append(b, '/')
+	for _, f := range set {
+		b = k.fields[f](b, rec)
+	}
+	u.name = b
+	if name, ok := u.names[string(b)]; ok {
+		return name
+	}
+	if u.names == nil {
+		u.names = map[string]string{}
+	}
+	name := string(b)
+	u.names[name] = name
+	return name
 }
 
 // HasBatch reports whether a batch with that id is stored, without
