@@ -293,7 +293,7 @@ func (w *Writer) PutBatchOperation(o *BatchOperation) (bool, error) {
 func (w *Writer) PutItem(it *BatchOperationItem) (bool, error) { return putRecord(w, itemKind, it) }
 
 func putRecord[R any](w *Writer, k *kind[R], rec *R) (bool, error) {
-	o, err := upsert(w, k, k.pk(nil, rec), func(*R) (*R, error) { return rec, nil })
+	o, err := upsert(w, k, k.pk(make([]byte, 0, 2*keyCap), rec), func(*R) (*R, error) { return rec, nil })
 	return o == New, err
 }
 

@@ -59,19 +59,23 @@ var errNoRecord = errors.New("merge returned no record")
 // returns the batch to store, whose BatchID must be id. An error from
 // merge is returned as is and nothing is written.
 func (w *Writer) UpsertBatch(id string, merge func(old *Batch) (*Batch, error)) (Outcome, error) {
-	return upsert(w, batchKind, appendKey(nil, id), merge)
+	return upsert(w, batchKind, appendKey(make([]byte, 0, keyCap), id), merge)
 }
 
 // UpsertBatchOperation merges into the operation with that key; see
 // UpsertBatch.
 func (w *Writer) UpsertBatchOperation(key string, merge func(old *BatchOperation) (*BatchOperation, error)) (Outcome, error) {
-	return upsert(w, operationKind, appendKey(nil, key), merge)
+	return upsert(w, operationKind, appendKey(make([]byte, 0, keyCap), key), merge)
 }
 
 // UpsertItem merges into the item (opKey, itemKey); see UpsertBatch.
 func (w *Writer) UpsertItem(opKey, itemKey string, merge func(old *BatchOperationItem) (*BatchOperationItem, error)) (Outcome, error) {
-	return upsert(w, itemKind, appendKey(appendKey(nil, opKey), itemKey), merge)
+	return upsert(w, itemKind, appendKey(appendKey(make([]byte, 0, 2*keyCap), opKey), itemKey), merge)
 }
+
+// keyCap is room for an encoded numeric key (10 bytes) and most others,
+// so building a record's key allocates once.
+const keyCap = 24
 
 func upsert[R any](w *Writer, k *kind[R], pk []byte, merge func(*R) (*R, error)) (Outcome, error) {
 	c := w.up.cursor(w.tx, k.primary)
