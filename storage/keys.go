@@ -85,11 +85,44 @@ func parseNumericKey(k string) (int64, bool) {
 	return n, err == nil
 }
 
+// shortCanonicalKey is parseNumericKey's common case without strconv
+// (a store's keys are mostly engine keys of 16 digits, encoded a dozen
+// times per stored item): k is at most 18 digits, maybe after a '-', and
+// is how strconv.FormatInt writes its value (no leading zero, no "-0").
+// It reports false for every other k, which appendKey then encodes by
+// parseNumericKey.
+func shortCanonicalKey(k string) (int64, bool) {
+	d := k
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 || (d[0] == '0' && len(k) > 1) {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(d) < len(k) {
+		n = -n
+	}
+	return n, true
+}
+
 // appendKey encodes a natural key or id: numeric keys first, in numeric
 // order, then every other key bytewise. A numeric key written in a
 // non-canonical way ("007") keeps its text after the number, so it stays
 // distinct from "7" and sorts right after it.
 func appendKey(b []byte, k string) []byte {
+	if n, ok := shortCanonicalKey(k); ok {
+		b = append(b, tagKeyNum)
+		b = appendUint64(b, uint64(n)^(1<<63))
+		return append(b, 0)
+	}
 	if n, ok := parseNumericKey(k); ok {
 		b = append(b, tagKeyNum)
 		b = appendUint64(b, uint64(n)^(1<<63))
