@@ -2,10 +2,14 @@ package storage
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -85,6 +89,9 @@ func TestMain(m *testing.M) {
 	if benchStore != nil {
 		benchStore.Close()
 		os.RemoveAll(benchDir)
+	}
+	if progressPath != "" {
+		os.RemoveAll(filepath.Dir(progressPath))
 	}
 	os.Exit(code)
 }
@@ -213,4 +220,132 @@ func BenchmarkPutItem(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
+}
+
+// progressTemplate is a database of progressItems ACTIVE items of one
+// operation (no processedDate), built once per `go test -bench` run and
+// copied for each round of BenchmarkUpsertItemsProgress.
+var (
+	progressOnce sync.Once
+	progressPath string
+	progressErr  error
+)
+
+const progressItems = 250_000
+
+func progressStore(b *testing.B) *Store {
+	b.Helper()
+	progressOnce.Do(func() {
+		var dir string
+		if dir, progressErr = os.MkdirTemp("", "batchql-progress"); progressErr != nil {
+			return
+		}
+		progressPath = filepath.Join(dir, "template.db")
+		s, err := Open(progressPath, Options{NoSync: true, InitialMmapSize: 1 << 28})
+		if err != nil {
+			progressErr = err
+			return
+		}
+		ctx := context.Background()
+		for start := 0; start < progressItems && err == nil; start += 50_000 {
+			err = s.Update(ctx, func(w *Writer) error {
+				for i := start; i < start+50_000; i++ {
+					pi := strconv.Itoa(4503599627370496 + i)
+					if _, err := w.PutItem(&BatchOperationItem{BatchOperationKey: benchOp, ItemKey: pi,
+						OperationType: "CANCEL_PROCESS_INSTANCE", ProcessInstanceKey: &pi, State: "ACTIVE"}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		progressErr = errors.Join(err, s.Close())
+	})
+	if progressErr != nil {
+		b.Fatal(progressErr)
+	}
+	path := filepath.Join(b.TempDir(), "progress.db")
+	if err := copyFile(path, progressPath); err != nil {
+		b.Fatal(err)
+	}
+	s, err := Open(path, Options{NoSync: true, InitialMmapSize: 1 << 28})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkUpsertItemsProgress is live sync's store path: items of one
+// operation of progressItems go ACTIVE→COMPLETED with a processedDate,
+// oldest first, by upserts in write transactions of 1,000 (StoreApplier's
+// size). One op is one changed item, its transaction's commit included;
+// cpu-ns/item is the process's user+system CPU time per item.
+func BenchmarkUpsertItemsProgress(b *testing.B) {
+	const txSize = 1000
+	ctx := context.Background()
+	base := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	completed := ItemState("COMPLETED")
+	var s *Store
+	next := progressItems
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU()
+	for done := 0; done < b.N; {
+		if next == progressItems {
+			b.StopTimer()
+			c := processCPU()
+			s, next = progressStore(b), 0
+			cpu -= processCPU() - c
+			b.StartTimer()
+		}
+		n := min(txSize, b.N-done, progressItems-next)
+		err := s.Update(ctx, func(w *Writer) error {
+			for i := next; i < next+n; i++ {
+				pd := base.Add(time.Duration(i) * time.Millisecond)
+				o, err := w.UpsertItem(benchOp, strconv.Itoa(4503599627370496+i), func(it *BatchOperationItem) (*BatchOperationItem, error) {
+					it.State, it.ProcessedDate = completed, &pd
+					return it, nil
+				})
+				if err != nil {
+					return err
+				}
+				if o != Updated {
+					return fmt.Errorf("item %d: %s, want updated", i, o)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done, next = done+n, next+n
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/item")
+}
+
+// processCPU is the process's user+system CPU time in nanoseconds.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// copyFile copies src to a new file dst (in the kernel where it can: no
+// large buffer for the benchmark's GC to count).
+func copyFile(dst, src string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	return errors.Join(err, out.Close())
 }

@@ -319,22 +319,27 @@ func encodeItem(it *BatchOperationItem) ([]byte, error) {
 }
 
 func decodeItem(pk, v []byte) (*BatchOperationItem, error) {
-	op, rest, err := readKey(pk)
-	if err != nil {
-		return nil, fmt.Errorf("decode item key: %w", err)
-	}
-	item, _, err := readKey(rest)
-	if err != nil {
-		return nil, fmt.Errorf("decode item key: %w", err)
-	}
 	// Items are decoded by the hundred per page: one allocation holds the
-	// item and what its pointers point to, one string all its text.
+	// item and what its pointers point to, one string all its text (both
+	// keys, then the value).
+	var kb [80]byte
+	text, rest, err := appendKeyText(kb[:0], pk)
+	if err != nil {
+		return nil, fmt.Errorf("decode item key: %w", err)
+	}
+	nop := len(text)
+	if text, _, err = appendKeyText(text, rest); err != nil {
+		return nil, fmt.Errorf("decode item key: %w", err)
+	}
+	nkeys := len(text)
+	all := string(append(text, v...))
+	op, item := all[:nop], all[nop:nkeys]
 	box := &struct {
 		it            BatchOperationItem
 		pi, root, msg string
 		processed     time.Time
 	}{}
-	r := reader{b: v, text: string(v)}
+	r := reader{b: v, text: all[nkeys:]}
 	r.version()
 	it := &box.it
 	it.BatchOperationKey, it.ItemKey = op, item

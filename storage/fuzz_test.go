@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"testing"
 	"unicode/utf8"
 
@@ -59,12 +60,23 @@ func FuzzKeyOrder(f *testing.F) {
 	f.Add("-1", "uuid")
 	f.Add("a\x00", "a")
 	f.Add("9223372036854775808", "1")
+	f.Add("-0", "0")
+	f.Add("-007", "-123456789012345678")
+	f.Add("123456789012345678", "1234567890123456789")
 	f.Fuzz(func(t *testing.T, a, b string) {
+		if n, ok := shortCanonicalKey(a); ok {
+			want, isNum := parseNumericKey(a)
+			assert.True(t, isNum && n == want && strconv.FormatInt(n, 10) == a, "shortCanonicalKey(%q) = %d", a, n)
+		}
 		ea, eb := appendKey(nil, a), appendKey(nil, b)
 		got, rest, err := readKey(ea)
 		require.NoError(t, err)
 		assert.Equal(t, a, got)
 		assert.Empty(t, rest)
+		text, rest, err := appendKeyText([]byte("x"), append(ea, eb...))
+		require.NoError(t, err)
+		assert.Equal(t, "x"+a, string(text), "appendKeyText reads what readKey reads")
+		assert.Equal(t, eb, rest)
 		n, err := skipComponent(append(ea, eb...))
 		require.NoError(t, err)
 		assert.Equal(t, len(ea), n, "self-delimiting")

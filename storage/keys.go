@@ -85,11 +85,44 @@ func parseNumericKey(k string) (int64, bool) {
 	return n, err == nil
 }
 
+// shortCanonicalKey is parseNumericKey's common case without strconv
+// (a store's keys are mostly engine keys of 16 digits, encoded a dozen
+// times per stored item): k is at most 18 digits, maybe after a '-', and
+// is how strconv.FormatInt writes its value (no leading zero, no "-0").
+// It reports false for every other k, which appendKey then encodes by
+// parseNumericKey.
+func shortCanonicalKey(k string) (int64, bool) {
+	d := k
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 || (d[0] == '0' && len(k) > 1) {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(d) < len(k) {
+		n = -n
+	}
+	return n, true
+}
+
 // appendKey encodes a natural key or id: numeric keys first, in numeric
 // order, then every other key bytewise. A numeric key written in a
 // non-canonical way ("007") keeps its text after the number, so it stays
 // distinct from "7" and sorts right after it.
 func appendKey(b []byte, k string) []byte {
+	if n, ok := shortCanonicalKey(k); ok {
+		b = append(b, tagKeyNum)
+		b = appendUint64(b, uint64(n)^(1<<63))
+		return append(b, 0)
+	}
 	if n, ok := parseNumericKey(k); ok {
 		b = append(b, tagKeyNum)
 		b = appendUint64(b, uint64(n)^(1<<63))
@@ -205,6 +238,54 @@ func readKey(b []byte) (string, []byte, error) {
 		return s, rest, err
 	}
 	return "", nil, errBadComponent
+}
+
+// appendKeyText appends the text of the component written by appendKey at
+// the start of b to dst and returns it and the rest of b: readKey without
+// a string allocation per key.
+func appendKeyText(dst, b []byte) ([]byte, []byte, error) {
+	if len(b) == 0 {
+		return dst, nil, errBadComponent
+	}
+	switch b[0] {
+	case tagKeyNum:
+		n, err := skipComponent(b)
+		if err != nil {
+			return dst, nil, err
+		}
+		if b[9] == 1 {
+			dst, _, err = appendUnescaped(dst, b[10:n])
+			return dst, b[n:], err
+		}
+		v := int64(binary.BigEndian.Uint64(b[1:9]) ^ (1 << 63))
+		return strconv.AppendInt(dst, v, 10), b[n:], nil
+	case tagKeyStr:
+		return appendUnescaped(dst, b[1:])
+	}
+	return dst, nil, errBadComponent
+}
+
+// appendUnescaped is readEscaped appending to dst.
+func appendUnescaped(dst, b []byte) ([]byte, []byte, error) {
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0 {
+			continue
+		}
+		if i+1 >= len(b) {
+			return dst, nil, errBadComponent
+		}
+		switch b[i+1] {
+		case 1:
+			return append(dst, b[:i]...), b[i+2:], nil
+		case 0xFF:
+			dst = append(append(dst, b[:i]...), 0)
+			b = b[i+2:]
+			i = -1
+		default:
+			return dst, nil, errBadComponent
+		}
+	}
+	return dst, nil, errBadComponent
 }
 
 // prefixEnd returns the smallest key greater than every key starting with p,

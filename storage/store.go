@@ -205,8 +205,8 @@ func (s *Store) View(ctx context.Context, fn func(*Reader) error) error {
 // gathered and written once at the end of the transaction.
 type Writer struct {
 	Reader
-	deltas  map[string]int64
-	scratch []byte // reused by upsert for the merged record's key
+	deltas map[string]int64
+	up     upsertState // upsert's reused buffers and cursors (upsert.go)
 	// changed collects the keys of the records this transaction changed
 	// while a commit listener is set (feed.go), those interest names; nil
 	// otherwise.
@@ -314,41 +314,8 @@ func (w *Writer) PutBatchOperation(o *BatchOperation) (bool, error) {
 func (w *Writer) PutItem(it *BatchOperationItem) (bool, error) { return putRecord(w, itemKind, it) }
 
 func putRecord[R any](w *Writer, k *kind[R], rec *R) (bool, error) {
-	o, err := upsert(w, k, k.pk(nil, rec), func(*R) (*R, error) { return rec, nil })
+	o, err := upsert(w, k, k.pk(make([]byte, 0, 2*keyCap), rec), func(*R) (*R, error) { return rec, nil })
 	return o == New, err
-}
-
-// storeRecord writes rec (encoded val, primary key pk) over old (nil when
-// new) and moves its index entries and counters from old's values to rec's.
-func storeRecord[R any](w *Writer, k *kind[R], pk, val []byte, old, rec *R) error {
-	if err := w.tx.Bucket(k.primary.bucket).Put(pk, val); err != nil {
-		return err
-	}
-	var buf, oldBuf []byte
-	for _, ix := range k.indexes[1:] {
-		buf = indexKey(buf[:0], k, ix, rec, pk)
-		if old != nil {
-			oldBuf = indexKey(oldBuf[:0], k, ix, old, pk)
-			if string(oldBuf) == string(buf) {
-				continue
-			}
-			if err := w.tx.Bucket(ix.bucket).Delete(oldBuf); err != nil {
-				return err
-			}
-		}
-		if err := w.tx.Bucket(ix.bucket).Put(buf, nil); err != nil {
-			return err
-		}
-	}
-	if old != nil {
-		for _, c := range recordCounters(k, old) {
-			w.deltas[c]--
-		}
-	}
-	for _, c := range recordCounters(k, rec) {
-		w.deltas[c]++
-	}
-	return nil
 }
 
 func (w *Writer) flushCounters() error {

@@ -161,3 +161,26 @@ func TestCompareKeys(t *testing.T) {
 	}
 	assert.Equal(t, 0, CompareKeys("7", "7"))
 }
+
+// TestUpsertCounterNames: the interned counter names of upserts are the
+// ones recordCounters lists (Verify recounts by those), for every kind.
+func TestUpsertCounterNames(t *testing.T) {
+	d := randomData(13, 40, 20, 300)
+	var u upsertState
+	check := func(t *testing.T, got func(set []string) string, want []string, sets [][]string) {
+		t.Helper()
+		for i, set := range sets {
+			assert.Equal(t, want[i], got(set), "counter of %v", set)
+		}
+	}
+	for _, b := range d.batches {
+		check(t, func(set []string) string { return counterOf(&u, batchKind, set, b) }, recordCounters(batchKind, b), batchKind.counterSets)
+	}
+	for _, o := range d.ops {
+		check(t, func(set []string) string { return counterOf(&u, operationKind, set, o) }, recordCounters(operationKind, o), operationKind.counterSets)
+	}
+	for _, it := range d.items {
+		check(t, func(set []string) string { return counterOf(&u, itemKind, set, it) }, recordCounters(itemKind, it), itemKind.counterSets)
+	}
+	assert.NotEmpty(t, u.names, "names are interned")
+}
