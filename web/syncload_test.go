@@ -23,7 +23,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/batchql/batchql/demo"
-	"github.com/batchql/batchql/enginefake"
 	"github.com/batchql/batchql/globalid"
 	"github.com/batchql/batchql/graph"
 	"github.com/batchql/batchql/storage"
@@ -42,7 +41,7 @@ var (
 	syncLoadFrame    = flag.Bool("syncload.frame", false, "TestLoadWhileSyncing: check each answer by its frame ({\"data\":{…}, errors decoded when it is not) instead of decoding it whole: "+
 		"the clients run in the test's process, and decoding cost them a third of a phase's CPU")
 	syncLoadProfile = flag.String("syncload.cpuprofile", "", "TestLoadWhileSyncing: write a CPU profile of the with-sync phases (not the full passes) to this file; "+
-		"samples carry the label part=sync|fake|advancer|queries|clients|probes")
+		"samples carry the label part=sync|queries|clients|probes (the fake engine and its advancer run in a child process: not in the profile)")
 )
 
 // labelled runs h's requests with the pprof label part=name on the
@@ -288,53 +287,6 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 	return res
 }
 
-// advancer completes the operation's items in itemKey order at rate items
-// a second, in steps of 100ms, through the fake's state API.
-type advancer struct {
-	c8    *enginefake.Camunda8
-	keys  []string
-	typ   string
-	moved atomic.Int64 // items completed in the fake
-}
-
-func (a *advancer) run(ctx context.Context, rate int) error {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	start, base := time.Now(), a.moved.Load()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		from := int(a.moved.Load())
-		to := min(len(a.keys), int(base)+int(time.Since(start).Seconds()*float64(rate)))
-		if to <= from {
-			if from == len(a.keys) {
-				return nil
-			}
-			continue
-		}
-		now := time.Now()
-		batch := make([]enginefake.Item, 0, to-from)
-		for _, k := range a.keys[from:to] {
-			batch = append(batch, enginefake.Item{OperationType: a.typ, OperationKey: syncLoadOp, ItemKey: k,
-				ProcessInstanceKey: k, State: "COMPLETED", ProcessedDate: &now})
-		}
-		a.c8.PutItems(batch...)
-		err := a.c8.UpdateOperation(syncLoadOp, func(op *enginefake.Operation) {
-			op.CompletedCount = int32(to)
-			if to == len(a.keys) {
-				op.State, op.EndDate = "COMPLETED", &now
-			}
-		})
-		if err != nil {
-			return err
-		}
-		a.moved.Store(int64(to))
-	}
-}
-
 // storeCompleted is the number of the operation's items COMPLETED in the
 // store: they complete in key order, so a binary search over point reads.
 func storeCompleted(ctx context.Context, store *storage.Store, keys []string) (int, error) {
@@ -372,23 +324,14 @@ type syncStats struct {
 	syncErrs            int
 	fakeTime            time.Duration // in the fake's item searches during the phase
 	fakeReqs, fakeBytes int64
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n int64
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.n += int64(n)
-	return n, err
+	fakeCPU             time.Duration // the fake engine process's CPU time in the phase
 }
 
 // TestLoadWhileSyncing is the serving-while-syncing benchmark (contract
 // §8): GraphQL clients send Q1–Q6 (e2e/bench/queries.json) round robin
 // against the real router over a store holding the demo set and a running
-// Camunda 8 operation of -syncload.items items, first without sync, then
+// Camunda 8 operation of -syncload.items items (in the fake engine, run as a
+// child process: syncload_fake_test.go), first without sync, then
 // with serve's syncer following the fake (--sync-interval 1s) while the
 // operation completes -syncload.rate items a second; rounds alternate. It
 // asserts 0 errors and reports per-query p50/p99, the p99 ratios, and what
@@ -399,7 +342,8 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 //	go test ./web/ -run TestLoadWhileSyncing -syncload -timeout 60m -v
 //	go test ./web/ -run TestLoadWhileSyncing -syncload -syncload.items 50000 -v
 //
-// Each phase reports the process's CPU time; -syncload.cpuprofile FILE
+// Each phase reports the test process's CPU time (server, sync, clients;
+// the fake's own is in the sync line); -syncload.cpuprofile FILE
 // profiles the with-sync phases, each sample labelled with the part that
 // spent it (go tool pprof -tags FILE; -tagfocus=part=sync for the sync's).
 func TestLoadWhileSyncing(t *testing.T) {
@@ -408,9 +352,9 @@ func TestLoadWhileSyncing(t *testing.T) {
 	}
 	n, rate, d := *syncLoadItems, *syncLoadRate, *syncLoadDuration
 	// The collector's percent in both phases: serve's --gc-percent default
-	// (800) or Go's (100). serve's --memory-limit-mib cannot apply here:
-	// the fake engine shares the process, and its n items are most of the
-	// live heap, which a real engine's are not.
+	// (800) or Go's (100). The fake engine runs in its own process (its n
+	// items were most of this one's live heap when it did not), so the heap
+	// here is the server's, the store's and the clients'.
 	defer debug.SetGCPercent(debug.SetGCPercent(*syncLoadGC))
 	ctx := context.Background()
 	store, err := storage.Open(filepath.Join(t.TempDir(), "syncload.db"), storage.Options{})
@@ -419,37 +363,11 @@ func TestLoadWhileSyncing(t *testing.T) {
 	_, err = demo.Write(ctx, store, demo.DefaultConfig())
 	require.NoError(t, err)
 
-	// the engine: one operation of n ACTIVE items, created in bulk
-	c8 := enginefake.NewCamunda8()
-	const typ = "MIGRATE_PROCESS_INSTANCE"
-	c8.PutOperation(enginefake.Operation{Key: syncLoadOp, State: "CREATED", Type: typ, TotalCount: int32(n)})
-	keys := make([]string, n)
-	batch := make([]enginefake.Item, 0, 100_000)
-	for i := range n {
-		keys[i] = strconv.Itoa(2251799900000000 + i)
-		batch = append(batch, enginefake.Item{OperationType: typ, OperationKey: syncLoadOp, ItemKey: keys[i], ProcessInstanceKey: keys[i], State: "ACTIVE"})
-		if len(batch) == cap(batch) || i == n-1 {
-			c8.PutItems(batch...)
-			batch = batch[:0]
-		}
-	}
-	began := time.Now()
-	require.NoError(t, c8.Progress(syncLoadOp, 0, 0)) // CREATED → ACTIVE with a startDate
-	t.Logf("fake: one Progress call over %d items takes %s (it sorts every item), so the advancer writes the moved items with PutItems", n, time.Since(began).Round(time.Millisecond))
-	var fakeTime, fakeItemReqs, fakeBytes atomic.Int64 // the fake's own cost: server time in item searches
-	fake := httptest.NewServer(labelled("fake", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasSuffix(r.URL.Path, "/batch-operation-items/search") {
-			c8.ServeHTTP(w, r)
-			return
-		}
-		start := time.Now()
-		cw := &countingWriter{ResponseWriter: w}
-		c8.ServeHTTP(cw, r)
-		fakeTime.Add(int64(time.Since(start)))
-		fakeItemReqs.Add(1)
-		fakeBytes.Add(cw.n)
-	})))
-	defer fake.Close()
+	// the engine: one operation of n ACTIVE items, in a child process
+	// (syncload_fake_test.go), as a real engine runs elsewhere
+	fake, progress := startSyncLoadFake(t, n)
+	keys := syncLoadKeys(n)
+	t.Logf("fake: one Progress call over %d items takes %s (it sorts every item), so the advancer writes the moved items with PutItems", n, progress.Round(time.Millisecond))
 
 	var current atomic.Pointer[syncer.Syncer]
 	status := func() []syncer.Status {
@@ -463,7 +381,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 
 	// startSync starts serve's syncer and waits for its first (full) pass.
 	startSync := func() (stop func(), sy *syncer.Syncer, full time.Duration) {
-		sy, err := syncer.New(syncer.Config{Camunda8: &syncer.Camunda8Config{URL: fake.URL + "/v2"}, Interval: time.Second},
+		sy, err := syncer.New(syncer.Config{Camunda8: &syncer.Camunda8Config{URL: fake.url + "/v2"}, Interval: time.Second},
 			&syncer.StoreApplier{Store: store})
 		require.NoError(t, err)
 		current.Store(sy)
@@ -499,7 +417,6 @@ func TestLoadWhileSyncing(t *testing.T) {
 	qs := loadBenchQueries(t, store, srv.Config.Handler)
 	runClients(srv.URL, qs, *syncLoadClients, 2*time.Second) // warm-up
 
-	adv := &advancer{c8: c8, keys: keys, typ: typ}
 	var results []*phaseResult
 	var stats []*syncStats
 	for round := 1; round <= *syncLoadRounds; round++ {
@@ -512,15 +429,13 @@ func TestLoadWhileSyncing(t *testing.T) {
 		// with sync
 		stop, sy, full := startSync()
 		ss := &syncStats{fullPass: full.Round(time.Millisecond).String(), fullReqs: strconv.Itoa(sy.Status()[0].LastFullRequests)}
-		ft0, fr0, fb0 := fakeTime.Load(), fakeItemReqs.Load(), fakeBytes.Load()
+		fs0, err := fake.stats()
+		require.NoError(t, err)
+		require.NoError(t, fake.advance(rate))
 		actx, acancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
-		var advErr error
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			pprof.Do(actx, pprof.Labels("part", "advancer"), func(ctx context.Context) { advErr = adv.run(ctx, rate) })
-		}()
+		var probeErr error
+		wg.Add(1)
 		wctx, wcancel := context.WithCancel(ctx)
 		var phaseOver atomic.Bool
 		watched := make(chan struct{})
@@ -544,16 +459,24 @@ func TestLoadWhileSyncing(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 		}()
-		go func() { // freshness probes: the newest completed item, until the store has it
+		go func() { // freshness probes: the fake completes its next item now, until the store has it
 			defer wg.Done()
 			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "probes")))
 			for actx.Err() == nil {
 				time.Sleep(time.Second)
-				i := int(adv.moved.Load()) - 1
-				if i < 0 {
-					continue
+				if actx.Err() != nil {
+					break
 				}
-				t0, answered := time.Now(), false
+				t0 := time.Now() // before the change: the probe includes the request's round trip
+				i, err := fake.probe()
+				if err != nil {
+					probeErr = err
+					return
+				}
+				if i < 0 {
+					continue // every item is completed
+				}
+				answered := false
 				for actx.Err() == nil {
 					var ok bool
 					_ = store.View(ctx, func(r *storage.Reader) error {
@@ -583,20 +506,28 @@ func TestLoadWhileSyncing(t *testing.T) {
 			require.NoError(t, pprof.StartCPUProfile(prof))
 		}
 		l0, c0 = loadAvg(), cpuTime()
-		moved0 := adv.moved.Load()
+		fsStart, err := fake.stats()
+		require.NoError(t, err)
 		res = runClients(srv.URL, qs, *syncLoadClients, d)
 		res.name, res.load, res.cpu = fmt.Sprintf("r%d with sync", round), [2]string{l0, loadAvg()}, cpuTime()-c0
-		ss.movedPhase = int(adv.moved.Load() - moved0)
+		fsEnd, err := fake.stats()
+		require.NoError(t, err)
+		ss.movedPhase = fsEnd.Moved - fsStart.Moved
 		if prof != nil {
 			pprof.StopCPUProfile()
 			require.NoError(t, prof.Close())
 		}
 		acancel()
 		phaseOver.Store(true)
+		movedEnd, advErr := fake.stop()
 		wg.Wait()
 		require.NoError(t, advErr)
-		ss.movedEnd = int(adv.moved.Load())
-		ss.fakeTime, ss.fakeReqs, ss.fakeBytes = time.Duration(fakeTime.Load()-ft0), fakeItemReqs.Load()-fr0, fakeBytes.Load()-fb0
+		require.NoError(t, probeErr)
+		fs1, err := fake.stats()
+		require.NoError(t, err)
+		ss.movedEnd = movedEnd
+		ss.fakeTime, ss.fakeReqs, ss.fakeBytes = fs1.SearchTime-fs0.SearchTime, fs1.Searches-fs0.Searches, fs1.Bytes-fs0.Bytes
+		ss.fakeCPU = fs1.CPU - fs0.CPU
 		got, err := storeCompleted(ctx, store, keys)
 		require.NoError(t, err)
 		ss.lagAtEnd = ss.movedEnd - got
@@ -658,9 +589,9 @@ func TestLoadWhileSyncing(t *testing.T) {
 			maxPoll = max(maxPoll, p)
 		}
 		fmt.Fprintf(&b, "r%d sync: full pass %s (%s requests) before the phase; %d polls finished in the phase, requests %v, times %v (max %s); "+
-			"item searches in the phase %d (%.1f MB), the fake's time in them %s; "+
+			"item searches in the phase %d (%.1f MB), the fake's time in them %s, its process's CPU %s; "+
 			"freshness probes %v (max %s, %d unanswered at the end); fake completed %d in the phase, %d in all, store lagged %d items at the end, store and a finished poll caught up in %s (polls finished meanwhile: %v); sync errors %d\n",
-			i+1, s.fullPass, s.fullReqs, s.polls, s.pollReqs, roundAll(s.pollTimes), ms(maxPoll), s.fakeReqs, float64(s.fakeBytes)/1e6, ms(s.fakeTime), roundAll(s.probes), ms(maxProbe), s.probesMissed,
+			i+1, s.fullPass, s.fullReqs, s.polls, s.pollReqs, roundAll(s.pollTimes), ms(maxPoll), s.fakeReqs, float64(s.fakeBytes)/1e6, ms(s.fakeTime), ms(s.fakeCPU), roundAll(s.probes), ms(maxProbe), s.probesMissed,
 			s.movedPhase, s.movedEnd, s.lagAtEnd, ms(s.catchUp), roundAll(s.catchPolls), s.syncErrs)
 	}
 	t.Log(b.String())
