@@ -36,12 +36,7 @@ func checkTenantCounts(t *testing.T, s *Store, batches []*Batch) {
 	t.Helper()
 	for scope, tenants := range tenantScopes {
 		for name, f := range tenantCountFilters {
-			want := 0
-			for _, b := range batches {
-				if refVisible(tenants, b) && refBatchMatch(&f, b) {
-					want++
-				}
-			}
+			want := refCount(tenants, &f, batches)
 			ctx := WithTenants(context.Background(), tenants)
 			require.NoError(t, s.View(ctx, func(r *Reader) error {
 				ts, err := batchTerms(&f)
@@ -295,16 +290,23 @@ func checkScopedTotals(t *testing.T, s *Store, batches []*Batch) {
 	t.Helper()
 	for scope, tenants := range tenantScopes {
 		for name, f := range tenantCountFilters {
-			want := 0
-			for _, b := range batches {
-				if refVisible(tenants, b) && refBatchMatch(&f, b) {
-					want++
-				}
-			}
+			want := refCount(tenants, &f, batches)
 			first := 0
 			p, err := s.Batches(WithTenants(context.Background(), tenants), BatchQuery{Filter: f, Page: PageRequest{First: &first}, Count: true})
 			require.NoError(t, err)
 			assert.Equal(t, want, p.TotalCount, "scope %s, filter %s", scope, name)
 		}
 	}
+}
+
+// refCount counts the batches the reference filter lets through f for a
+// reader of tenants.
+func refCount(tenants []string, f *BatchFilter, batches []*Batch) int {
+	n := 0
+	for _, b := range batches {
+		if refVisible(tenants, b) && refBatchMatch(f, b) {
+			n++
+		}
+	}
+	return n
 }
