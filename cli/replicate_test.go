@@ -146,13 +146,20 @@ func TestServeNATSSyncsUnderLease(t *testing.T) {
 
 	// Exactly one server syncs; both name it.
 	var leader, follower *server
-	require.Eventually(t, func() bool {
+	var seen string // the last statuses, for the failure message
+	named := assert.Eventually(t, func() bool {
 		ga, gb := ask(a), ask(b)
+		sa, _ := json.Marshal(ga.SyncStatus)
+		sb, _ := json.Marshal(gb.SyncStatus)
+		seen = fmt.Sprintf("A: %s\nB: %s", sa, sb)
 		if len(ga.SyncStatus) != 1 || len(gb.SyncStatus) != 1 || ga.SyncStatus[0].Leader == nil || gb.SyncStatus[0].Leader == nil {
 			return false
 		}
 		return *ga.SyncStatus[0].Leader == *gb.SyncStatus[0].Leader
-	}, 10*time.Second, 50*time.Millisecond)
+	}, 30*time.Second, 50*time.Millisecond)
+	if !named {
+		t.Fatalf("the servers never named one leader:\n%s\nA:\n%s\nB:\n%s", seen, a.logs, b.logs)
+	}
 	if strings.Contains(a.logs.String(), "this server holds the sync lease") {
 		leader, follower = a, b
 	} else {
