@@ -35,10 +35,12 @@ var (
 	syncLoadRate     = flag.Int("syncload.rate", 5000, "TestLoadWhileSyncing: items the operation completes per second")
 	syncLoadDuration = flag.Duration("syncload.duration", 20*time.Second, "TestLoadWhileSyncing: length of each measured phase")
 	syncLoadClients  = flag.Int("syncload.clients", 4, "TestLoadWhileSyncing: concurrent GraphQL clients")
-	syncLoadCatchUp  = flag.Duration("syncload.catchup", 15*time.Minute, "TestLoadWhileSyncing: how long the sync may take to catch up after a phase")
-	syncLoadRounds   = flag.Int("syncload.rounds", 2, "TestLoadWhileSyncing: rounds of (without sync, with sync)")
-	syncLoadGC       = flag.Int("syncload.gcpercent", 800, "TestLoadWhileSyncing: the GC percent of the process (serve's --gc-percent default; 100 is Go's own)")
-	syncLoadFrame    = flag.Bool("syncload.frame", false, "TestLoadWhileSyncing: check each answer by its frame ({\"data\":{…}, errors decoded when it is not) instead of decoding it whole: "+
+	syncLoadQPS      = flag.Int("syncload.qps", 0, "TestLoadWhileSyncing: requests a second of all clients together, each on a fixed schedule and timed from its scheduled start "+
+		"(0: each client sends its next request when the last is answered, which keeps both cores busy)")
+	syncLoadCatchUp = flag.Duration("syncload.catchup", 15*time.Minute, "TestLoadWhileSyncing: how long the sync may take to catch up after a phase")
+	syncLoadRounds  = flag.Int("syncload.rounds", 2, "TestLoadWhileSyncing: rounds of (without sync, with sync)")
+	syncLoadGC      = flag.Int("syncload.gcpercent", 800, "TestLoadWhileSyncing: the GC percent of the process (serve's --gc-percent default; 100 is Go's own)")
+	syncLoadFrame   = flag.Bool("syncload.frame", false, "TestLoadWhileSyncing: check each answer by its frame ({\"data\":{…}, errors decoded when it is not) instead of decoding it whole: "+
 		"the clients run in the test's process, and decoding cost them a third of a phase's CPU")
 	syncLoadProfile = flag.String("syncload.cpuprofile", "", "TestLoadWhileSyncing: write a CPU profile of the with-sync phases (not the full passes) to this file; "+
 		"samples carry the label part=sync|queries|clients|probes (the fake engine and its advancer run in a child process: not in the profile)")
@@ -245,11 +247,23 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 			defer wg.Done()
 			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "clients")))
 			var buf bytes.Buffer
+			// With -syncload.qps each client keeps a schedule; a request
+			// sent late is timed from when it was due, so a stall counts
+			// for every request it held up.
+			var every time.Duration
+			if *syncLoadQPS > 0 {
+				every = time.Duration(n) * time.Second / time.Duration(*syncLoadQPS)
+			}
+			due := time.Now().Add(time.Duration(c) * every / time.Duration(n))
 			for i := c; time.Now().Before(deadline); i++ {
 				q := qs[i%len(qs)]
 				vars := q.vars[(i/len(qs))%len(q.vars)]
 				body, _ := json.Marshal(map[string]any{"query": q.query, "variables": vars})
 				start := time.Now()
+				if every > 0 {
+					time.Sleep(time.Until(due))
+					start, due = due, due.Add(every)
+				}
 				resp, err := client.Post(url+"/query", "application/json", bytes.NewReader(body))
 				requests.Add(1)
 				if err != nil {
