@@ -22,20 +22,6 @@ type Rejected struct {
 	Err       *Error
 }
 
-// DecodeRecords decodes the records of an engine response body: a JSON
-// array of records (Camunda 7 lists) or a search response {items, page}
-// (Camunda 8), read by the import's scanner. Each record becomes a fresh
-// Patch, validated as import validates a record of a file, or a Rejected.
-// Malformed JSON, an element that is not an object, or an empty body is an
-// error: nothing of such a body is usable.
-func DecodeRecords(body []byte) ([]*Patch, []Rejected, error) {
-	r, err := DecodeResponse(body, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	return r.Patches, r.Bad, nil
-}
-
 // Response is an engine response body decoded by DecodeResponse.
 type Response struct {
 	Patches []*Patch // the valid records keep kept, in order
@@ -48,9 +34,13 @@ type Response struct {
 	EndCursor *string
 }
 
-// DecodeResponse is DecodeRecords for a reader that also looks at the
-// records (the live sync), so that a body is scanned once: keep, when not
-// nil, is shown each record in order with its JSON text (valid only during
+// DecodeResponse decodes the records of an engine response body: a JSON
+// array of records (Camunda 7 lists) or a search response {items, page}
+// (Camunda 8), read by the import's scanner. Each record becomes a fresh
+// Patch, validated as import validates a record of a file, or a Rejected.
+// Malformed JSON, an element that is not an object, or an empty body is an
+// error: nothing of such a body is usable. The body is scanned once: keep,
+// when not nil, is shown each record in order with its JSON text (valid only during
 // the call), a valid one with its Patch and a bad one (also in Bad) with p
 // nil; a valid record for which keep returns false is left out of
 // Patches. The sync leaves out records it has stored before, unchanged.

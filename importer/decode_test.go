@@ -11,10 +11,10 @@ import (
 	"github.com/batchql/batchql/storage"
 )
 
-// DecodeRecords takes a search response or an array record by record: bad
+// DecodeResponse takes a search response or an array record by record: bad
 // records come back rejected with their kind and key, the others as
 // patches; malformed JSON is an error for the whole body.
-func TestDecodeRecords(t *testing.T) {
+func TestDecodeResponseRecords(t *testing.T) {
 	body := []byte(`{"items":[
 	 {"batchOperationKey":"1","state":"ACTIVE","batchOperationType":"CANCEL_PROCESS_INSTANCE","errors":[]},
 	 {"batchOperationKey":"2","state":"ACTIVE","batchOperationType":"FUTURE_TYPE"},
@@ -22,7 +22,7 @@ func TestDecodeRecords(t *testing.T) {
 	 {"batchOperationType":"CANCEL_PROCESS_INSTANCE"},
 	 {"batchOperationKey":"4","itemKey":"40","state":"COMPLETED","operationType":"CANCEL_PROCESS_INSTANCE"}
 	],"page":{"totalItems":5,"hasMoreTotalItems":false,"startCursor":"a","endCursor":"b"}}`)
-	patches, bad, err := DecodeRecords(body)
+	patches, bad, err := decode(body)
 	require.NoError(t, err)
 	require.Len(t, patches, 2)
 	assert.Equal(t, "1", patches[0].Key())
@@ -45,14 +45,14 @@ func TestDecodeRecords(t *testing.T) {
 		assert.NotEmpty(t, bad[i].Err.Reason)
 	}
 
-	patches, bad, err = DecodeRecords([]byte(`[{"id":"b1","type":"instance-migration","totalJobs":3,"remainingJobs":1,"completedJobs":2,"failedJobs":0},
+	patches, bad, err = decode([]byte(`[{"id":"b1","type":"instance-migration","totalJobs":3,"remainingJobs":1,"completedJobs":2,"failedJobs":0},
 		{"id":"b2","totalJobs":3,"endTime":"2024-05-14T09:12:03.417+0200"}]`))
 	require.NoError(t, err)
 	assert.Len(t, patches, 2)
 	assert.Empty(t, bad)
 
 	for _, garbage := range []string{`{"items":[{"batchOperationKey":"22`, `<html>`, `[1,`} {
-		_, _, err := DecodeRecords([]byte(garbage))
+		_, _, err := decode([]byte(garbage))
 		assert.Error(t, err, garbage)
 	}
 }
@@ -62,7 +62,7 @@ func TestIsMissing(t *testing.T) {
 	s, err := storage.Open(filepath.Join(t.TempDir(), "m.db"), storage.Options{})
 	require.NoError(t, err)
 	defer s.Close()
-	patches, _, err := DecodeRecords([]byte(`[{"batchOperationKey":"9","itemKey":"90","state":"ACTIVE"}]`))
+	patches, _, err := decode([]byte(`[{"batchOperationKey":"9","itemKey":"90","state":"ACTIVE"}]`))
 	require.NoError(t, err)
 	require.NoError(t, s.Update(t.Context(), func(w *storage.Writer) error {
 		_, err := patches[0].Apply(w)
@@ -77,12 +77,12 @@ func TestIsMissing(t *testing.T) {
 
 // An empty body is no response at all, not an empty page: an error, as
 // it was when encoding/json split the body.
-func TestDecodeRecordsEmpty(t *testing.T) {
+func TestDecodeResponseEmpty(t *testing.T) {
 	for _, body := range []string{"", " \n"} {
-		_, _, err := DecodeRecords([]byte(body))
+		_, _, err := decode([]byte(body))
 		assert.Error(t, err, "%q", body)
 	}
-	patches, bad, err := DecodeRecords([]byte(`{"items":[],"page":{"totalItems":0}}`))
+	patches, bad, err := decode([]byte(`{"items":[],"page":{"totalItems":0}}`))
 	require.NoError(t, err)
 	assert.Empty(t, patches)
 	assert.Empty(t, bad)
@@ -142,4 +142,11 @@ func TestDecodeResponse(t *testing.T) {
 	require.NoError(t, p.UnmarshalJSON([]byte(`{"batchOperationKey":"1","state":"ACTIVE","batchOperationType":"CANCEL_PROCESS_INSTANCE"}`)))
 	_, ok := p.Item()
 	assert.False(t, ok, "an operation's patch is not an item")
+}
+
+// decode is DecodeResponse without a keep: every valid record's patch and
+// every bad one.
+func decode(body []byte) ([]*Patch, []Rejected, error) {
+	r, err := DecodeResponse(body, nil)
+	return r.Patches, r.Bad, err
 }

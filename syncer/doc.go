@@ -15,7 +15,7 @@
 //
 // What the sync reads becomes a stream of normalized, idempotent upserts:
 // the importer decodes each record of a response into an importer.Patch
-// with the same validation as import (importer.DecodeRecords), record by
+// with the same validation as import (importer.DecodeResponse), record by
 // record, so a bad record is quarantined (listed in Status, retried) while
 // the others go on. The patches go to an Applier: StoreApplier writes them
 // to the local bbolt in bounded transactions through storage's upsert seam
