@@ -40,7 +40,7 @@ func countPlan[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]*
 			continue
 		}
 		p := buildPlan(r, k, ix, terms, conds, nil)
-		if len(p.residual) == 0 && (len(p.prefixes) == 1 || !p.expanded) {
+		if p.decidesInFewestRanges() {
 			// It walks exactly the matching keys, in as few ranges as a
 			// plan that decides the filter can (see choosePlan): the rest
 			// need not be built (nor allocate).

@@ -106,6 +106,14 @@ func buildPlan[R any](r *Reader, k *kind[R], ix *index, terms []term[R], conds m
 	return p
 }
 
+// decidesInFewestRanges reports a plan whose ranges decide the whole
+// filter (no check per record) in as few ranges as any such plan: one, or
+// only those of filtered values (no enum expanded to all of its values).
+// countMatches and choosePlan take such a plan without weighing the rest.
+func (p *plan[R]) decidesInFewestRanges() bool {
+	return len(p.residual) == 0 && (len(p.prefixes) == 1 || !p.expanded)
+}
+
 // crossPrefixes extends every prefix by every value (a range per
 // combination of filtered values).
 func crossPrefixes(prefixes, vals [][]byte) [][]byte {
@@ -226,7 +234,7 @@ func choosePlan[R any](r *Reader, k *kind[R], terms []term[R], conds map[string]
 			continue
 		}
 		p := buildPlan(r, k, ix, terms, conds, order)
-		if p.ordered && len(p.residual) == 0 && (len(p.prefixes) == 1 || !p.expanded) {
+		if p.ordered && p.decidesInFewestRanges() {
 			// It reads exactly the page's rows: no plan reads fewer, so
 			// the rest need not be weighed (the counter reads of an
 			// estimate were a tenth of a list of operations with their

@@ -103,12 +103,14 @@ func upgradeCounters(tx *bolt.Tx) error {
 			}
 		}
 	}
-	for _, err := range []error{
-		countSets(tx, batchKind, have), countSets(tx, operationKind, have), countSets(tx, itemKind, have),
-	} {
-		if err != nil {
-			return err
-		}
+	if err := countSets(tx, batchKind, have); err != nil {
+		return err
+	}
+	if err := countSets(tx, operationKind, have); err != nil {
+		return err
+	}
+	if err := countSets(tx, itemKind, have); err != nil {
+		return err
 	}
 	rec := []byte(strings.Join(want, "\n"))
 	if bytes.Equal(meta.Get(metaCounted), rec) {
