@@ -151,13 +151,10 @@ func (c *wsConn) WriteClose(code int, reason string) error {
 	return nil
 }
 
+// Close closes the connection at once (a write under way fails; WriteJSON
+// stops its own write timer), unless a close handshake owns it.
 func (c *wsConn) Close() error {
 	c.stopTimer()
-	c.wmu.Lock()
-	if c.writeTimer != nil {
-		c.writeTimer.Stop()
-	}
-	c.wmu.Unlock()
 	c.mu.Lock()
 	closing := c.closing
 	c.mu.Unlock()
