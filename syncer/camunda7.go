@@ -71,7 +71,7 @@ func (s *c7) list(ctx context.Context, path string, q url.Values, size int, more
 		rows = rows[:0]
 		page, err := importer.DecodeResponse(body, keep)
 		if err != nil {
-			return &BadResponseError{Method: "GET", URL: s.src.t.st.URL, Reason: shorten(err.Error(), 200)}
+			return &BadResponseError{Method: "GET", URL: join(s.src.t.st.URL, path), Reason: shorten(err.Error(), 200)}
 		}
 		if err := s.src.storeResponse(ctx, page); err != nil {
 			return err
