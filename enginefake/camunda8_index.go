@@ -78,8 +78,8 @@ count:
 	}
 	page.TotalItems = int64(min(total, c.cfg.totalCap))
 	page.HasMoreTotalItems = total > c.cfg.totalCap
-	// the page
-	var first, last doc
+	// the page: docs (for the cursors) of its first and last item only
+	var first, last Item
 	items = make([]any, 0, min(req.limit, 1024))
 walk:
 	for _, op := range ops {
@@ -103,19 +103,19 @@ walk:
 			if !m {
 				continue
 			}
-			d := c.itemDocs([]Item{s})[0]
 			if len(items) == 0 {
-				first = d
+				first = s
 			}
-			last = d
-			items = append(items, d.out)
+			last = s
+			items = append(items, s)
 			if len(items) == req.limit {
 				break walk
 			}
 		}
 	}
 	if len(items) > 0 {
-		s, e := cursorOf(first, req.keys), cursorOf(last, req.keys)
+		d := c.itemDocs([]Item{first, last})
+		s, e := cursorOf(d[0], req.keys), cursorOf(d[1], req.keys)
 		page.StartCursor, page.EndCursor = &s, &e
 	}
 	return items, page, true
@@ -279,9 +279,10 @@ func (c *Camunda8) indexedByDate(req searchReq) (items []any, page pageResult, o
 		idx = &dateIndex{}
 	}
 	idx.merge()
-	match := func(it *Item) bool {
+	// match returns the served item when it meets the conditions.
+	match := func(it *Item) (Item, bool) {
 		s := c.served(*it)
-		return c.matchItem(&s, req.conds)
+		return s, c.matchItem(&s, req.conds)
 	}
 	// totalItems
 	undated, total := 0, 0
@@ -300,8 +301,7 @@ func (c *Camunda8) indexedByDate(req searchReq) (items []any, page pageResult, o
 	page.HasMoreTotalItems = total > c.cfg.totalCap
 	// the page: dated matches below the cursor, newest first
 	var first, last *Item
-	take := func(it *Item) bool {
-		s := c.served(*it)
+	take := func(s Item) bool {
 		if first == nil {
 			first = &s
 		}
@@ -319,8 +319,10 @@ func (c *Camunda8) indexedByDate(req searchReq) (items []any, page pageResult, o
 	}
 	more := true
 	for i := from - 1; i >= 0 && more; i-- {
-		if it := c.dated(op, idx.sorted[i]); it != nil && match(it) {
-			more = take(it)
+		if it := c.dated(op, idx.sorted[i]); it != nil {
+			if s, m := match(it); m {
+				more = take(s)
+			}
 		}
 	}
 	// then the undated matches, by itemKey DESC
@@ -331,8 +333,10 @@ func (c *Camunda8) indexedByDate(req searchReq) (items []any, page pageResult, o
 			to = sort.SearchStrings(keys, cur.key)
 		}
 		for i := to - 1; i >= 0 && more; i-- {
-			if it := c.items[op][keys[i]]; it.ProcessedDate == nil && match(it) {
-				more = take(it)
+			if it := c.items[op][keys[i]]; it.ProcessedDate == nil {
+				if s, m := match(it); m {
+					more = take(s)
+				}
 			}
 		}
 	}
