@@ -1,0 +1,62 @@
+package syncer_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchql/batchql/importer"
+	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer"
+)
+
+// The sync's writes give way to other goroutines as they go (yield.go):
+// on one processor, a goroutine that is runnable while StoreApplier
+// stores 5,000 records runs every 64 records, not only when the
+// scheduler preempts the writer (every 10 ms, a handful of times in
+// such a transaction on this machine).
+func TestStoreApplierYields(t *testing.T) {
+	store, err := storage.Open(filepath.Join(t.TempDir(), "y.db"), storage.Options{})
+	require.NoError(t, err)
+	defer store.Close()
+	const n = 5000
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"id":"b%05d","type":"instance-migration","totalJobs":3}`, i)
+	}
+	b.WriteString("]")
+	resp, err := importer.DecodeResponse([]byte(b.String()), nil)
+	require.NoError(t, err)
+	require.Len(t, resp.Patches, n)
+
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var runs atomic.Int64
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() { // runnable throughout: counts the turns it gets
+		defer close(done)
+		for !stop.Load() {
+			runs.Add(1)
+			runtime.Gosched()
+		}
+	}()
+	runtime.Gosched() // let it start
+	before := runs.Load()
+	res, err := (&syncer.StoreApplier{Store: store, TxSize: n}).Apply(context.Background(), resp.Patches)
+	during := runs.Load() - before
+	stop.Store(true)
+	<-done
+	require.NoError(t, err)
+	require.Equal(t, n, res.Written)
+	require.GreaterOrEqual(t, during, int64(n/64), "turns the other goroutine got while %d records were stored", n)
+}
