@@ -3,6 +3,8 @@ package replication
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/batchql/batchql/storage"
@@ -172,4 +174,50 @@ func TestApplySkipsPatchesThatCannotApply(t *testing.T) {
 	st, _ := opState(t, s, "1")
 	assert.Equal(t, "ACTIVE", st)
 	require.NoError(t, s.Verify(ctx))
+}
+
+// A replica's apply gives way to other goroutines as it goes
+// (syncer.Yielder): on one processor, a goroutine that is runnable while
+// 5,000 items are applied gets a turn every 64 patches, not only when the
+// scheduler preempts the apply.
+func TestApplyYields(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, tempDB(t, "a.db"))
+	defer s.Close()
+	a, err := newApplier(ctx, s, "batchql", testLog(t))
+	require.NoError(t, err)
+	const n = 5000
+	recs := []string{opJSON("1", "ACTIVE", 0)}
+	for i := range n {
+		recs = append(recs, itemJSON("1", i, "COMPLETED"))
+	}
+	bodies, err := encodeBatches(patches(t, recs...), maxBody)
+	require.NoError(t, err)
+	var msgs []message
+	for i, b := range bodies {
+		msgs = append(msgs, message{seq: uint64(i + 1), body: b})
+	}
+
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var turns atomic.Int64
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() { // runnable throughout: counts the turns it gets
+		defer close(done)
+		for !stop.Load() {
+			turns.Add(1)
+			runtime.Gosched()
+		}
+	}()
+	runtime.Gosched()
+	before := turns.Load()
+	err = a.apply(ctx, msgs)
+	during := turns.Load() - before
+	stop.Store(true)
+	<-done
+	require.NoError(t, err)
+	require.Equal(t, uint64(n+1), a.stats.Patches.Load())
+	// one turn a yield, but the runtime's own goroutines (the collector, the
+	// sweeper) take some of them: half is far above the handful preemption gives
+	require.GreaterOrEqual(t, during, int64(n/64/2), "turns the other goroutine got while %d patches were applied", n+1)
 }

@@ -19,10 +19,13 @@ import (
 // p99 ratio with / without sync fell from 1.36–1.73 to 1.17–1.41.
 const yieldEvery = 64
 
-// yielder counts records and yields every yieldEvery of them.
-type yielder uint
+// Yielder counts records and yields every 64 of them (runtime.Gosched):
+// a writer that runs beside the server (the sync, a replica applying the
+// stream) calls Tick once a record. The zero value is ready.
+type Yielder uint
 
-func (y *yielder) tick() {
+// Tick counts one record.
+func (y *Yielder) Tick() {
 	*y++
 	if *y%yieldEvery == 0 {
 		runtime.Gosched()
@@ -32,9 +35,9 @@ func (y *yielder) tick() {
 // yielding is keep, for importer.DecodeResponse, with a yield every
 // yieldEvery records (keep nil keeps every record).
 func yielding(keep func(*importer.Patch, []byte) bool) func(*importer.Patch, []byte) bool {
-	var y yielder
+	var y Yielder
 	return func(p *importer.Patch, raw []byte) bool {
-		y.tick()
+		y.Tick()
 		return keep == nil || keep(p, raw)
 	}
 }

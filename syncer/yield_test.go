@@ -58,5 +58,7 @@ func TestStoreApplierYields(t *testing.T) {
 	<-done
 	require.NoError(t, err)
 	require.Equal(t, n, res.Written)
-	require.GreaterOrEqual(t, during, int64(n/64), "turns the other goroutine got while %d records were stored", n)
+	// one turn a yield, but the runtime's own goroutines (the collector, the
+	// sweeper) take some of them: half is far above the handful preemption gives
+	require.GreaterOrEqual(t, during, int64(n/64/2), "turns the other goroutine got while %d records were stored", n)
 }
