@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,8 +39,8 @@ var (
 	syncLoadRate     = flag.Int("syncload.rate", 5000, "TestLoadWhileSyncing: items the operation completes per second")
 	syncLoadDuration = flag.Duration("syncload.duration", 10*time.Second, "TestLoadWhileSyncing: length of each measured phase")
 	syncLoadClients  = flag.Int("syncload.clients", 4, "TestLoadWhileSyncing: concurrent GraphQL clients")
-	syncLoadQPS      = flag.Int("syncload.qps", 0, "TestLoadWhileSyncing: requests a second of all clients together, each on a fixed schedule and timed from its scheduled start "+
-		"(0: each client sends its next request when the last is answered, which keeps both cores busy)")
+	syncLoadQPS      = flag.Int("syncload.qps", 0, "TestLoadWhileSyncing: send this many requests a second (open loop), each at its due time in its own goroutine and timed from then "+
+		"(0: -syncload.clients clients each send their next request when the last is answered, which keeps both cores busy)")
 	syncLoadCatchUp = flag.Duration("syncload.catchup", 15*time.Minute, "TestLoadWhileSyncing: how long the sync may take to catch up after a phase")
 	syncLoadRounds  = flag.Int("syncload.rounds", 8, "TestLoadWhileSyncing: rounds of a phase without and a phase with sync (odd rounds without first, even ones with first); "+
 		"the report gives the median of the rounds' p99 ratios")
@@ -47,6 +48,7 @@ var (
 	syncLoadFakeNice = flag.Int("syncload.fakenice", 10, "TestLoadWhileSyncing: the niceness of the fake engine's process (it stands in for an engine on other machines; 0: our equal)")
 	syncLoadFrame    = flag.Bool("syncload.frame", false, "TestLoadWhileSyncing: check each answer by its frame ({\"data\":{…}, errors decoded when it is not) instead of decoding it whole: "+
 		"the clients run in the test's process, and decoding cost them a third of a phase's CPU")
+	syncLoadTrace   = flag.String("syncload.trace", "", "TestLoadWhileSyncing: write an execution trace of each with-sync phase to FILE.rN (go tool trace)")
 	syncLoadProfile = flag.String("syncload.cpuprofile", "", "TestLoadWhileSyncing: write a CPU profile of the with-sync phases (not the full passes) to this file; "+
 		"samples carry the label part=sync|queries|clients|probes (the fake engine and its advancer run in a child process: not in the profile)")
 )
@@ -258,7 +260,11 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 	for _, q := range qs {
 		res.lat[q.name] = &latencies{}
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}, Timeout: 30 * time.Second}
+	idle := n
+	if *syncLoadQPS > 0 {
+		idle = 64 // open loop: as many connections as requests in flight
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: idle}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
 	var (
 		wg             sync.WaitGroup
@@ -294,68 +300,102 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 	for i, q := range qs {
 		index[q.name] = i
 	}
-	for c := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var spans []span
-			defer func() {
-				mu.Lock()
-				res.spans = append(res.spans, spans...)
-				mu.Unlock()
+	// send sends question i (round robin, variables cycled), timed from
+	// start, and checks the answer.
+	send := func(i int, start time.Time, buf *bytes.Buffer) (sp span, sent bool) {
+		q := qs[i%len(qs)]
+		vars := q.vars[(i/len(qs))%len(q.vars)]
+		body, _ := json.Marshal(map[string]any{"query": q.query, "variables": vars})
+		if start.IsZero() {
+			start = time.Now()
+		}
+		resp, err := client.Post(url+"/query", "application/json", bytes.NewReader(body))
+		requests.Add(1)
+		if err != nil {
+			fail("%s: %v", q.name, err)
+			return span{}, false
+		}
+		buf.Reset()
+		_, rerr := buf.ReadFrom(resp.Body)
+		resp.Body.Close()
+		lat := time.Since(start)
+		res.lat[q.name].add(lat)
+		switch {
+		case resp.StatusCode != http.StatusOK:
+			fail("%s: HTTP %d", q.name, resp.StatusCode)
+		case rerr != nil:
+			fail("%s: body: %v", q.name, rerr)
+		case !ok(buf.Bytes()):
+			var r struct {
+				Data   json.RawMessage
+				Errors []struct{ Message string }
+			}
+			switch err := json.Unmarshal(buf.Bytes(), &r); {
+			case err != nil:
+				fail("%s: body: %v", q.name, err)
+			case len(r.Errors) > 0:
+				fail("%s: %s", q.name, r.Errors[0].Message)
+			default:
+				fail("%s: no data: %.200s", q.name, buf.Bytes())
+			}
+		}
+		return span{index[q.name], start, lat}, true
+	}
+	keep := func(spans []span) {
+		mu.Lock()
+		res.spans = append(res.spans, spans...)
+		mu.Unlock()
+	}
+	labels := pprof.WithLabels(context.Background(), pprof.Labels("part", "clients"))
+
+	if *syncLoadQPS > 0 {
+		// Open loop: request i is due at i/qps seconds and sent then in
+		// its own goroutine, whatever the others wait for, and timed
+		// from when it was due (a dispatcher that falls behind counts
+		// too): a stall counts for every request due during it, and a
+		// slow answer holds up no other request.
+		pprof.SetGoroutineLabels(labels)
+		every := time.Second / time.Duration(*syncLoadQPS)
+		begin := time.Now()
+		var spans []span
+		var smu sync.Mutex
+		for i := 0; ; i++ {
+			due := begin.Add(time.Duration(i) * every)
+			if !due.Before(deadline) {
+				break
+			}
+			time.Sleep(time.Until(due))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var buf bytes.Buffer
+				if sp, sent := send(i, due, &buf); sent {
+					smu.Lock()
+					spans = append(spans, sp)
+					smu.Unlock()
+				}
 			}()
-			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "clients")))
-			var buf bytes.Buffer
-			// With -syncload.qps each client keeps a schedule; a request
-			// sent late is timed from when it was due, so a stall counts
-			// for every request it held up.
-			var every time.Duration
-			if *syncLoadQPS > 0 {
-				every = time.Duration(n) * time.Second / time.Duration(*syncLoadQPS)
-			}
-			due := time.Now().Add(time.Duration(c) * every / time.Duration(n))
-			for i := c; time.Now().Before(deadline); i++ {
-				q := qs[i%len(qs)]
-				vars := q.vars[(i/len(qs))%len(q.vars)]
-				body, _ := json.Marshal(map[string]any{"query": q.query, "variables": vars})
-				start := time.Now()
-				if every > 0 {
-					time.Sleep(time.Until(due))
-					start, due = due, due.Add(every)
-				}
-				resp, err := client.Post(url+"/query", "application/json", bytes.NewReader(body))
-				requests.Add(1)
-				if err != nil {
-					fail("%s: %v", q.name, err)
-					continue
-				}
-				buf.Reset()
-				_, rerr := buf.ReadFrom(resp.Body)
-				resp.Body.Close()
-				lat := time.Since(start)
-				res.lat[q.name].add(lat)
-				spans = append(spans, span{index[q.name], start, lat})
-				switch {
-				case resp.StatusCode != http.StatusOK:
-					fail("%s: HTTP %d", q.name, resp.StatusCode)
-				case rerr != nil:
-					fail("%s: body: %v", q.name, rerr)
-				case !ok(buf.Bytes()):
-					var r struct {
-						Data   json.RawMessage
-						Errors []struct{ Message string }
-					}
-					switch err := json.Unmarshal(buf.Bytes(), &r); {
-					case err != nil:
-						fail("%s: body: %v", q.name, err)
-					case len(r.Errors) > 0:
-						fail("%s: %s", q.name, r.Errors[0].Message)
-					default:
-						fail("%s: no data: %.200s", q.name, buf.Bytes())
+		}
+		wg.Wait()
+		keep(spans)
+	} else {
+		// Closed loop: each client sends its next request when the last
+		// is answered.
+		for c := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pprof.SetGoroutineLabels(labels)
+				var buf bytes.Buffer
+				var spans []span
+				for i := c; time.Now().Before(deadline); i++ {
+					if sp, sent := send(i, time.Time{}, &buf); sent {
+						spans = append(spans, sp)
 					}
 				}
-			}
-		}()
+				keep(spans)
+			}()
+		}
 	}
 	wg.Wait()
 	res.requests, res.errs = requests.Load(), errs.Load()
@@ -611,6 +651,12 @@ func TestLoadWhileSyncing(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, pprof.StartCPUProfile(prof))
 		}
+		var tf *os.File
+		if *syncLoadTrace != "" {
+			tf, err = os.Create(fmt.Sprintf("%s.r%d", *syncLoadTrace, round))
+			require.NoError(t, err)
+			require.NoError(t, trace.Start(tf))
+		}
 		runtime.GC()
 		l0, c0 := loadAvg(), cpuTime()
 		fsStart, err := fake.stats()
@@ -624,6 +670,10 @@ func TestLoadWhileSyncing(t *testing.T) {
 		if prof != nil {
 			pprof.StopCPUProfile()
 			require.NoError(t, prof.Close())
+		}
+		if tf != nil {
+			trace.Stop()
+			require.NoError(t, tf.Close())
 		}
 		acancel()
 		phaseOver.Store(true)
