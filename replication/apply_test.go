@@ -3,11 +3,10 @@ package replication
 import (
 	"context"
 	"errors"
-	"runtime"
-	"sync/atomic"
 	"testing"
 
 	"github.com/batchql/batchql/storage"
+	"github.com/batchql/batchql/syncer/yieldtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -198,23 +197,7 @@ func TestApplyYields(t *testing.T) {
 		msgs = append(msgs, message{seq: uint64(i + 1), body: b})
 	}
 
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	var turns atomic.Int64
-	var stop atomic.Bool
-	done := make(chan struct{})
-	go func() { // runnable throughout: counts the turns it gets
-		defer close(done)
-		for !stop.Load() {
-			turns.Add(1)
-			runtime.Gosched()
-		}
-	}()
-	runtime.Gosched()
-	before := turns.Load()
-	err = a.apply(ctx, msgs)
-	during := turns.Load() - before
-	stop.Store(true)
-	<-done
+	during := yieldtest.Turns(func() { err = a.apply(ctx, msgs) })
 	require.NoError(t, err)
 	require.Equal(t, uint64(n+1), a.stats.Patches.Load())
 	// one turn a yield, but the runtime's own goroutines (the collector, the

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,6 +12,7 @@ import (
 	"github.com/batchql/batchql/importer"
 	"github.com/batchql/batchql/storage"
 	"github.com/batchql/batchql/syncer"
+	"github.com/batchql/batchql/syncer/yieldtest"
 )
 
 // The sync's writes give way to other goroutines as they go (yield.go):
@@ -39,23 +38,10 @@ func TestStoreApplierYields(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, resp.Patches, n)
 
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	var runs atomic.Int64
-	var stop atomic.Bool
-	done := make(chan struct{})
-	go func() { // runnable throughout: counts the turns it gets
-		defer close(done)
-		for !stop.Load() {
-			runs.Add(1)
-			runtime.Gosched()
-		}
-	}()
-	runtime.Gosched() // let it start
-	before := runs.Load()
-	res, err := (&syncer.StoreApplier{Store: store, TxSize: n}).Apply(context.Background(), resp.Patches)
-	during := runs.Load() - before
-	stop.Store(true)
-	<-done
+	var res syncer.Result
+	during := yieldtest.Turns(func() {
+		res, err = (&syncer.StoreApplier{Store: store, TxSize: n}).Apply(context.Background(), resp.Patches)
+	})
 	require.NoError(t, err)
 	require.Equal(t, n, res.Written)
 	// one turn a yield, but the runtime's own goroutines (the collector, the
