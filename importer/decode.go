@@ -56,6 +56,7 @@ func DecodeResponse(body []byte, keep func(p *Patch, raw []byte) bool) (Response
 			return Response{}, err
 		}
 		r.Records++
+		storage.GiveWay(r.Records) // the sync decodes beside the queries
 		p := new(Patch)
 		if err := p.parse(rec); err != nil {
 			var ie *Error

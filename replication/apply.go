@@ -132,7 +132,6 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 	results := map[uint64]*outcome{}
 	err := a.store.Update(ctx, func(w *storage.Writer) error {
 		applied, patches, changed, redelivered, fenced, bad = 0, 0, 0, 0, 0, 0
-		var y syncer.Yielder
 		clear(results)
 		st, err := w.Applied(a.stream)
 		if err != nil {
@@ -164,7 +163,6 @@ func (a *applier) apply(ctx context.Context, msgs []message) error {
 			}
 			applied++
 			for _, p := range ps {
-				y.Tick() // give way to the queries, as the sync does
 				// A merge error is raised before the record is written, so
 				// the transaction stays consistent without that patch.
 				out, err := p.Apply(w)
@@ -239,9 +237,7 @@ var errDryRun = errors.New("replication: dry run")
 func (a *applier) changing(ctx context.Context, patches []*importer.Patch) (keep []*importer.Patch, skipped syncer.Result, err error) {
 	err = a.store.Update(ctx, func(w *storage.Writer) error {
 		keep, skipped = keep[:0], syncer.Result{}
-		var y syncer.Yielder
 		for _, p := range patches {
-			y.Tick()
 			out, err := p.Apply(w)
 			switch {
 			case err != nil, out.Changed():

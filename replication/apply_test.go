@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/batchql/batchql/storage"
-	"github.com/batchql/batchql/syncer/yieldtest"
+	"github.com/batchql/batchql/storage/yieldtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -176,7 +176,7 @@ func TestApplySkipsPatchesThatCannotApply(t *testing.T) {
 }
 
 // A replica's apply gives way to other goroutines as it goes
-// (syncer.Yielder): on one processor, a goroutine that is runnable while
+// (storage.GiveWay): on one processor, a goroutine that is runnable while
 // 5,000 items are applied gets a turn every 64 patches, not only when the
 // scheduler preempts the apply.
 func TestApplyYields(t *testing.T) {

@@ -212,6 +212,7 @@ type Writer struct {
 	// otherwise.
 	changed  *[]Key
 	interest *Interest
+	upserts  int // in this transaction, for GiveWay
 }
 
 // Update runs fn in one read-write transaction; nothing is written when fn

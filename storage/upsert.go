@@ -78,6 +78,8 @@ func (w *Writer) UpsertItem(opKey, itemKey string, merge func(old *BatchOperatio
 const keyCap = 24
 
 func upsert[R any](w *Writer, k *kind[R], pk []byte, merge func(*R) (*R, error)) (Outcome, error) {
+	w.upserts++
+	GiveWay(w.upserts) // yield.go
 	c := w.up.cursor(w.tx, k.primary)
 	key, stored := c.Seek(pk)
 	if !bytes.Equal(key, pk) {

@@ -83,9 +83,7 @@ func (a *StoreApplier) Apply(ctx context.Context, patches []*importer.Patch) (Re
 		var part Result
 		err := a.Store.Update(ctx, func(w *storage.Writer) error {
 			part = Result{}
-			var y Yielder
 			for _, p := range chunk {
-				y.Tick() // give way to the queries (yield.go)
 				out, err := p.Apply(w)
 				if err != nil {
 					if field, ok := importer.IsMissing(err); ok {

@@ -69,7 +69,7 @@ func (s *c7) list(ctx context.Context, path string, q url.Values, size int, more
 			return &BadResponseError{"GET", join(s.src.t.st.URL, path), "not a JSON array: " + shorten(string(body), 200)}
 		}
 		rows = rows[:0]
-		page, err := importer.DecodeResponse(body, yielding(keep))
+		page, err := importer.DecodeResponse(body, keep)
 		if err != nil {
 			return &BadResponseError{Method: "GET", URL: join(s.src.t.st.URL, path), Reason: shorten(err.Error(), 200)}
 		}

@@ -114,7 +114,7 @@ func (s *c8) search(ctx context.Context, path string, req searchRequest, keep fu
 		if err != nil {
 			return err
 		}
-		page, err := importer.DecodeResponse(body, yielding(keep))
+		page, err := importer.DecodeResponse(body, keep)
 		if err != nil || !page.Search {
 			reason := "not a search response {items, page}"
 			if err != nil {

@@ -1,5 +1,5 @@
 // Package yieldtest measures whether code gives way to other goroutines,
-// for the tests of writers that run beside the server (syncer.Yielder).
+// for the tests of writers that run beside the server (storage.GiveWay).
 package yieldtest
 
 import (
