@@ -201,7 +201,7 @@ func loadAvg() string {
 // phaseResult is one measured phase.
 type phaseResult struct {
 	name     string
-	lat      map[string]*latencies
+	lat      map[string]*latencies // spans' latencies by question, filled from spans
 	requests int64
 	errs     int64
 	failures []string
@@ -256,10 +256,7 @@ func (r *phaseResult) overlap(windows [][2]time.Time, questions int) (all, slow 
 // runClients sends the queries round robin from n clients for d and
 // counts every error: transport errors, non-200 statuses, GraphQL errors.
 func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResult {
-	res := &phaseResult{lat: map[string]*latencies{}}
-	for _, q := range qs {
-		res.lat[q.name] = &latencies{}
-	}
+	res := &phaseResult{}
 	idle := n
 	if *syncLoadQPS > 0 {
 		idle = 64 // open loop: as many connections as requests in flight
@@ -301,8 +298,8 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 		index[q.name] = i
 	}
 	// send sends question i (round robin, variables cycled), timed from
-	// start, and checks the answer.
-	send := func(i int, start time.Time, buf *bytes.Buffer) (sp span, sent bool) {
+	// start (now when zero), records its span and checks the answer.
+	send := func(i int, start time.Time, buf *bytes.Buffer) {
 		q := qs[i%len(qs)]
 		vars := q.vars[(i/len(qs))%len(q.vars)]
 		body, _ := json.Marshal(map[string]any{"query": q.query, "variables": vars})
@@ -313,13 +310,14 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 		requests.Add(1)
 		if err != nil {
 			fail("%s: %v", q.name, err)
-			return span{}, false
+			return
 		}
 		buf.Reset()
 		_, rerr := buf.ReadFrom(resp.Body)
 		resp.Body.Close()
-		lat := time.Since(start)
-		res.lat[q.name].add(lat)
+		mu.Lock()
+		res.spans = append(res.spans, span{index[q.name], start, time.Since(start)})
+		mu.Unlock()
 		switch {
 		case resp.StatusCode != http.StatusOK:
 			fail("%s: HTTP %d", q.name, resp.StatusCode)
@@ -339,45 +337,33 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 				fail("%s: no data: %.200s", q.name, buf.Bytes())
 			}
 		}
-		return span{index[q.name], start, lat}, true
 	}
-	keep := func(spans []span) {
-		mu.Lock()
-		res.spans = append(res.spans, spans...)
-		mu.Unlock()
-	}
-	labels := pprof.WithLabels(context.Background(), pprof.Labels("part", "clients"))
+	labels := pprof.Labels("part", "clients")
 
 	if *syncLoadQPS > 0 {
 		// Open loop: request i is due at i/qps seconds and sent then in
 		// its own goroutine, whatever the others wait for, and timed
 		// from when it was due (a dispatcher that falls behind counts
 		// too): a stall counts for every request due during it, and a
-		// slow answer holds up no other request.
-		pprof.SetGoroutineLabels(labels)
-		every := time.Second / time.Duration(*syncLoadQPS)
-		begin := time.Now()
-		var spans []span
-		var smu sync.Mutex
-		for i := 0; ; i++ {
-			due := begin.Add(time.Duration(i) * every)
-			if !due.Before(deadline) {
-				break
-			}
-			time.Sleep(time.Until(due))
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var buf bytes.Buffer
-				if sp, sent := send(i, due, &buf); sent {
-					smu.Lock()
-					spans = append(spans, sp)
-					smu.Unlock()
+		// slow answer holds up no other request. The dispatcher's label
+		// goes to the goroutines it starts, and ends with it.
+		pprof.Do(context.Background(), labels, func(context.Context) {
+			every := time.Second / time.Duration(*syncLoadQPS)
+			begin := time.Now()
+			for i := 0; ; i++ {
+				due := begin.Add(time.Duration(i) * every)
+				if !due.Before(deadline) {
+					break
 				}
-			}()
-		}
-		wg.Wait()
-		keep(spans)
+				time.Sleep(time.Until(due))
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var buf bytes.Buffer
+					send(i, due, &buf)
+				}()
+			}
+		})
 	} else {
 		// Closed loop: each client sends its next request when the last
 		// is answered.
@@ -385,20 +371,24 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				pprof.SetGoroutineLabels(labels)
+				pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), labels))
 				var buf bytes.Buffer
-				var spans []span
 				for i := c; time.Now().Before(deadline); i++ {
-					if sp, sent := send(i, time.Time{}, &buf); sent {
-						spans = append(spans, sp)
-					}
+					send(i, time.Time{}, &buf)
 				}
-				keep(spans)
 			}()
 		}
 	}
 	wg.Wait()
 	res.requests, res.errs = requests.Load(), errs.Load()
+	res.lat = map[string]*latencies{}
+	for _, q := range qs {
+		res.lat[q.name] = &latencies{}
+	}
+	for _, sp := range res.spans {
+		l := res.lat[qs[sp.q].name]
+		l.d = append(l.d, sp.lat)
+	}
 	return res
 }
 
