@@ -103,7 +103,7 @@ func (l *lease) run(ctx context.Context, lead func(ctx context.Context, term uin
 				resume = l.hold(ctx, held{term: rev, rev: rev}, sent, lead)
 				continue
 			case errors.Is(err, jetstream.ErrKeyExists):
-				l.observe(ctx)
+				l.observe(ctx, false)
 			case ctx.Err() == nil:
 				l.log.Warn("replication: lease: acquire", "err", err)
 			}
@@ -125,24 +125,37 @@ func wrongRevision(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
-// observe records the current holder, for the status.
-func (l *lease) observe(ctx context.Context) {
+// observe records the current holder, for the status. A server that does
+// not compete calls it with passive set, and then it records only while
+// the server still does not compete: its read can race a run that starts
+// and takes the lease meanwhile, and recording "held by a, not self" after
+// a's own hold recorded "self" left a leader that said it was not one (CI,
+// loaded: a led for 20 s while its status said otherwise).
+func (l *lease) observe(ctx context.Context, passive bool) {
+	var id string
+	var term, rev uint64
 	e, err := l.kv.Get(ctx, l.key)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			l.set("", 0, false)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return
+	default:
+		var t string
+		id, t, _ = strings.Cut(string(e.Value()), "\n")
+		rev = e.Revision()
+		if term, err = strconv.ParseUint(t, 10, 64); err != nil {
+			term = rev // not renewed yet: the revision is the term
 		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if passive && l.competing.Load() {
 		return
 	}
-	id, term, _ := strings.Cut(string(e.Value()), "\n")
-	t, err := strconv.ParseUint(term, 10, 64)
-	if err != nil {
-		t = e.Revision() // not renewed yet: the revision is the term
+	l.leader, l.term, l.self = id, term, false
+	if rev != 0 {
+		l.renewals = rev
 	}
-	l.set(id, t, false)
-	l.mu.Lock()
-	l.renewals = e.Revision()
-	l.mu.Unlock()
 }
 
 // hold runs lead while the lease is held and returns, when the lease
@@ -162,7 +175,7 @@ func (l *lease) hold(ctx context.Context, h held, sent time.Time, lead func(cont
 		cancel()
 		<-done
 		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err := l.kv.Delete(rctx, l.key, jetstream.LastRevision(h.rev))
+		err := l.release(rctx, h)
 		rcancel()
 		l.set("", 0, false)
 		l.log.Info("replication: lease released", "id", l.id, "term", term, "err", err)
@@ -204,6 +217,23 @@ func (l *lease) hold(ctx context.Context, h held, sent time.Time, lead func(cont
 		h.rev = next
 		expiry.Reset(time.Until(sent.Add(l.ttl - margin)))
 	}
+}
+
+// release deletes the entry h if it is still this server's. A renewal cut
+// short by the end of ctx may have been stored after all, one revision past
+// h's; the entry then still carries this server's id and term and is
+// deleted at its own revision (otherwise the next leader waited out the
+// TTL: seen as "wrong last sequence" at the end of a test).
+func (l *lease) release(ctx context.Context, h held) error {
+	err := l.kv.Delete(ctx, l.key, jetstream.LastRevision(h.rev))
+	if !wrongRevision(err) {
+		return err
+	}
+	e, gerr := l.kv.Get(ctx, l.key)
+	if gerr != nil || string(e.Value()) != string(h.value(l.id)) {
+		return err // someone else's now, or gone
+	}
+	return l.kv.Delete(ctx, l.key, jetstream.LastRevision(e.Revision()))
 }
 
 func (l *lease) lost(cancel context.CancelFunc, done chan struct{}, term uint64, why string) {

@@ -349,7 +349,7 @@ func (n *Node) tailLoop(ctx context.Context) {
 		if !n.lease.competing.Load() {
 			// Servers that do not sync still show who does.
 			octx, cancel := context.WithTimeout(ctx, time.Second)
-			n.lease.observe(octx)
+			n.lease.observe(octx, true)
 			cancel()
 		}
 		select {
