@@ -45,6 +45,9 @@ import (
 //
 // A full reconciliation reads every operation and every item (one items
 // search over all operations, sorted by batchOperationKey and itemKey).
+// At a million items that takes seconds, so one that follows an earlier
+// full reconciliation polls running work between its item pages whenever a
+// poll is due (full; the first has no item watch to poll from).
 type c8 struct {
 	src *source
 	// running are the operations last seen running; pending the finished
@@ -58,6 +61,11 @@ type c8 struct {
 	// is set when the engine refused the incremental item search (8.8).
 	watch      map[string]*itemWatch
 	noDateSort atomic.Bool
+	// polled is when the last poll of running work began; reconciled that
+	// a full reconciliation has finished (the polls between a later one's
+	// pages need the item watch it leaves).
+	polled     time.Time
+	reconciled bool
 }
 
 const (
@@ -165,6 +173,7 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 	if full {
 		return s.full(ctx)
 	}
+	s.polled = s.src.now()
 	seen := map[string]opLite{}
 	// 1. running operations
 	err := s.operations(ctx, searchRequest{
@@ -306,10 +315,22 @@ func (s *c8) full(ctx context.Context) error {
 		}
 		start[k] = t
 	}
-	read, err := s.items(ctx, "")
+	var between func(context.Context) error
+	interleaved := false
+	if s.reconciled && !s.noDateSort.Load() {
+		between = func(ctx context.Context) error {
+			if s.src.now().Sub(s.polled) < s.src.cfg.Interval || s.noDateSort.Load() {
+				return nil
+			}
+			interleaved = true
+			return s.poll(ctx, false)
+		}
+	}
+	read, err := s.items(ctx, "", between)
 	if err != nil {
 		return err
 	}
+	before := s.watch // what the polls during the walk left
 	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
 	s.watch = map[string]*itemWatch{}
 	for k, op := range seen {
@@ -320,7 +341,11 @@ func (s *c8) full(ctx context.Context) error {
 		switch {
 		case !finished(op.State):
 			s.running[k] = true
-			s.watched(op, &itemRead{key: k, full: true, running: true, start: start[k], got: *got})
+			from := start[k]
+			if w := before[k]; interleaved && w != nil && w.newest.After(from) {
+				from = w.newest // what the walk's pages missed since, the polls read
+			}
+			s.watched(op, &itemRead{key: k, full: true, running: true, start: from, got: *got})
 		case got.active:
 			s.pending[k] = true // #61727: finished, items not settled
 		case op.StartDate != nil:
@@ -335,5 +360,6 @@ func (s *c8) full(ctx context.Context) error {
 		}
 	}
 	s.prune()
+	s.reconciled = true
 	return nil
 }

@@ -161,8 +161,10 @@ func look(p *importer.Patch, raw []byte) (r itemRow, processed *time.Time, dated
 }
 
 // items reads and stores all items of one operation (of all operations
-// when key is "") and reports per operation what it read.
-func (s *c8) items(ctx context.Context, key string) (map[string]*opItems, error) {
+// when key is "") and reports per operation what it read. between, when
+// not nil, runs after each page is stored (the full reconciliation polls
+// running work there when a poll is due).
+func (s *c8) items(ctx context.Context, key string, between func(context.Context) error) (map[string]*opItems, error) {
 	req := searchRequest{
 		Sort: []sortField{{"batchOperationKey", "ASC"}, {"itemKey", "ASC"}},
 		Page: searchPage{Limit: pageLimit},
@@ -182,7 +184,10 @@ func (s *c8) items(ctx context.Context, key string) (map[string]*opItems, error)
 		return true
 	}
 	err := s.search(ctx, "/batch-operation-items/search", req, keep, func(page importer.Response) (bool, error) {
-		return true, s.src.storeResponse(ctx, page)
+		if err := s.src.storeResponse(ctx, page); err != nil || between == nil {
+			return true, err
+		}
+		return true, between(ctx)
 	})
 	return out, err
 }
@@ -281,7 +286,7 @@ func (s *c8) read(ctx context.Context, r *itemRead) error {
 		}
 		r.start = start
 	}
-	m, err := s.items(ctx, r.key)
+	m, err := s.items(ctx, r.key, nil)
 	if o := m[r.key]; o != nil {
 		r.got = *o
 	}

@@ -377,3 +377,58 @@ func TestCamunda8FullReadWhileProcessing(t *testing.T) {
 	e.nextPoll(syncer.Camunda8, time.Now())
 	require.Empty(t, e.staleItems(op), "items processed during the full read, behind its cursor")
 }
+
+// A full reconciliation over many items takes a while (1,000,000 items:
+// 6–15 s in web's TestLoadWhileSyncing); running work must still be served
+// within 2 × interval meanwhile (contract §8), so a full pass after the
+// first polls running work between its item pages when a poll is due. Here
+// an item completes while the second full pass reads its first page of
+// items; by the time the pass asks for its second page, the store has it.
+// Items processed behind the pass's cursor after that poll are read by
+// the polls after the pass.
+func TestCamunda8PollsDuringFullReconciliation(t *testing.T) {
+	const op = "2251799813685001"
+	cfg := testConfig()
+	// polls 200 ms apart, so one is due after the first page (the fake
+	// waits 400 ms there) and none after the later pages (ms apart); the
+	// third full pass comes well after the poll that follows the second
+	cfg.Interval, cfg.FullInterval = 200*time.Millisecond, 1500*time.Millisecond
+	var e *env
+	var walks, pages atomic.Int32
+	stale := make(chan []string, 1)
+	e = newEnv(t, envOpts{no7: true, cfg: cfg,
+		wrap8: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				fullWalk := r.URL.Path == "/v2/batch-operation-items/search" &&
+					!bytes.Contains(body, []byte(`"filter"`)) && bytes.Contains(body, []byte(`{"field":"itemKey","order":"ASC"}`))
+				first := fullWalk && !bytes.Contains(body, []byte(`"after"`))
+				second := fullWalk && !first && walks.Load() == 2 && pages.Add(1) == 1
+				if second {
+					stale <- e.staleItems(op) // the second page of the second full pass
+				}
+				h.ServeHTTP(w, r) // the answer is made before the changes below
+				if second {
+					// items behind the walk's cursor, after the last poll
+					// between its pages: the poll after the pass reads them
+					assert.NoError(t, e.c8.Progress(op, 1100, 0)) // more than a page
+				}
+				if first && walks.Add(1) == 2 {
+					assert.NoError(t, e.c8.Progress(op, 1, 0))
+					time.Sleep(2 * cfg.Interval) // a poll is due when the page is stored
+				}
+			})
+		}})
+	e.c8.Create(op, "MIGRATE_PROCESS_INSTANCE", 3500)
+	require.NoError(t, e.c8.Progress(op, 10, 0))
+	e.run()
+	select {
+	case got := <-stale:
+		assert.Empty(t, got, "the item completed during the full pass's first page was not served before its second")
+	case <-time.After(60 * time.Second):
+		t.Fatal("no second full pass within 60 s")
+	}
+	e.nextPoll(syncer.Camunda8, time.Now()) // the next poll after the pass
+	assert.Empty(t, e.staleItems(op), "items processed behind the pass's cursor")
+}

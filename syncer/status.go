@@ -57,7 +57,8 @@ type Status struct {
 	LastPollRequests int
 	LastPollFull     bool
 	// LastFullAt is when the last full reconciliation succeeded, and
-	// LastFullRequests the requests it sent.
+	// LastFullRequests the requests it sent (with those of the polls of
+	// running work it made between its item pages).
 	LastFullAt       *time.Time
 	LastFullRequests int
 	// Leader and ReplicationLagSeconds are set by the server with --nats
