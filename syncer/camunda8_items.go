@@ -192,6 +192,16 @@ func (s *c8) items(ctx context.Context, key string, between func(context.Context
 	return out, err
 }
 
+// processedFirst is the incremental item search (see above): operation
+// key's items that are not ACTIVE, newest processedDate first, limit a page.
+func processedFirst(key string, limit int) searchRequest {
+	return searchRequest{
+		Filter: map[string]any{"batchOperationKey": key, "state": map[string]any{"$neq": "ACTIVE"}},
+		Sort:   []sortField{{"processedDate", "DESC"}, {"itemKey", "DESC"}},
+		Page:   searchPage{Limit: limit},
+	}
+}
+
 // changed reads the items of operation key processed since w.newest
 // minus itemOverlap (see above) and stores those not stored before. It
 // stores each page oldest first: the walk reads newest first, and a
@@ -200,11 +210,7 @@ func (s *c8) items(ctx context.Context, key string, between func(context.Context
 // state in about key and date order, so their new index entries, e.g.
 // operation/COMPLETED/itemKey, land side by side).
 func (s *c8) changed(ctx context.Context, key string, w *itemWatch) (opItems, error) {
-	req := searchRequest{
-		Filter: map[string]any{"batchOperationKey": key, "state": map[string]any{"$neq": "ACTIVE"}},
-		Sort:   []sortField{{"processedDate", "DESC"}, {"itemKey", "DESC"}},
-		Page:   searchPage{Limit: pageLimit},
-	}
+	req := processedFirst(key, pageLimit)
 	var cutoff time.Time
 	if !w.newest.IsZero() {
 		cutoff = w.newest.Add(-s.itemOverlap())
@@ -315,11 +321,7 @@ func (s *c8) refused(err error) bool {
 // after it start from here, not from the newest date it saw. Zero when
 // nothing is processed yet (or the engine sorts the unprocessed first).
 func (s *c8) newestProcessed(ctx context.Context, key string) (time.Time, error) {
-	req := searchRequest{
-		Filter: map[string]any{"batchOperationKey": key, "state": map[string]any{"$neq": "ACTIVE"}},
-		Sort:   []sortField{{"processedDate", "DESC"}, {"itemKey", "DESC"}},
-		Page:   searchPage{Limit: 1},
-	}
+	req := processedFirst(key, 1)
 	var newest time.Time
 	keep := func(p *importer.Patch, raw []byte) bool {
 		if _, processed, _ := look(p, raw); processed != nil && newest.IsZero() {
