@@ -32,7 +32,7 @@ import (
 //
 //	POST /__syncload/advance?rate=N  start completing N items a second (in itemKey order, steps of 100ms)
 //	POST /__syncload/stop            stop the advancer: {"moved": items completed in all, "error": "..."}
-//	POST /__syncload/probe           complete the next item now: {"index": i, "at": unixnano}; index -1 when all are
+//	POST /__syncload/probe           complete the next item now: {"index": i}; index -1 when all are
 //	GET  /__syncload/stats           the fake's own cost counters (syncLoadFakeStats)
 //
 // It prints "fake URL PROGRESS" on stdout when it serves (PROGRESS: the
@@ -186,7 +186,7 @@ type advancer struct {
 }
 
 // complete marks keys[moved:to] COMPLETED now; a.mu is held.
-func (a *advancer) complete(to int) (time.Time, error) {
+func (a *advancer) complete(to int) error {
 	now := time.Now()
 	batch := make([]enginefake.Item, 0, to-a.moved)
 	for _, k := range a.keys[a.moved:to] {
@@ -203,7 +203,7 @@ func (a *advancer) complete(to int) (time.Time, error) {
 	if err == nil {
 		a.moved = to
 	}
-	return now, err
+	return err
 }
 
 func (a *advancer) run(ctx context.Context, rate int) error {
@@ -222,7 +222,7 @@ func (a *advancer) run(ctx context.Context, rate int) error {
 		to := min(len(a.keys), base+int(time.Since(start).Seconds()*float64(rate)))
 		var err error
 		if to > a.moved {
-			_, err = a.complete(to)
+			err = a.complete(to)
 		}
 		all := a.moved == len(a.keys)
 		a.mu.Unlock()
@@ -304,12 +304,11 @@ func TestSyncLoadFake(t *testing.T) {
 			writeJSONBody(w, map[string]any{"index": -1})
 			return
 		}
-		at, err := adv.complete(adv.moved + 1)
-		if err != nil {
+		if err := adv.complete(adv.moved + 1); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		writeJSONBody(w, map[string]any{"index": adv.moved - 1, "at": at.UnixNano()})
+		writeJSONBody(w, map[string]any{"index": adv.moved - 1})
 	})
 	mux.HandleFunc("GET /__syncload/stats", func(w http.ResponseWriter, r *http.Request) {
 		adv.mu.Lock()
