@@ -293,14 +293,11 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 		return json.Unmarshal(b, &r) == nil && len(r.Errors) == 0 && r.Data != nil
 	}
 	deadline := time.Now().Add(d)
-	index := map[string]int{}
-	for i, q := range qs {
-		index[q.name] = i
-	}
 	// send sends question i (round robin, variables cycled), timed from
 	// start (now when zero), records its span and checks the answer.
 	send := func(i int, start time.Time, buf *bytes.Buffer) {
-		q := qs[i%len(qs)]
+		qi := i % len(qs)
+		q := qs[qi]
 		vars := q.vars[(i/len(qs))%len(q.vars)]
 		body, _ := json.Marshal(map[string]any{"query": q.query, "variables": vars})
 		if start.IsZero() {
@@ -316,7 +313,7 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 		_, rerr := buf.ReadFrom(resp.Body)
 		resp.Body.Close()
 		mu.Lock()
-		res.spans = append(res.spans, span{index[q.name], start, time.Since(start)})
+		res.spans = append(res.spans, span{qi, start, time.Since(start)})
 		mu.Unlock()
 		switch {
 		case resp.StatusCode != http.StatusOK:
@@ -386,8 +383,7 @@ func runClients(url string, qs []benchQuery, n int, d time.Duration) *phaseResul
 		res.lat[q.name] = &latencies{}
 	}
 	for _, sp := range res.spans {
-		l := res.lat[qs[sp.q].name]
-		l.d = append(l.d, sp.lat)
+		res.lat[qs[sp.q].name].add(sp.lat)
 	}
 	return res
 }
