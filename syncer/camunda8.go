@@ -309,6 +309,10 @@ func (s *c8) seed(seen map[string]opLite, start map[string]time.Time) {
 	s.polled = s.src.now() // the operations were just read
 }
 
+// lastPoll is when the last poll of running work began (seed counts: the
+// watches start there).
+func (s *c8) lastPoll() time.Time { return s.polled }
+
 // full reads everything: all operations, then all items.
 func (s *c8) full(ctx context.Context) error {
 	seen := map[string]opLite{}

@@ -225,6 +225,7 @@ func (src *source) run(ctx context.Context) {
 			if full {
 				nextFull = start.Add(src.cfg.FullInterval)
 				src.log.Info("sync: full reconciliation done", "elapsed", src.now().Sub(start).Round(time.Millisecond))
+				wait = src.afterPass(start, wait)
 			}
 		}
 		t := time.NewTimer(wait)
@@ -237,6 +238,19 @@ func (src *source) run(ctx context.Context) {
 			t.Stop()
 		}
 	}
+}
+
+// afterPass is the wait after a full pass that began at start: a poller
+// that polls running work during its passes (Camunda 8) is next due one
+// interval after the last of those polls began, not after the pass's end,
+// which can come up to an interval and a page later (2 × interval, contract
+// §8).
+func (src *source) afterPass(start time.Time, wait time.Duration) time.Duration {
+	in, ok := src.p.(interface{ lastPoll() time.Time })
+	if !ok || !in.lastPoll().After(start) {
+		return wait
+	}
+	return max(0, in.lastPoll().Add(wait).Sub(src.now()))
 }
 
 // traced runs one poll in a span "sync poll" (contract §12), a child of
