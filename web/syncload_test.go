@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -45,6 +46,7 @@ var (
 	syncLoadRounds  = flag.Int("syncload.rounds", 8, "TestLoadWhileSyncing: rounds of a phase without and a phase with sync (odd rounds without first, even ones with first); "+
 		"the report gives the median of the rounds' p99 ratios")
 	syncLoadGC       = flag.Int("syncload.gcpercent", 800, "TestLoadWhileSyncing: the GC percent of the process (serve's --gc-percent default; 100 is Go's own)")
+	syncLoadFakeGC   = flag.Bool("syncload.fakegc", false, "TestLoadWhileSyncing: the fake engine's process collects garbage as Go does (by default only before each phase and past a soft limit)")
 	syncLoadFakeNice = flag.Int("syncload.fakenice", 10, "TestLoadWhileSyncing: the niceness of the fake engine's process (it stands in for an engine on other machines; 0: our equal)")
 	syncLoadFrame    = flag.Bool("syncload.frame", false, "TestLoadWhileSyncing: check each answer by its frame ({\"data\":{…}, errors decoded when it is not) instead of decoding it whole: "+
 		"the clients run in the test's process, and decoding cost them a third of a phase's CPU")
@@ -198,6 +200,39 @@ func loadAvg() string {
 	return strings.Fields(string(b))[0]
 }
 
+// runtimeSample is what the Go runtime says of the process at one time:
+// collections, their CPU, and how long goroutines waited to run.
+type runtimeSample []metrics.Sample
+
+func sampleRuntime() runtimeSample {
+	s := runtimeSample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	return s
+}
+
+// since is what happened between a and s: collections, their CPU, and the
+// 99th percentile of the time goroutines waited runnable (bucket upper
+// bound).
+func (s runtimeSample) since(a runtimeSample) (gcs uint64, gcCPU, sched99 time.Duration) {
+	gcs = s[0].Value.Uint64() - a[0].Value.Uint64()
+	gcCPU = time.Duration((s[1].Value.Float64() - a[1].Value.Float64()) * float64(time.Second))
+	h0, h1 := a[2].Value.Float64Histogram(), s[2].Value.Float64Histogram()
+	var n uint64
+	counts := make([]uint64, len(h1.Counts))
+	for i := range h1.Counts {
+		counts[i] = h1.Counts[i] - h0.Counts[i]
+		n += counts[i]
+	}
+	var acc uint64
+	for i, c := range counts {
+		if acc += c; n > 0 && acc*100 >= n*99 {
+			sched99 = time.Duration(h1.Buckets[i+1] * float64(time.Second))
+			break
+		}
+	}
+	return gcs, gcCPU, sched99
+}
+
 // phaseResult is one measured phase.
 type phaseResult struct {
 	name     string
@@ -205,10 +240,12 @@ type phaseResult struct {
 	requests int64
 	errs     int64
 	failures []string
-	load     [2]string     // load average at start and end
-	cpu      time.Duration // the process's CPU time in the phase
-	fakeCPU  time.Duration // the fake engine process's
-	spans    []span        // every request's, to place the slow ones
+	load     [2]string        // load average at start and end
+	cpu      time.Duration    // the process's CPU time in the phase
+	fakeCPU  time.Duration    // the fake engine process's
+	fakeGCs  uint64           // and its collections
+	rt       [2]runtimeSample // at start and end
+	spans    []span           // every request's, to place the slow ones
 }
 
 // span is one request: its query (index into the questions), when it
@@ -540,17 +577,19 @@ func TestLoadWhileSyncing(t *testing.T) {
 			// The engine works on as in the phase with sync (its
 			// process takes CPU from ours in both); nothing syncs.
 			require.NoError(t, fake.advance(rate))
+			require.NoError(t, fake.collect())
 			fs0, err := fake.stats()
 			require.NoError(t, err)
 			runtime.GC() // both phases start from a collected heap
-			l0, c0 := loadAvg(), cpuTime()
+			l0, c0, rt0 := loadAvg(), cpuTime(), sampleRuntime()
 			res := runClients(srv.URL, qs, *syncLoadClients, d)
 			res.name, res.load, res.cpu = fmt.Sprintf("r%d without sync", round), [2]string{l0, loadAvg()}, cpuTime()-c0
+			res.rt = [2]runtimeSample{rt0, sampleRuntime()}
 			fs1, err := fake.stats()
 			require.NoError(t, err)
 			_, err = fake.stop()
 			require.NoError(t, err)
-			res.fakeCPU = fs1.CPU - fs0.CPU
+			res.fakeCPU, res.fakeGCs = fs1.CPU-fs0.CPU, fs1.GCs-fs0.GCs
 			results, pair[0] = append(results, res), res
 		}
 		if round%2 == 1 {
@@ -643,16 +682,18 @@ func TestLoadWhileSyncing(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, trace.Start(tf))
 		}
+		require.NoError(t, fake.collect())
 		runtime.GC()
-		l0, c0 := loadAvg(), cpuTime()
+		l0, c0, rt0 := loadAvg(), cpuTime(), sampleRuntime()
 		fsStart, err := fake.stats()
 		require.NoError(t, err)
 		res := runClients(srv.URL, qs, *syncLoadClients, d)
 		res.name, res.load, res.cpu = fmt.Sprintf("r%d with sync", round), [2]string{l0, loadAvg()}, cpuTime()-c0
+		res.rt = [2]runtimeSample{rt0, sampleRuntime()}
 		fsEnd, err := fake.stats()
 		require.NoError(t, err)
 		ss.movedPhase = fsEnd.Moved - fsStart.Moved
-		res.fakeCPU = fsEnd.CPU - fsStart.CPU
+		res.fakeCPU, res.fakeGCs = fsEnd.CPU-fsStart.CPU, fsEnd.GCs-fsStart.GCs
 		if prof != nil {
 			pprof.StopCPUProfile()
 			require.NoError(t, prof.Close())
@@ -706,13 +747,15 @@ func TestLoadWhileSyncing(t *testing.T) {
 	// report
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%d items, %d items/s, %d clients, %s a phase, GOMAXPROCS %s\n", n, rate, *syncLoadClients, d, os.Getenv("GOMAXPROCS"))
-	fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s %6s", "phase", "requests", "errors", "load", "CPU s", "fake s")
+	fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s %8s %13s %9s", "phase", "requests", "errors", "load", "CPU s", "fake s/GCs", "GCs/GC CPU s", "sched p99")
 	for _, q := range qs {
 		fmt.Fprintf(&b, " %15s", q.name+" p50/p99")
 	}
 	b.WriteString("\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "%-18s %8d %6d %5s→%-5s %7.1f %6.1f", r.name, r.requests, r.errs, r.load[0], r.load[1], r.cpu.Seconds(), r.fakeCPU.Seconds())
+		gcs, gcCPU, sched99 := r.rt[1].since(r.rt[0])
+		fmt.Fprintf(&b, "%-18s %8d %6d %5s→%-5s %7.1f %8s %13s %9s", r.name, r.requests, r.errs, r.load[0], r.load[1], r.cpu.Seconds(), fmt.Sprintf("%.1f/%d", r.fakeCPU.Seconds(), r.fakeGCs),
+			fmt.Sprintf("%d/%.2f", gcs, gcCPU.Seconds()), ms(sched99))
 		for _, q := range qs {
 			_, p50, p99, _ := r.lat[q.name].summary()
 			fmt.Fprintf(&b, " %15s", fmt.Sprintf("%s/%s", ms(p50), ms(p99)))
@@ -721,7 +764,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 	}
 	ratios := make([][]float64, len(qs)) // by query, a ratio a round
 	for i, pair := range rounds {
-		fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s %6s", fmt.Sprintf("r%d p99 ratio", i+1), "", "", "", "", "")
+		fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s %8s %13s %9s", fmt.Sprintf("r%d p99 ratio", i+1), "", "", "", "", "", "", "")
 		for j, q := range qs {
 			_, _, without, _ := pair[0].lat[q.name].summary()
 			_, _, with, _ := pair[1].lat[q.name].summary()
@@ -732,7 +775,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		b.WriteString("\n")
 	}
 	if len(rounds) > 1 {
-		fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s %6s", "median p99 ratio", "", "", "", "", "")
+		fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s %8s %13s %9s", "median p99 ratio", "", "", "", "", "", "", "")
 		for j := range qs {
 			slices.Sort(ratios[j])
 			m := len(ratios[j]) / 2
