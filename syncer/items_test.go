@@ -455,3 +455,61 @@ func pollsDuringFullPass(t *testing.T, pass int32) {
 	e.nextPoll(syncer.Camunda8, time.Now()) // the next poll after the pass
 	assert.Empty(t, e.staleItems(op), "items processed behind the pass's cursor")
 }
+
+// A running operation's items are read in full when it is first seen: at
+// 1,000,000 items, 1,000 pages. That read goes on over several polls, a
+// few pages each, so the other running operations are still polled every
+// interval meanwhile (contract §8: 2 × interval). Here operation A appears
+// after the first full pass with 5 pages of items, each page 150 ms; B's
+// item completed while A's second page is served is in the store before
+// A's last page is asked for. Read in one go, A's five pages came back to
+// back in one poll and B's change waited for the poll after it. An item
+// added to A behind the fill's cursor (with a new operationsTotalCount) is
+// read by the fill that follows.
+func TestCamunda8FullReadDoesNotHoldUpOtherOperations(t *testing.T) {
+	const a, b = "2251799813685101", "2251799813685102"
+	cfg := testConfig()
+	cfg.Interval = 200 * time.Millisecond // a fill reads for at most 100 ms a poll: one page
+	var e *env
+	var fills atomic.Int32
+	staleB := make(chan []string, 1)
+	e = newEnv(t, envOpts{no7: true, cfg: cfg,
+		wrap8: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				fillOfA := r.URL.Path == "/v2/batch-operation-items/search" &&
+					bytes.Contains(body, []byte(`"batchOperationKey":"`+a+`"`)) && bytes.Contains(body, []byte(`{"field":"itemKey","order":"ASC"}`))
+				if !fillOfA {
+					h.ServeHTTP(w, r)
+					return
+				}
+				switch fills.Add(1) {
+				case 2: // B was read beside A's first page (reads run 2 at a time)
+					assert.NoError(t, e.c8.Progress(b, 2, 0))
+				case 3: // a new item behind the fill's cursor: another fill reads it
+					e.c8.PutItems(enginefake.Item{OperationType: "MIGRATE_PROCESS_INSTANCE", OperationKey: a, ItemKey: "1", ProcessInstanceKey: "1", State: "ACTIVE"})
+					assert.NoError(t, e.c8.UpdateOperation(a, func(o *enginefake.Operation) { o.TotalCount++ }))
+				case 5:
+					staleB <- e.staleItems(b)
+				}
+				time.Sleep(150 * time.Millisecond)
+				h.ServeHTTP(w, r)
+			})
+		}})
+	e.c8.Create(b, "MIGRATE_PROCESS_INSTANCE", 10)
+	require.NoError(t, e.c8.Progress(b, 1, 0))
+	e.run()
+	eventually(t, "full pass", func() bool { return e.status(syncer.Camunda8).LastFullAt != nil })
+	e.c8.Create(a, "MIGRATE_PROCESS_INSTANCE", 4500)
+	require.NoError(t, e.c8.Progress(a, 0, 0))
+	select {
+	case got := <-staleB:
+		assert.Empty(t, got, "B's change waited for A's full read")
+	case <-time.After(60 * time.Second):
+		t.Fatal("A's items were not read in 5 pages within 60 s")
+	}
+	eventually(t, "A's items", func() bool { return len(e.staleItems(a)) == 0 })
+	e.nextPoll(syncer.Camunda8, time.Now())
+	assert.Empty(t, e.staleItems(b))
+}
