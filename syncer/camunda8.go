@@ -36,8 +36,9 @@ import (
 //  3. operations that were running at the last poll and are not in 1 or 2
 //     (they finished): one search by batchOperationKey $in;
 //  4. the items of every running operation, incrementally: those
-//     processed since the last poll (camunda8_items.go), in full when the
-//     operation is new or its item count changed; and of every finished
+//     processed since the last poll (camunda8_items.go), in full over
+//     several polls when the operation is new or its item count changed
+//     (a fill: a few pages a poll); and of every finished
 //     one in full once more after it finished. camunda/camunda#61727: an
 //     operation can read COMPLETED while items are still ACTIVE, so a
 //     finished operation whose items are not all settled stays running
