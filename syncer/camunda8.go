@@ -52,10 +52,12 @@ import (
 type c8 struct {
 	src *source
 	// running are the operations last seen running; pending the finished
-	// ones whose items still need a read; done the finished ones whose
-	// items were read after they finished, by startDate (pruned once out of
-	// the recent window).
+	// ones whose items still need a read, and settling those reads under
+	// way (each goes on over polls, like a fill); done the finished ones
+	// whose items were read after they finished, by startDate (pruned once
+	// out of the recent window).
 	running, pending map[string]bool
+	settling         map[string]*itemFill
 	done             map[string]time.Time
 	newest           time.Time // newest startDate seen (engine clock)
 	// watch is what the item reads of running operations keep; noDateSort
@@ -169,6 +171,7 @@ func (s *c8) operations(ctx context.Context, req searchRequest, seen map[string]
 func (s *c8) poll(ctx context.Context, full bool) error {
 	if s.running == nil {
 		s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+		s.settling = map[string]*itemFill{}
 		s.watch = map[string]*itemWatch{}
 	}
 	if full {
@@ -227,6 +230,7 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 		case !finished(op.State):
 			running[k] = true
 			delete(s.pending, k)
+			delete(s.settling, k)
 			reads = append(reads, s.runningRead(op))
 		case s.running[k]:
 			s.pending[k] = true // finished since the last poll
@@ -246,7 +250,12 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 		}
 	}
 	for k := range s.pending {
-		reads = append(reads, &itemRead{key: k, full: true})
+		f := s.settling[k]
+		if f == nil {
+			f = &itemFill{}
+			s.settling[k] = f
+		}
+		reads = append(reads, &itemRead{key: k, full: true, settle: f})
 	}
 	slices.SortFunc(reads, func(a, b *itemRead) int { return strings.Compare(a.key, b.key) })
 	if err := s.readItems(ctx, reads); err != nil {
@@ -257,6 +266,10 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 			s.watched(seen[r.key], r)
 			continue
 		}
+		if !r.filled {
+			continue // the read goes on in the next poll
+		}
+		delete(s.settling, r.key)
 		if !r.got.active {
 			delete(s.pending, r.key)
 			start := s.newest // no startDate: remembered for one window
@@ -295,6 +308,7 @@ func (s *c8) prune() {
 // operations: the running ones and the recent window's.
 func (s *c8) seed(seen map[string]opLite, start map[string]time.Time) {
 	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+	s.settling = map[string]*itemFill{}
 	s.watch = map[string]*itemWatch{}
 	for k, op := range seen {
 		switch {
@@ -367,6 +381,7 @@ func (s *c8) full(ctx context.Context) error {
 	}
 	before := s.watch // what the polls during the walk left
 	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+	s.settling = map[string]*itemFill{}
 	s.watch = map[string]*itemWatch{}
 	for k, op := range seen {
 		got := read[k]

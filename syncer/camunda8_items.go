@@ -92,7 +92,8 @@ import (
 // fill's cursor; the incremental reads beside it start from the newest
 // processedDate read just before the first fill began (one request,
 // newestProcessed). A finished operation's items are read in full once
-// more after it finishes, and until none is ACTIVE (camunda/camunda#61727).
+// more after it finishes, and until none is ACTIVE (camunda/camunda#61727),
+// over several polls in the same way (c8.settling).
 //
 // 8.8 does not sort items by processedDate: the incremental search gets a
 // 400, and the source reads running operations' items in full until the
@@ -134,8 +135,8 @@ type itemWatch struct {
 	stored map[string]storedItem
 }
 
-// itemFill is a running operation's full read of its items, read over
-// several polls (see above).
+// itemFill is a full read of an operation's items, read over several
+// polls (see above): a running operation's, or a finished one's once more.
 type itemFill struct {
 	after *string // the walk's cursor; nil: from the first page
 	got   opItems // what the walk read so far
@@ -316,13 +317,22 @@ type itemRead struct {
 	start   time.Time  // full and running: the newest processedDate before it
 	got     opItems
 	// begin: w's reads start from newestProcessed first; fill: w's fill
-	// goes on after the incremental read; filled: the fill ended
+	// goes on after the incremental read; filled: the fill (or settle)
+	// ended
 	begin, fill, filled bool
+	settle              *itemFill // a finished operation's read once more
 }
 
 // read runs r: an incremental read (and the next pages of a fill) falls
 // back to a full one when the engine refuses its sort (8.8 answers 400).
 func (s *c8) read(ctx context.Context, r *itemRead) error {
+	if f := r.settle; f != nil {
+		var err error
+		if r.filled, err = s.fillStep(ctx, r.key, f); r.filled {
+			r.got = f.got
+		}
+		return err
+	}
 	if !r.full {
 		err := s.readChanged(ctx, r)
 		if !s.refused(err) {
@@ -360,16 +370,23 @@ func (s *c8) readChanged(ctx context.Context, r *itemRead) error {
 	if err != nil || !r.fill {
 		return err
 	}
-	f := r.w.fill
+	r.filled, err = s.fillStep(ctx, r.key, r.w.fill)
+	return err
+}
+
+// fillStep reads the next pages of f, operation key's full read, for at
+// most half an interval (one page at least); ended reports that it read
+// the last.
+func (s *c8) fillStep(ctx context.Context, key string, f *itemFill) (ended bool, err error) {
 	until := s.src.now().Add(s.src.cfg.Interval / 2)
 	out := map[string]*opItems{}
-	f.after, r.filled, err = s.walk(ctx, r.key, f.after, out, func(context.Context) (bool, error) {
+	f.after, ended, err = s.walk(ctx, key, f.after, out, func(context.Context) (bool, error) {
 		return s.src.now().Before(until), nil
 	})
-	if o := out[r.key]; o != nil {
+	if o := out[key]; o != nil {
 		f.got.merge(*o) // what it stored
 	}
-	return err
+	return ended, err
 }
 
 // refused reports whether err is the engine refusing the incremental item

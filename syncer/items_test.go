@@ -147,15 +147,15 @@ func runningItemsFreshness(t *testing.T, n int) []int {
 	require.Empty(t, e.staleItems(op), "a new item of a running operation")
 
 	// an item that becomes visible an hour late (beyond the overlap) is
-	// served when the operation finishes: its items are read once more
+	// served when the operation finishes: its items are read once more,
+	// a few pages a poll
 	older := e.c8.Items(op)[n-2]
 	require.Equal(t, "ACTIVE", older.State)
 	at = clock.Now().Add(-time.Hour)
 	older.State, older.ProcessedDate = "FAILED", &at
 	e.c8.PutItems(older)
 	require.NoError(t, e.c8.Finish(op))
-	e.nextPoll(syncer.Camunda8, time.Now())
-	require.Empty(t, e.staleItems(op), "the finished operation's items, after the next poll")
+	eventually(t, "the finished operation's items", func() bool { return len(e.staleItems(op)) == 0 })
 	require.True(t, e.converged(op), "GraphQL serves the finished operation as the fake has it")
 	return reqs
 }
@@ -456,21 +456,33 @@ func pollsDuringFullPass(t *testing.T, pass int32) {
 	assert.Empty(t, e.staleItems(op), "items processed behind the pass's cursor")
 }
 
-// A running operation's items are read in full when it is first seen: at
-// 1,000,000 items, 1,000 pages. That read goes on over several polls, a
-// few pages each, so the other running operations are still polled every
-// interval meanwhile (contract §8: 2 × interval). Here operation A appears
-// after the first full pass with 5 pages of items, each page 150 ms; B's
-// item completed while A's second page is served is in the store before
-// A's last page is asked for. Read in one go, A's five pages came back to
-// back in one poll and B's change waited for the poll after it. An item
-// added to A behind the fill's cursor (with a new operationsTotalCount) is
-// read by the fill that follows.
+// An operation's items are read in full when it is first seen running
+// and once more after it finishes: at 1,000,000 items, 1,000 pages. Such
+// a read goes on over several polls, a few pages each, so the other
+// running operations are still polled every interval meanwhile (contract
+// §8: 2 × interval). Here operation A (5 pages of items, each page 150 ms
+// while counted) appears after the first full pass, or finishes; B's item
+// completed while A's second page is served is in the store before A's
+// last page is asked for. Read in one go, A's five pages came back to back
+// in one poll and B's change waited for the poll after it. An item added
+// to running A behind the read's cursor (with a new operationsTotalCount)
+// is read by the full read that follows.
 func TestCamunda8FullReadDoesNotHoldUpOtherOperations(t *testing.T) {
+	for _, finished := range []bool{false, true} {
+		name := "first seen running"
+		if finished {
+			name = "read once more after it finished"
+		}
+		t.Run(name, func(t *testing.T) { fullReadBeside(t, finished) })
+	}
+}
+
+func fullReadBeside(t *testing.T, finished bool) {
 	const a, b = "2251799813685101", "2251799813685102"
 	cfg := testConfig()
-	cfg.Interval = 200 * time.Millisecond // a fill reads for at most 100 ms a poll: one page
+	cfg.Interval = 200 * time.Millisecond // a full read reads for at most 100 ms a poll: one page
 	var e *env
+	var counting atomic.Bool
 	var fills atomic.Int32
 	staleB := make(chan []string, 1)
 	e = newEnv(t, envOpts{no7: true, cfg: cfg,
@@ -478,18 +490,20 @@ func TestCamunda8FullReadDoesNotHoldUpOtherOperations(t *testing.T) {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, _ := io.ReadAll(r.Body)
 				r.Body = io.NopCloser(bytes.NewReader(body))
-				fillOfA := r.URL.Path == "/v2/batch-operation-items/search" &&
+				fullOfA := r.URL.Path == "/v2/batch-operation-items/search" &&
 					bytes.Contains(body, []byte(`"batchOperationKey":"`+a+`"`)) && bytes.Contains(body, []byte(`{"field":"itemKey","order":"ASC"}`))
-				if !fillOfA {
+				if !fullOfA || !counting.Load() {
 					h.ServeHTTP(w, r)
 					return
 				}
 				switch fills.Add(1) {
 				case 2: // B was read beside A's first page (reads run 2 at a time)
 					assert.NoError(t, e.c8.Progress(b, 2, 0))
-				case 3: // a new item behind the fill's cursor: another fill reads it
-					e.c8.PutItems(enginefake.Item{OperationType: "MIGRATE_PROCESS_INSTANCE", OperationKey: a, ItemKey: "1", ProcessInstanceKey: "1", State: "ACTIVE"})
-					assert.NoError(t, e.c8.UpdateOperation(a, func(o *enginefake.Operation) { o.TotalCount++ }))
+				case 3:
+					if !finished { // a new item behind the read's cursor: another full read reads it
+						e.c8.PutItems(enginefake.Item{OperationType: "MIGRATE_PROCESS_INSTANCE", OperationKey: a, ItemKey: "1", ProcessInstanceKey: "1", State: "ACTIVE"})
+						assert.NoError(t, e.c8.UpdateOperation(a, func(o *enginefake.Operation) { o.TotalCount++ }))
+					}
 				case 5:
 					staleB <- e.staleItems(b)
 				}
@@ -503,6 +517,14 @@ func TestCamunda8FullReadDoesNotHoldUpOtherOperations(t *testing.T) {
 	eventually(t, "full pass", func() bool { return e.status(syncer.Camunda8).LastFullAt != nil })
 	e.c8.Create(a, "MIGRATE_PROCESS_INSTANCE", 4500)
 	require.NoError(t, e.c8.Progress(a, 0, 0))
+	if finished {
+		eventually(t, "A's items", func() bool { return len(e.staleItems(a)) == 0 })
+		e.nextPoll(syncer.Camunda8, time.Now())
+		counting.Store(true)
+		require.NoError(t, e.c8.Finish(a))
+	} else {
+		counting.Store(true)
+	}
 	select {
 	case got := <-staleB:
 		assert.Empty(t, got, "B's change waited for A's full read")
