@@ -70,6 +70,15 @@ func (e *env) compareItems(op string, missing bool) []string {
 	return stale
 }
 
+// itemWalk reads r's body (and puts it back) for a wrapper of the fake
+// engine; walk reports an item search in itemKey order: a full read, of
+// one operation's items (filtered) or of all.
+func itemWalk(r *http.Request) (body []byte, walk bool) {
+	body, _ = io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, r.URL.Path == "/v2/batch-operation-items/search" && bytes.Contains(body, []byte(`{"field":"itemKey","order":"ASC"}`))
+}
+
 func sameMillis(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == b
@@ -353,10 +362,9 @@ func TestCamunda8FullReadWhileProcessing(t *testing.T) {
 	e = newEnv(t, envOpts{no7: true, c8: []enginefake.Option{enginefake.WithClock(clock)},
 		wrap8: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				r.Body = io.NopCloser(bytes.NewReader(body))
+				_, walk := itemWalk(r)
 				h.ServeHTTP(w, r)
-				if r.URL.Path != "/v2/batch-operation-items/search" || !bytes.Contains(body, []byte(`{"field":"itemKey","order":"ASC"}`)) {
+				if !walk {
 					return
 				}
 				if pages.Add(1) != 2 {
@@ -417,10 +425,8 @@ func pollsDuringFullPass(t *testing.T, pass int32) {
 	e = newEnv(t, envOpts{no7: true, cfg: cfg,
 		wrap8: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				r.Body = io.NopCloser(bytes.NewReader(body))
-				fullWalk := r.URL.Path == "/v2/batch-operation-items/search" &&
-					!bytes.Contains(body, []byte(`"filter"`)) && bytes.Contains(body, []byte(`{"field":"itemKey","order":"ASC"}`))
+				body, walk := itemWalk(r)
+				fullWalk := walk && !bytes.Contains(body, []byte(`"filter"`))
 				first := fullWalk && !bytes.Contains(body, []byte(`"after"`))
 				second := fullWalk && !first && walks.Load() == pass && pages.Add(1) == 1
 				if second {
@@ -488,10 +494,8 @@ func fullReadBeside(t *testing.T, finished bool) {
 	e = newEnv(t, envOpts{no7: true, cfg: cfg,
 		wrap8: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				r.Body = io.NopCloser(bytes.NewReader(body))
-				fullOfA := r.URL.Path == "/v2/batch-operation-items/search" &&
-					bytes.Contains(body, []byte(`"batchOperationKey":"`+a+`"`)) && bytes.Contains(body, []byte(`{"field":"itemKey","order":"ASC"}`))
+				body, walk := itemWalk(r)
+				fullOfA := walk && bytes.Contains(body, []byte(`"batchOperationKey":"`+a+`"`))
 				if !fullOfA || !counting.Load() {
 					h.ServeHTTP(w, r)
 					return
