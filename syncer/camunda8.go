@@ -170,9 +170,7 @@ func (s *c8) operations(ctx context.Context, req searchRequest, seen map[string]
 
 func (s *c8) poll(ctx context.Context, full bool) error {
 	if s.running == nil {
-		s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
-		s.settling = map[string]*itemFill{}
-		s.watch = map[string]*itemWatch{}
+		s.reset()
 	}
 	if full {
 		return s.full(ctx)
@@ -296,6 +294,12 @@ func (s *c8) prune() {
 	}
 }
 
+// reset empties the poll's state.
+func (s *c8) reset() {
+	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+	s.settling, s.watch = map[string]*itemFill{}, map[string]*itemWatch{}
+}
+
 // seed sets up the poll's state before the first full pass after a start
 // reads the items, as if an earlier pass had left it, so that running work
 // is polled between the walk's pages from the first pass on: at 1,000,000
@@ -307,9 +311,7 @@ func (s *c8) prune() {
 // still ACTIVE the pass marks it pending afterwards). seen is the pass's
 // operations: the running ones and the recent window's.
 func (s *c8) seed(seen map[string]opLite, start map[string]time.Time) {
-	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
-	s.settling = map[string]*itemFill{}
-	s.watch = map[string]*itemWatch{}
+	s.reset()
 	for k, op := range seen {
 		switch {
 		case !finished(op.State):
@@ -380,9 +382,7 @@ func (s *c8) full(ctx context.Context) error {
 		return err
 	}
 	before := s.watch // what the polls during the walk left
-	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
-	s.settling = map[string]*itemFill{}
-	s.watch = map[string]*itemWatch{}
+	s.reset()
 	for k, op := range seen {
 		got := read[k]
 		if got == nil {
