@@ -202,7 +202,9 @@ func (s *c8) items(ctx context.Context, key string, between func(context.Context
 // "") in (batchOperationKey, itemKey) order from cursor after (nil: from
 // the first page), stores each page, adds what it read to out, and after
 // each page goes on while next says so. It returns the end cursor of the
-// last page it stored (after when none), and whether that was the last.
+// last page it stored (after when none), and whether that was the last;
+// out counts the stored pages only (a fill that fails goes on from its
+// last stored page at the next poll, and counts that page once).
 func (s *c8) walk(ctx context.Context, key string, after *string, out map[string]*opItems,
 	next func(context.Context) (bool, error)) (cursor *string, ended bool, err error) {
 	cursor = after
@@ -213,19 +215,27 @@ func (s *c8) walk(ctx context.Context, key string, after *string, out map[string
 	if key != "" {
 		req.Filter = map[string]any{"batchOperationKey": key}
 	}
+	read := map[string]*opItems{} // this page's, added to out once stored
 	keep := func(p *importer.Patch, raw []byte) bool {
 		it, processed, _ := look(p, raw)
-		o := out[it.Key]
+		o := read[it.Key]
 		if o == nil {
 			o = &opItems{}
-			out[it.Key] = o
+			read[it.Key] = o
 		}
 		o.add(it.State, processed)
 		return true
 	}
 	err = s.search(ctx, "/batch-operation-items/search", req, keep, func(page importer.Response) (bool, error) {
+		defer clear(read)
 		if err := s.src.storeResponse(ctx, page); err != nil {
 			return false, err
+		}
+		for k, o := range read {
+			if out[k] == nil {
+				out[k] = &opItems{}
+			}
+			out[k].merge(*o)
 		}
 		cursor, ended = page.EndCursor, page.Records < req.Page.Limit || page.EndCursor == nil
 		if ended {
@@ -384,7 +394,7 @@ func (s *c8) fillStep(ctx context.Context, key string, f *itemFill) (ended bool,
 		return s.src.now().Before(until), nil
 	})
 	if o := out[key]; o != nil {
-		f.got.merge(*o) // what it stored
+		f.got.merge(*o)
 	}
 	return ended, err
 }
