@@ -633,10 +633,11 @@ func TestLoadWhileSyncing(t *testing.T) {
 		go func() { // freshness probes: the fake completes its next item now, until the store has it
 			defer wg.Done()
 			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("part", "probes")))
-			for actx.Err() == nil {
-				time.Sleep(time.Second)
-				if actx.Err() != nil {
-					break
+			for {
+				select {
+				case <-actx.Done():
+					return
+				case <-time.After(time.Second):
 				}
 				t0 := time.Now() // before the change: the probe includes the request's round trip
 				i, err := fake.probe()
@@ -704,8 +705,8 @@ func TestLoadWhileSyncing(t *testing.T) {
 		}
 		acancel()
 		phaseOver.Store(true)
+		wg.Wait() // no probe under way: one that completed an item after stop counted it in no movedEnd
 		movedEnd, advErr := fake.stop()
-		wg.Wait()
 		require.NoError(t, advErr)
 		require.NoError(t, probeErr)
 		fs1, err := fake.stats()
