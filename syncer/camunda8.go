@@ -52,14 +52,14 @@ import (
 type c8 struct {
 	src *source
 	// running are the operations last seen running; pending the finished
-	// ones whose items still need a read, and settling those reads under
-	// way (each goes on over polls, like a fill); done the finished ones
-	// whose items were read after they finished, by startDate (pruned once
-	// out of the recent window).
-	running, pending map[string]bool
-	settling         map[string]*itemFill
-	done             map[string]time.Time
-	newest           time.Time // newest startDate seen (engine clock)
+	// ones whose items still need a read, with that read (it goes on over
+	// polls, like a fill); done the finished ones whose items were read
+	// after they finished, by startDate (pruned once out of the recent
+	// window).
+	running map[string]bool
+	pending map[string]*itemFill
+	done    map[string]time.Time
+	newest  time.Time // newest startDate seen (engine clock)
 	// watch is what the item reads of running operations keep; noDateSort
 	// is set when the engine refused the incremental item search (8.8).
 	watch      map[string]*itemWatch
@@ -228,16 +228,15 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 		case !finished(op.State):
 			running[k] = true
 			delete(s.pending, k)
-			delete(s.settling, k)
 			reads = append(reads, s.runningRead(op))
 		case s.running[k]:
-			s.pending[k] = true // finished since the last poll
+			s.pend(k) // finished since the last poll
 		default:
 			// new to this server and finished: started in the recent window
 			// (the older ones on the last page of the walk were read by the
 			// full reconciliation)
 			if _, ok := s.done[k]; !ok && op.StartDate != nil && !op.StartDate.Before(cutoff) {
-				s.pending[k] = true
+				s.pend(k)
 			}
 		}
 	}
@@ -247,13 +246,8 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 			delete(s.watch, k)
 		}
 	}
-	for k := range s.pending {
-		f := s.settling[k]
-		if f == nil {
-			f = &itemFill{}
-			s.settling[k] = f
-		}
-		reads = append(reads, &itemRead{key: k, full: true, settle: f})
+	for k, f := range s.pending {
+		reads = append(reads, &itemRead{key: k, settle: f})
 	}
 	slices.SortFunc(reads, func(a, b *itemRead) int { return strings.Compare(a.key, b.key) })
 	if err := s.readItems(ctx, reads); err != nil {
@@ -267,8 +261,9 @@ func (s *c8) poll(ctx context.Context, full bool) error {
 		if !r.filled {
 			continue // the read goes on in the next poll
 		}
-		delete(s.settling, r.key)
-		if !r.got.active {
+		if r.got.active {
+			s.pending[r.key] = &itemFill{} // #61727: read them again
+		} else {
 			delete(s.pending, r.key)
 			start := s.newest // no startDate: remembered for one window
 			if op, ok := seen[r.key]; ok && op.StartDate != nil {
@@ -296,8 +291,16 @@ func (s *c8) prune() {
 
 // reset empties the poll's state.
 func (s *c8) reset() {
-	s.running, s.pending, s.done = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
-	s.settling, s.watch = map[string]*itemFill{}, map[string]*itemWatch{}
+	s.running, s.pending, s.done = map[string]bool{}, map[string]*itemFill{}, map[string]time.Time{}
+	s.watch = map[string]*itemWatch{}
+}
+
+// pend marks finished operation k's items for a read once more; a read
+// under way goes on.
+func (s *c8) pend(k string) {
+	if s.pending[k] == nil {
+		s.pending[k] = &itemFill{}
+	}
 }
 
 // seed sets up the poll's state before the first full pass after a start
@@ -397,7 +400,7 @@ func (s *c8) full(ctx context.Context) error {
 			}
 			s.watched(op, &itemRead{key: k, full: true, running: true, start: from, got: *got})
 		case got.active:
-			s.pending[k] = true // #61727: finished, items not settled
+			s.pend(k) // #61727: finished, items not settled
 		case op.StartDate != nil:
 			s.done[k] = *op.StartDate
 		default:
@@ -406,7 +409,7 @@ func (s *c8) full(ctx context.Context) error {
 	}
 	for k, got := range read {
 		if got.active && !s.running[k] {
-			s.pending[k] = true
+			s.pend(k)
 		}
 	}
 	s.prune()

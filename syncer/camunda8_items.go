@@ -93,7 +93,7 @@ import (
 // processedDate read just before the first fill began (one request,
 // newestProcessed). A finished operation's items are read in full once
 // more after it finishes, and until none is ACTIVE (camunda/camunda#61727),
-// over several polls in the same way (c8.settling).
+// over several polls in the same way (c8.pending).
 //
 // 8.8 does not sort items by processedDate: the incremental search gets a
 // 400, and the source reads running operations' items in full until the
@@ -326,11 +326,8 @@ type itemRead struct {
 	w       *itemWatch // incremental: what the reads before left
 	start   time.Time  // full and running: the newest processedDate before it
 	got     opItems
-	// begin: w's reads start from newestProcessed first; fill: w's fill
-	// goes on after the incremental read; filled: the fill (or settle)
-	// ended
-	begin, fill, filled bool
-	settle              *itemFill // a finished operation's read once more
+	settle  *itemFill // a finished operation's read once more
+	filled  bool      // w's fill (or settle) read its last page
 }
 
 // read runs r: an incremental read (and the next pages of a fill) falls
@@ -366,9 +363,12 @@ func (s *c8) read(ctx context.Context, r *itemRead) error {
 
 // readChanged is read's incremental part: where a new watch starts, the
 // items changed since the last read, then the fill's next pages for at
-// most half an interval (one page at least).
+// most half an interval (one page at least). A fill that has not stored a
+// page, on a watch with no date yet, begins at newestProcessed (until that
+// succeeds, or finds a date).
 func (s *c8) readChanged(ctx context.Context, r *itemRead) error {
-	if r.begin {
+	f := r.w.fill
+	if f != nil && f.after == nil && r.w.newest.IsZero() {
 		start, err := s.newestProcessed(ctx, r.key)
 		if err != nil {
 			return err
@@ -377,10 +377,10 @@ func (s *c8) readChanged(ctx context.Context, r *itemRead) error {
 	}
 	got, err := s.changed(ctx, r.key, r.w)
 	r.got = got
-	if err != nil || !r.fill {
+	if err != nil || f == nil {
 		return err
 	}
-	r.filled, err = s.fillStep(ctx, r.key, r.w.fill)
+	r.filled, err = s.fillStep(ctx, r.key, f)
 	return err
 }
 
@@ -484,10 +484,7 @@ func (s *c8) runningRead(op opLite) *itemRead {
 	if w.fill == nil && (w.again || w.total != op.Total) {
 		w.fill = &itemFill{total: op.Total, again: w.again}
 	}
-	// a fill that has not stored a page, on a watch with no date yet,
-	// begins at newestProcessed (until that succeeds, or finds a date)
-	begin := w.fill != nil && w.fill.after == nil && w.newest.IsZero()
-	return &itemRead{key: op.Key, running: true, w: w, begin: begin, fill: w.fill != nil}
+	return &itemRead{key: op.Key, running: true, w: w}
 }
 
 // watched records a running operation's item read.
