@@ -74,6 +74,12 @@ type syncLoadFakeStats struct {
 	GCs        uint64        `json:"gcs"`        // and its collections
 }
 
+// since is what the counters grew by from a to s.
+func (s syncLoadFakeStats) since(a syncLoadFakeStats) syncLoadFakeStats {
+	return syncLoadFakeStats{SearchTime: s.SearchTime - a.SearchTime, Searches: s.Searches - a.Searches, Bytes: s.Bytes - a.Bytes,
+		Moved: s.Moved - a.Moved, CPU: s.CPU - a.CPU, GCs: s.GCs - a.GCs}
+}
+
 // syncLoadFake is the test's side of the child.
 type syncLoadFake struct {
 	url    string
@@ -347,7 +353,7 @@ func TestSyncLoadFake(t *testing.T) {
 		moved := adv.moved
 		adv.mu.Unlock()
 		writeJSONBody(w, syncLoadFakeStats{SearchTime: time.Duration(searchTime.Load()), Searches: searches.Load(),
-			Bytes: bytes.Load(), Moved: moved, CPU: cpuTime(), GCs: sampleRuntime()[0].Value.Uint64()})
+			Bytes: bytes.Load(), Moved: moved, CPU: cpuTime(), GCs: sampleRuntime().gcs()})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/batch-operation-items/search") {

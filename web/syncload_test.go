@@ -210,11 +210,14 @@ func sampleRuntime() runtimeSample {
 	return s
 }
 
+// gcs is the collections the process has finished.
+func (s runtimeSample) gcs() uint64 { return s[0].Value.Uint64() }
+
 // since is what happened between a and s: collections, their CPU, and the
 // 99th percentile of the time goroutines waited runnable (bucket upper
 // bound).
 func (s runtimeSample) since(a runtimeSample) (gcs uint64, gcCPU, sched99 time.Duration) {
-	gcs = s[0].Value.Uint64() - a[0].Value.Uint64()
+	gcs = s.gcs() - a.gcs()
 	gcCPU = time.Duration((s[1].Value.Float64() - a[1].Value.Float64()) * float64(time.Second))
 	h0, h1 := a[2].Value.Float64Histogram(), s[2].Value.Float64Histogram()
 	var n uint64
@@ -240,12 +243,11 @@ type phaseResult struct {
 	requests int64
 	errs     int64
 	failures []string
-	load     [2]string        // load average at start and end
-	cpu      time.Duration    // the process's CPU time in the phase
-	fakeCPU  time.Duration    // the fake engine process's
-	fakeGCs  uint64           // and its collections
-	rt       [2]runtimeSample // at start and end
-	spans    []span           // every request's, to place the slow ones
+	load     [2]string         // load average at start and end
+	cpu      time.Duration     // the process's CPU time in the phase
+	fake     syncLoadFakeStats // the fake engine process's counters over the phase
+	rt       [2]runtimeSample  // at start and end
+	spans    []span            // every request's, to place the slow ones
 }
 
 // span is one request: its query (index into the questions), when it
@@ -449,21 +451,19 @@ func storeCompleted(ctx context.Context, store *storage.Store, keys []string) (i
 
 // syncStats is what the syncer did during a phase.
 type syncStats struct {
-	fullPass, fullReqs  string
-	polls               int
-	catchPolls          []time.Duration // polls that finished after the phase
-	pollReqs            []int
-	pollTimes           []time.Duration
-	windows             [][2]time.Time  // the polls' (attempt, success)
-	probes              []time.Duration // change in the fake → item COMPLETED in the store
-	probesMissed        int
-	lagAtEnd, movedEnd  int
-	movedPhase          int // items the fake completed during the phase
-	catchUp             time.Duration
-	syncErrs            int
-	fakeTime            time.Duration // in the fake's item searches during the phase
-	fakeReqs, fakeBytes int64
-	fakeCPU             time.Duration // the fake engine process's CPU time in the phase
+	fullPass, fullReqs string
+	polls              int
+	catchPolls         []time.Duration // polls that finished after the phase
+	pollReqs           []int
+	pollTimes          []time.Duration
+	windows            [][2]time.Time  // the polls' (attempt, success)
+	probes             []time.Duration // change in the fake → item COMPLETED in the store
+	probesMissed       int
+	lagAtEnd, movedEnd int
+	movedPhase         int // items the fake completed during the phase
+	catchUp            time.Duration
+	syncErrs           int
+	fake               syncLoadFakeStats // the fake's counters from the phase's start to its catch-up
 }
 
 // TestLoadWhileSyncing is the serving-while-syncing benchmark (contract
@@ -589,7 +589,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 			require.NoError(t, err)
 			_, err = fake.stop()
 			require.NoError(t, err)
-			res.fakeCPU, res.fakeGCs = fs1.CPU-fs0.CPU, fs1.GCs-fs0.GCs
+			res.fake = fs1.since(fs0)
 			results, pair[0] = append(results, res), res
 		}
 		if round%2 == 1 {
@@ -693,8 +693,8 @@ func TestLoadWhileSyncing(t *testing.T) {
 		res.rt = [2]runtimeSample{rt0, sampleRuntime()}
 		fsEnd, err := fake.stats()
 		require.NoError(t, err)
-		ss.movedPhase = fsEnd.Moved - fsStart.Moved
-		res.fakeCPU, res.fakeGCs = fsEnd.CPU-fsStart.CPU, fsEnd.GCs-fsStart.GCs
+		res.fake = fsEnd.since(fsStart)
+		ss.movedPhase = res.fake.Moved
 		if prof != nil {
 			pprof.StopCPUProfile()
 			require.NoError(t, prof.Close())
@@ -712,8 +712,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		fs1, err := fake.stats()
 		require.NoError(t, err)
 		ss.movedEnd = movedEnd
-		ss.fakeTime, ss.fakeReqs, ss.fakeBytes = fs1.SearchTime-fs0.SearchTime, fs1.Searches-fs0.Searches, fs1.Bytes-fs0.Bytes
-		ss.fakeCPU = fs1.CPU - fs0.CPU
+		ss.fake = fs1.since(fs0)
 		got, err := storeCompleted(ctx, store, keys)
 		require.NoError(t, err)
 		ss.lagAtEnd = ss.movedEnd - got
@@ -748,15 +747,17 @@ func TestLoadWhileSyncing(t *testing.T) {
 	// report
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%d items, %d items/s, %d clients, %s a phase, GOMAXPROCS %s\n", n, rate, *syncLoadClients, d, os.Getenv("GOMAXPROCS"))
-	fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s %8s %13s %9s", "phase", "requests", "errors", "load", "CPU s", "fake s/GCs", "GCs/GC CPU s", "sched p99")
+	const cols = "%-18s %8s %6s %11s %7s %8s %13s %9s" // then one column a question
+	blank := func(name string) { fmt.Fprintf(&b, cols, name, "", "", "", "", "", "", "") }
+	fmt.Fprintf(&b, cols, "phase", "requests", "errors", "load", "CPU s", "fake s/GCs", "GCs/GC CPU s", "sched p99")
 	for _, q := range qs {
 		fmt.Fprintf(&b, " %15s", q.name+" p50/p99")
 	}
 	b.WriteString("\n")
 	for _, r := range results {
 		gcs, gcCPU, sched99 := r.rt[1].since(r.rt[0])
-		fmt.Fprintf(&b, "%-18s %8d %6d %5s→%-5s %7.1f %8s %13s %9s", r.name, r.requests, r.errs, r.load[0], r.load[1], r.cpu.Seconds(), fmt.Sprintf("%.1f/%d", r.fakeCPU.Seconds(), r.fakeGCs),
-			fmt.Sprintf("%d/%.2f", gcs, gcCPU.Seconds()), ms(sched99))
+		fmt.Fprintf(&b, cols, r.name, strconv.FormatInt(r.requests, 10), strconv.FormatInt(r.errs, 10), r.load[0]+"→"+r.load[1], fmt.Sprintf("%.1f", r.cpu.Seconds()),
+			fmt.Sprintf("%.1f/%d", r.fake.CPU.Seconds(), r.fake.GCs), fmt.Sprintf("%d/%.2f", gcs, gcCPU.Seconds()), ms(sched99))
 		for _, q := range qs {
 			_, p50, p99, _ := r.lat[q.name].summary()
 			fmt.Fprintf(&b, " %15s", fmt.Sprintf("%s/%s", ms(p50), ms(p99)))
@@ -765,7 +766,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 	}
 	ratios := make([][]float64, len(qs)) // by query, a ratio a round
 	for i, pair := range rounds {
-		fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s %8s %13s %9s", fmt.Sprintf("r%d p99 ratio", i+1), "", "", "", "", "", "", "")
+		blank(fmt.Sprintf("r%d p99 ratio", i+1))
 		for j, q := range qs {
 			_, _, without, _ := pair[0].lat[q.name].summary()
 			_, _, with, _ := pair[1].lat[q.name].summary()
@@ -776,7 +777,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		b.WriteString("\n")
 	}
 	if len(rounds) > 1 {
-		fmt.Fprintf(&b, "%-18s %8s %6s %11s %7s %8s %13s %9s", "median p99 ratio", "", "", "", "", "", "", "")
+		blank("median p99 ratio")
 		for j := range qs {
 			slices.Sort(ratios[j])
 			m := len(ratios[j]) / 2
@@ -799,7 +800,7 @@ func TestLoadWhileSyncing(t *testing.T) {
 		fmt.Fprintf(&b, "r%d sync: full pass %s (%s requests) before the phase; %d polls finished in the phase, requests %v, times %v (max %s); "+
 			"item searches in the phase %d (%.1f MB), the fake's time in them %s, its process's CPU %s; "+
 			"freshness probes %v (max %s, %d unanswered at the end); fake completed %d in the phase, %d in all, store lagged %d items at the end, store and a finished poll caught up in %s (polls finished meanwhile: %v); sync errors %d\n",
-			i+1, s.fullPass, s.fullReqs, s.polls, s.pollReqs, roundAll(s.pollTimes), ms(maxPoll), s.fakeReqs, float64(s.fakeBytes)/1e6, ms(s.fakeTime), ms(s.fakeCPU), roundAll(s.probes), ms(maxProbe), s.probesMissed,
+			i+1, s.fullPass, s.fullReqs, s.polls, s.pollReqs, roundAll(s.pollTimes), ms(maxPoll), s.fake.Searches, float64(s.fake.Bytes)/1e6, ms(s.fake.SearchTime), ms(s.fake.CPU), roundAll(s.probes), ms(maxProbe), s.probesMissed,
 			s.movedPhase, s.movedEnd, s.lagAtEnd, ms(s.catchUp), roundAll(s.catchPolls), s.syncErrs)
 		// Were the slow requests the ones a poll ran beside? The share
 		// of all requests under way during a poll is the base.
